@@ -1,0 +1,15 @@
+fn main() {
+    // Debian ships a second libpython3.11 with the same SONAME; without an rpath the
+    // dynamic loader may silently pick it instead of the one we were built against.
+    pyo3_build_config::add_libpython_rpath_link_args();
+    let config = pyo3_build_config::get();
+    if let Some(exe) = config.executable() {
+        // The default interpreter when neither `python` nor `venv` is configured.
+        println!("cargo:rustc-env=PY_NIF_BUILD_PYTHON={exe}");
+    }
+    // Unit tests link the crate into an executable, but the enif_* symbols exist only in
+    // the BEAM that loads the NIF (the tests never call them). A cdylib allows undefined
+    // symbols anyway, so the flag changes nothing for the NIF itself.
+    println!("cargo:rustc-link-arg=-Wl,--unresolved-symbols=ignore-all");
+    println!("cargo:rerun-if-changed=build.rs");
+}

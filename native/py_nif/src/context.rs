@@ -1,0 +1,724 @@
+//! Contexts: threads owned by the NIF, each with one Python thread state for its whole
+//! life and its own globals; jobs reach them through a channel and answer by message.
+//! Also the job state machine shared by every path, callbacks into Erlang, output, and
+//! the dirty-scheduler path.
+use crate::error::{DownReason, Error};
+use crate::util::Outgoing;
+use crate::{atoms, handle, housekeeping, job, logging, pymod, to_python};
+use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, Resource, ResourceArc, Term};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+/// How long an idle context polls its queue before it parks: a call that comes within
+/// this window skips the wake-up of a parked thread (several microseconds).
+const SPIN: Duration = Duration::from_micros(40);
+/// Jobs run back to back without giving up the GIL, when they are queued.
+const BATCH: usize = 32;
+const CONTEXT_STACK: usize = 16 * 1024 * 1024;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// ---------------------------------------------------------------- jobs
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum State {
+    Queued,
+    Running,
+    /// The final reply is being sent: `cancel` answers `sent`.
+    Sending,
+    /// The final reply was sent (by the worker, or by an abort).
+    Done,
+    /// No final reply will ever be sent.
+    Cancelled,
+}
+
+/// What the submitting process gave: the job and the tag of its reply, in an
+/// environment of the job's own (read-only once made, so any thread may read it).
+pub struct Payload {
+    env: OwnedEnv,
+    job: rustler::sys::ErlNifTerm,
+    reference: rustler::sys::ErlNifTerm,
+    pub caller: LocalPid,
+    want_handle: bool,
+}
+
+pub enum CbMsg {
+    /// `callback_reply/2`: the result of erlang.call.
+    Reply(Outgoing),
+    /// A py call made by the caller while it runs a callback: it runs here, nested.
+    Nested(Arc<JobShared>),
+    Cancel,
+}
+
+pub struct JobShared {
+    payload: Option<Payload>,
+    state: Mutex<State>,
+    chan: OnceLock<(Sender<CbMsg>, Receiver<CbMsg>)>,
+    /// True while this job's Python code is what its thread runs (not waiting in a callback):
+    /// only then may an exception be injected into the thread for it.
+    executing: AtomicBool,
+    in_callback: AtomicBool,
+    tid: AtomicU64,
+    ctx: OnceLock<Weak<ContextInner>>,
+    /// The JobRes resource, held while the job lives so the caller can be monitored.
+    res: Mutex<Option<ResourceArc<JobRes>>>,
+    monitored: AtomicBool,
+}
+// The payload environment is never written after submission.
+unsafe impl Sync for JobShared {}
+
+impl JobShared {
+    fn new(payload: Option<Payload>) -> JobShared {
+        JobShared {
+            payload,
+            state: Mutex::new(State::Queued),
+            chan: OnceLock::new(),
+            executing: AtomicBool::new(false),
+            in_callback: AtomicBool::new(false),
+            tid: AtomicU64::new(0),
+            ctx: OnceLock::new(),
+            res: Mutex::new(None),
+            monitored: AtomicBool::new(false),
+        }
+    }
+
+    fn chan(&self) -> &(Sender<CbMsg>, Receiver<CbMsg>) {
+        self.chan.get_or_init(unbounded)
+    }
+
+    pub fn state(&self) -> State {
+        *lock(&self.state)
+    }
+
+    fn start(&self) -> bool {
+        let mut st = lock(&self.state);
+        if *st == State::Queued {
+            *st = State::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `{Ref, Msg}` to the caller, only while the job runs: after a cancel the caller
+    /// must never see another message for this job.
+    fn send_if_running(&self, build: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) -> bool {
+        let Some(p) = &self.payload else { return false };
+        let st = lock(&self.state);
+        if *st != State::Running {
+            return false;
+        }
+        let out = Outgoing::build(|e| Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e)));
+        if let Ok(out) = out {
+            out.send(p.caller);
+        }
+        drop(st);
+        true
+    }
+
+    /// The final reply: built and sent outside the lock (it may be large), with the state
+    /// at Sending meanwhile so that `cancel` knows it is coming.
+    fn finish(&self, build: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) {
+        let Some(p) = &self.payload else { return };
+        {
+            let mut st = lock(&self.state);
+            if *st != State::Running {
+                return;
+            }
+            *st = State::Sending;
+        }
+        let out = Outgoing::build(|e| Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e)));
+        if let Ok(out) = out {
+            out.send(p.caller);
+        }
+        *lock(&self.state) = State::Done;
+        lock(&self.res).take();
+    }
+
+    /// Stops the job: `down` = Some sends the caller `{error, {context_down, R}}` as the
+    /// final reply; None means the caller gave up and wants nothing more.
+    pub fn cancel(self: &Arc<Self>, down: Option<&DownReason>) -> State {
+        let before = {
+            let mut st = lock(&self.state);
+            let before = *st;
+            if matches!(before, State::Queued | State::Running) {
+                *st = match (down, &self.payload) {
+                    (Some(reason), Some(p)) => {
+                        let reason = reason.clone();
+                        if let Ok(out) = Outgoing::build(|e| {
+                            let err = Error::ContextDown(reason).encode_tagged(e);
+                            Ok::<_, ()>((crate::util::copy(e, p.reference), err).encode(e))
+                        }) {
+                            out.send(p.caller);
+                        }
+                        State::Done
+                    }
+                    _ => State::Cancelled,
+                };
+            }
+            before
+        };
+        if before == State::Running {
+            // Wake a wait for a callback reply, and interrupt Python code that runs.
+            let _ = self.chan().0.send(CbMsg::Cancel);
+            housekeeping::post(housekeeping::Task::Inject(self.clone()));
+        }
+        if matches!(before, State::Queued | State::Running) {
+            lock(&self.res).take();
+        }
+        before
+    }
+
+    /// Called by the housekeeping thread with the GIL held.
+    pub fn inject(&self, _py: Python<'_>) {
+        let tid = self.tid.load(Ordering::Acquire);
+        if tid != 0 && self.executing.load(Ordering::Acquire) {
+            unsafe { ffi::PyThreadState_SetAsyncExc(tid as _, pymod::cancelled_type(_py).as_ptr()) };
+        }
+    }
+}
+
+/// The term the caller holds for a job (for `cancel/1` and `callback_reply/2`).
+pub struct JobRes(pub Arc<JobShared>);
+
+#[rustler::resource_impl]
+impl Resource for JobRes {
+    /// The caller died while the job waited for its callback reply: nobody will answer.
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _mon: Monitor) {
+        self.0.cancel(None);
+    }
+}
+
+// ---------------------------------------------------------------- contexts
+
+pub enum Msg {
+    Job(Arc<JobShared>),
+    Stop,
+}
+
+pub struct ContextInner {
+    pub id: u64,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    alive: AtomicBool,
+    busy: AtomicBool,
+    down: Mutex<Option<DownReason>>,
+    /// Jobs this thread is inside of, outermost first (nested jobs run during callbacks).
+    running: Mutex<Vec<Arc<JobShared>>>,
+}
+
+impl ContextInner {
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    pub fn load(&self) -> usize {
+        self.tx.len() + self.busy.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn enqueue(self: &Arc<Self>, job: Arc<JobShared>) -> Result<(), Error> {
+        if !self.alive() {
+            return Err(Error::ContextDown(self.down_reason()));
+        }
+        let _ = job.ctx.set(Arc::downgrade(self));
+        self.tx.send(Msg::Job(job)).map_err(|_| Error::ContextDown(DownReason::Stopped))
+    }
+
+    fn down_reason(&self) -> DownReason {
+        lock(&self.down).clone().unwrap_or(DownReason::Stopped)
+    }
+
+    /// Stops the context once: running and queued jobs get `context_down` at once (not
+    /// when Python next returns: it may be blocked in C), and the thread exits after.
+    pub fn shut_down(&self, reason: DownReason) {
+        if !self.alive.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        *lock(&self.down) = Some(reason.clone());
+        for job in lock(&self.running).iter() {
+            job.cancel(Some(&reason));
+        }
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Job(job) = msg {
+                job.cancel(Some(&reason));
+            }
+        }
+        let _ = self.tx.send(Msg::Stop);
+    }
+}
+
+pub struct CtxRes {
+    pub inner: Arc<ContextInner>,
+}
+
+#[rustler::resource_impl]
+impl Resource for CtxRes {
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _mon: Monitor) {
+        self.inner.shut_down(DownReason::OwnerDown);
+    }
+}
+
+pub fn context_new(env: Env<'_>, owner: LocalPid) -> Result<ResourceArc<CtxRes>, Error> {
+    crate::interp::runtime()?;
+    let (tx, rx) = unbounded();
+    let inner = Arc::new(ContextInner {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        tx,
+        rx,
+        alive: AtomicBool::new(true),
+        busy: AtomicBool::new(false),
+        down: Mutex::new(None),
+        running: Mutex::new(Vec::new()),
+    });
+    let res = ResourceArc::new(CtxRes { inner: inner.clone() });
+    res.monitor(Some(env), &owner);
+    let thread_res = res.clone();
+    std::thread::Builder::new()
+        .name(format!("py-ctx-{}", inner.id))
+        .stack_size(CONTEXT_STACK)
+        .spawn(move || thread_main(thread_res, owner))
+        .map_err(|e| Error::ContextDown(DownReason::Panic(format!("cannot start thread: {e}"))))?;
+    Ok(res)
+}
+
+/// Keeps one thread state on this thread for its whole life: `Python::attach` then finds
+/// it instead of creating and destroying one per call.
+pub struct Pinned {
+    gstate: ffi::PyGILState_STATE,
+    saved: *mut ffi::PyThreadState,
+    pub tid: u64,
+}
+
+impl Pinned {
+    pub fn new() -> Pinned {
+        unsafe {
+            let gstate = ffi::PyGILState_Ensure();
+            let tid = ffi::PyThread_get_thread_ident() as u64;
+            let saved = ffi::PyEval_SaveThread();
+            Pinned { gstate, saved, tid }
+        }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        unsafe {
+            ffi::PyEval_RestoreThread(self.saved);
+            ffi::PyGILState_Release(self.gstate);
+        }
+    }
+}
+
+thread_local! {
+    static TID: Cell<u64> = const { Cell::new(0) };
+    static DIRTY_PIN: RefCell<Option<Pinned>> = const { RefCell::new(None) };
+}
+
+fn thread_main(res: ResourceArc<CtxRes>, owner: LocalPid) {
+    let inner = res.inner.clone();
+    let pinned = Pinned::new();
+    TID.with(|t| t.set(pinned.tid));
+    handle::CURRENT_CONTEXT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&inner)));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(&inner)));
+    if let Err(payload) = result {
+        let msg = crate::util::panic_message(&*payload);
+        tracing::error!("context {} died: {msg}", inner.id);
+        let reason = DownReason::Panic(msg);
+        inner.shut_down(reason.clone());
+        if let Ok(out) = Outgoing::build(|e| Ok::<_, ()>((atoms::py_context_down(), res.encode(e), reason.encode(e)).encode(e))) {
+            out.send(owner);
+        }
+    }
+    drop(pinned);
+}
+
+fn next_msg(inner: &ContextInner) -> Msg {
+    let start = Instant::now();
+    loop {
+        match inner.rx.try_recv() {
+            Ok(m) => return m,
+            Err(TryRecvError::Disconnected) => return Msg::Stop,
+            Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => return inner.rx.recv().unwrap_or(Msg::Stop),
+        }
+    }
+}
+
+fn serve(inner: &Arc<ContextInner>) {
+    loop {
+        let first = match next_msg(inner) {
+            Msg::Stop => return,
+            Msg::Job(job) => job,
+        };
+        if !inner.alive() {
+            first.cancel(Some(&inner.down_reason()));
+            continue;
+        }
+        inner.busy.store(true, Ordering::Relaxed);
+        let stop = Python::attach(|py| {
+            let mut job = first;
+            for _ in 0..BATCH {
+                run_job(py, inner, job);
+                job = match inner.rx.try_recv() {
+                    Ok(Msg::Job(j)) if inner.alive() => j,
+                    Ok(Msg::Job(j)) => {
+                        j.cancel(Some(&inner.down_reason()));
+                        return false;
+                    }
+                    Ok(Msg::Stop) => return true,
+                    Err(_) => return false,
+                };
+            }
+            // The batch is full: queue the job we took and let other threads have the GIL.
+            let _ = inner.tx.send(Msg::Job(job));
+            false
+        });
+        inner.busy.store(false, Ordering::Relaxed);
+        if stop {
+            return;
+        }
+    }
+}
+
+/// What the running Python code on this thread belongs to.
+#[derive(Clone)]
+pub enum Frame {
+    Context(Arc<JobShared>),
+    /// A dirty NIF call: the environment of the calling process.
+    Dirty(*mut rustler::sys::ErlNifEnv, LocalPid),
+}
+
+thread_local! {
+    static FRAMES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn current_frame() -> Option<Frame> {
+    FRAMES.with(|f| f.borrow().last().cloned())
+}
+
+pub fn current_caller() -> Option<LocalPid> {
+    match current_frame()? {
+        Frame::Context(job) => job.payload.as_ref().map(|p| p.caller),
+        Frame::Dirty(_, pid) => Some(pid),
+    }
+}
+
+fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
+    if !job.start() {
+        return;
+    }
+    let Some(p) = &job.payload else { return };
+    job.tid.store(TID.with(Cell::get), Ordering::Release);
+    job.executing.store(true, Ordering::Release);
+    lock(&inner.running).push(job.clone());
+    FRAMES.with(|f| f.borrow_mut().push(Frame::Context(job.clone())));
+    p.env.run(|jenv| {
+        let term = unsafe { Term::new(jenv, p.job) };
+        let outcome = job::execute(py, jenv, term);
+        job.executing.store(false, Ordering::Release);
+        job.finish(|renv| job::reply(renv, outcome, p.want_handle));
+    });
+    FRAMES.with(|f| f.borrow_mut().pop());
+    lock(&inner.running).pop();
+    if job.state() != State::Done || job.executing.load(Ordering::Acquire) {
+        // A cancel may have left an exception pending for this thread: it must not hit
+        // the next job.
+        unsafe { ffi::PyThreadState_SetAsyncExc(TID.with(Cell::get) as _, std::ptr::null_mut()) };
+    }
+    // Nested jobs that arrived too late for the callback they were meant for.
+    if let Some((_, rx)) = job.chan.get() {
+        while let Ok(msg) = rx.try_recv() {
+            if let CbMsg::Nested(n) = msg {
+                let _ = inner.enqueue(n);
+            }
+        }
+    }
+}
+
+/// `erlang.call`: asks the caller to run the request and waits, GIL released, serving
+/// the caller's own nested py calls meanwhile (that is what makes re-entry safe).
+pub fn callback(py: Python<'_>, job: &Arc<JobShared>, request: impl for<'a> FnOnce(Env<'a>) -> PyResult<Term<'a>>) -> PyResult<Py<PyAny>> {
+    let Some(p) = &job.payload else {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("no calling process"));
+    };
+    let req = Outgoing::build(|e| request(e).map(|r| (atoms::callback(), r).encode(e)))?;
+    let (_, rx) = job.chan();
+    if !job.monitored.swap(true, Ordering::AcqRel) {
+        if let Some(res) = lock(&job.res).as_ref() {
+            res.monitor(None, &p.caller);
+        }
+    }
+    // Set before the request leaves: the caller may submit a nested call at once.
+    job.in_callback.store(true, Ordering::Release);
+    job.executing.store(false, Ordering::Release);
+    let mut req = Some(req);
+    let sent = job.send_if_running(|e| req.take().map(|r| r.load(e)).unwrap_or_else(|| atoms::undefined().encode(e)));
+    let reply = if sent {
+        let inner = handle::CURRENT_CONTEXT.with(|c| c.borrow().as_ref().and_then(Weak::upgrade));
+        py.detach(|| loop {
+            match rx.recv() {
+                Ok(CbMsg::Reply(out)) => break Some(out),
+                Ok(CbMsg::Nested(nested)) => match &inner {
+                    Some(inner) => Python::attach(|py| run_job(py, inner, nested)),
+                    None => {
+                        nested.cancel(Some(&DownReason::Stopped));
+                    }
+                },
+                Ok(CbMsg::Cancel) | Err(_) => break None,
+            }
+        })
+    } else {
+        None
+    };
+    job.in_callback.store(false, Ordering::Release);
+    job.executing.store(true, Ordering::Release);
+    let Some(out) = reply else {
+        return Err(PyErr::from_type(pymod::cancelled_type(py).clone(), "the py call was cancelled"));
+    };
+    out.run(|e, t| callback_result(py, e, t))
+}
+
+/// `{ok, Value}` -> Value; `{error, {Class, Reason, Stack}}` -> raise erlang.Error.
+fn callback_result(py: Python<'_>, env: Env<'_>, t: Term<'_>) -> PyResult<Py<PyAny>> {
+    let parts = rustler::types::tuple::get_tuple(t).unwrap_or_default();
+    match parts.as_slice() {
+        [tag, v] if atoms::ok() == *tag => to_python::decode(py, *v).map(|b| b.unbind()).map_err(|e| pymod::to_pyerr(py, e)),
+        [tag, detail] if atoms::error() == *tag => {
+            let d = rustler::types::tuple::get_tuple(*detail).unwrap_or_default();
+            let conv = |t: Term<'_>| to_python::decode(py, t).map(|b| b.unbind()).unwrap_or_else(|_| py.None());
+            let (class, reason, stack) = match d.as_slice() {
+                [c, r, s] => (conv(*c), conv(*r), conv(*s)),
+                _ => (py.None(), conv(*detail), py.None()),
+            };
+            let _ = env;
+            Err(PyErr::from_value(pymod::error_type(py).call1((class, reason, stack))?))
+        }
+        _ => Err(pyo3::exceptions::PyRuntimeError::new_err("malformed callback reply")),
+    }
+}
+
+/// Output from Python: to the calling process (which writes it to its group leader),
+/// else to the py server (which writes it to `user`).
+pub fn output(stderr: bool, data: Vec<u8>) {
+    let stream = if stderr { atoms::stderr() } else { atoms::stdout() };
+    if let Some(Frame::Context(job)) = current_frame() {
+        if job.send_if_running(|e| (atoms::output(), stream, crate::util::binary(e, &data)).encode(e)) {
+            return;
+        }
+    }
+    if let Some(server) = logging::server() {
+        if let Ok(out) = Outgoing::build(|e| Ok::<_, ()>((atoms::py_output(), stream, crate::util::binary(e, &data)).encode(e))) {
+            out.send(server);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- pools
+
+pub struct Pool {
+    slots: RwLock<Vec<Option<Arc<ContextInner>>>>,
+    least_busy: bool,
+    next: AtomicUsize,
+}
+
+#[rustler::resource_impl]
+impl Resource for Pool {}
+
+impl Pool {
+    pub fn new(size: usize, least_busy: bool) -> Pool {
+        Pool { slots: RwLock::new(vec![None; size]), least_busy, next: AtomicUsize::new(0) }
+    }
+
+    pub fn set(&self, index: usize, ctx: Arc<ContextInner>) -> bool {
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        match slots.get_mut(index) {
+            Some(slot) => {
+                *slot = Some(ctx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.slots.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn strategy(&self) -> rustler::Atom {
+        if self.least_busy {
+            atoms::least_busy()
+        } else {
+            atoms::round_robin()
+        }
+    }
+
+    pub fn contexts(&self) -> Vec<Option<Arc<ContextInner>>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A live context: round robin, or the one with the fewest queued jobs.
+    pub fn pick(&self) -> Option<Arc<ContextInner>> {
+        let slots = self.slots.read().unwrap_or_else(|p| p.into_inner());
+        let n = slots.len();
+        if n == 0 {
+            return None;
+        }
+        if self.least_busy {
+            return slots.iter().flatten().filter(|c| c.alive()).min_by_key(|c| c.load()).cloned();
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(|i| &slots[(start + i) % n]).flatten().find(|c| c.alive()).cloned()
+    }
+}
+
+// ---------------------------------------------------------------- submission
+
+pub enum Place<'a> {
+    Ctx(&'a CtxRes),
+    Pool(&'a Pool),
+    Nested(&'a JobRes),
+}
+
+/// Copies the job into its own environment and hands it to a context.
+pub fn submit<'a>(env: Env<'a>, place: Place<'_>, reference: Term<'a>, job: Term<'a>, want_handle: bool) -> Result<Term<'a>, Error> {
+    crate::interp::runtime()?;
+    let owned = OwnedEnv::new();
+    let (job_raw, ref_raw) = owned.run(|e| (crate::util::copy(e, job.as_c_arg()).as_c_arg(), crate::util::copy(e, reference.as_c_arg()).as_c_arg()));
+    let shared = Arc::new(JobShared::new(Some(Payload { env: owned, job: job_raw, reference: ref_raw, caller: env.pid(), want_handle })));
+    let res = ResourceArc::new(JobRes(shared.clone()));
+    *lock(&shared.res) = Some(res.clone());
+    let target = match place {
+        Place::Ctx(c) => c.inner.clone(),
+        Place::Pool(p) => match affinity(job) {
+            Some(ctx) => ctx,
+            None => p.pick().ok_or(Error::ContextDown(DownReason::Stopped))?,
+        },
+        Place::Nested(outer) => {
+            let outer = &outer.0;
+            if outer.in_callback.load(Ordering::Acquire) && outer.state() == State::Running {
+                let _ = shared.ctx.set(outer.ctx.get().cloned().unwrap_or_default());
+                outer.chan().0.send(CbMsg::Nested(shared)).map_err(|_| Error::ContextDown(DownReason::Stopped))?;
+                return Ok((atoms::ok(), res).encode(env));
+            }
+            outer.ctx.get().and_then(Weak::upgrade).ok_or(Error::ContextDown(DownReason::Stopped))?
+        }
+    };
+    target.enqueue(shared)?;
+    Ok((atoms::ok(), res).encode(env))
+}
+
+/// A job on a handle goes to the context that made the handle (thread-bound objects,
+/// like sqlite3 connections, only work there): the target object, or else the first
+/// top-level argument that is a handle.
+fn affinity(job: Term<'_>) -> Option<Arc<ContextInner>> {
+    let parts = rustler::types::tuple::get_tuple(job).ok()?;
+    let from = |t: &Term<'_>| t.try_get_resource::<handle::PyHandle>().and_then(|h| h.context()).filter(|c| c.alive());
+    let tag = *parts.first()?;
+    if atoms::call() == tag {
+        let args: Vec<Term<'_>> = parts.get(2)?.decode().ok()?;
+        return args.iter().find_map(from);
+    }
+    parts.get(1).and_then(from)
+}
+
+/// A cheap bound on the work of copying `t`: counts terms, stopping once over `budget`.
+pub fn small_enough(t: Term<'_>, budget: &mut isize) -> bool {
+    *budget -= 1;
+    if *budget < 0 {
+        return false;
+    }
+    if t.is_list() {
+        let mut rest = t;
+        while let Ok((head, tail)) = rest.list_get_cell() {
+            if !small_enough(head, budget) {
+                return false;
+            }
+            rest = tail;
+        }
+        true
+    } else if t.is_tuple() {
+        rustler::types::tuple::get_tuple(t).map(|ts| ts.iter().all(|x| small_enough(*x, budget))).unwrap_or(true)
+    } else if t.is_map() {
+        match rustler::types::map::MapIterator::new(t) {
+            Some(iter) => {
+                for (k, v) in iter {
+                    if !small_enough(k, budget) || !small_enough(v, budget) {
+                        return false;
+                    }
+                }
+                true
+            }
+            None => true,
+        }
+    } else {
+        true
+    }
+}
+
+pub fn callback_reply(reply: Term<'_>, job: &JobRes) {
+    if let Ok(out) = Outgoing::build(|e| Ok::<_, ()>(crate::util::copy(e, reply.as_c_arg()))) {
+        let _ = job.0.chan().0.send(CbMsg::Reply(out));
+    }
+}
+
+// ---------------------------------------------------------------- dirty path
+
+/// A job run right here, on a dirty CPU scheduler, with a thread state pinned to this
+/// scheduler thread. No message, no copy of the arguments; no callbacks into Erlang.
+pub fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Option<u64>) -> Term<'a> {
+    if let Err(e) = crate::interp::runtime() {
+        return e.encode_tagged(env);
+    }
+    let tid = DIRTY_PIN.with(|p| p.borrow_mut().get_or_insert_with(Pinned::new).tid);
+    TID.with(|t| t.set(tid));
+    let shared = Arc::new(JobShared::new(None));
+    shared.start();
+    shared.tid.store(tid, Ordering::Release);
+    if let Some(ms) = timeout_ms {
+        housekeeping::post(housekeeping::Task::Deadline(Instant::now() + Duration::from_millis(ms), shared.clone()));
+    }
+    Python::attach(|py| {
+        FRAMES.with(|f| f.borrow_mut().push(Frame::Dirty(env.as_c_arg(), env.pid())));
+        shared.executing.store(true, Ordering::Release);
+        let outcome = job::execute(py, env, job);
+        shared.executing.store(false, Ordering::Release);
+        FRAMES.with(|f| f.borrow_mut().pop());
+        let finished = {
+            let mut st = lock(&shared.state);
+            let ok = *st == State::Running;
+            *st = State::Done;
+            ok
+        };
+        if finished {
+            job::reply(env, outcome, want_handle)
+        } else {
+            unsafe { ffi::PyThreadState_SetAsyncExc(tid as _, std::ptr::null_mut()) };
+            Error::Timeout.encode_tagged(env)
+        }
+    })
+}
+
+/// A dirty call's deadline passed: stop its Python code.
+pub fn expire(job: &Arc<JobShared>) {
+    let was = {
+        let mut st = lock(&job.state);
+        let was = *st;
+        if was == State::Running {
+            *st = State::Cancelled;
+        }
+        was
+    };
+    if was == State::Running {
+        Python::attach(|py| job.inject(py));
+    }
+}
+

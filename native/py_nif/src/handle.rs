@@ -1,0 +1,156 @@
+//! Handles (Python objects held by Erlang terms) and markers (`py:bytes/1`, `py:buffer/1`).
+use crate::context::ContextInner;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use rustler::{Env, OwnedEnv, Resource, ResourceArc, Term};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Handles alive now (made and not yet destroyed by the BEAM's garbage collector).
+pub static LIVE: AtomicI64 = AtomicI64::new(0);
+/// Handles destroyed since the housekeeping thread last attached: their Python objects
+/// wait in pyo3's deferred-decref pool until some thread attaches.
+pub static PENDING_DROPS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The context running on this thread, so every handle made here remembers it.
+    pub static CURRENT_CONTEXT: RefCell<Option<Weak<ContextInner>>> = const { RefCell::new(None) };
+}
+
+pub struct PyHandle {
+    pub obj: Py<PyAny>,
+    /// The context that made the object; calls on the handle go back there.
+    pub ctx: Option<Weak<ContextInner>>,
+}
+
+#[rustler::resource_impl]
+impl Resource for PyHandle {}
+
+impl Drop for PyHandle {
+    fn drop(&mut self) {
+        // Runs in the garbage collector, on any scheduler, without the GIL: dropping the
+        // `Py` only queues the decref (pyo3's pool), it never blocks on the interpreter.
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+        PENDING_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl PyHandle {
+    pub fn context(&self) -> Option<Arc<ContextInner>> {
+        self.ctx.as_ref().and_then(Weak::upgrade)
+    }
+}
+
+/// A handle term for `obj`, owned by the context running on this thread (if any).
+pub fn make_handle(env: Env<'_>, obj: Py<PyAny>) -> Term<'_> {
+    let ctx = CURRENT_CONTEXT.with(|c| c.borrow().clone());
+    LIVE.fetch_add(1, Ordering::Relaxed);
+    ResourceArc::new(PyHandle { obj, ctx }).encode_term(env)
+}
+
+trait EncodeTerm {
+    fn encode_term<'a>(&self, env: Env<'a>) -> Term<'a>;
+}
+impl<T: Resource> EncodeTerm for ResourceArc<T> {
+    fn encode_term<'a>(&self, env: Env<'a>) -> Term<'a> {
+        rustler::Encoder::encode(self, env)
+    }
+}
+
+/// `py:bytes/1` and `py:buffer/1`: the binary, kept alive in an environment of its own
+/// so that Python can read it after the call that made the marker has returned.
+pub struct Marker {
+    pub kind: MarkerKind,
+    _env: OwnedEnv,
+    ptr: *const u8,
+    len: usize,
+}
+// The binary is immutable and lives as long as the marker's own environment.
+unsafe impl Send for Marker {}
+unsafe impl Sync for Marker {}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MarkerKind {
+    Bytes,
+    Buffer,
+}
+
+#[rustler::resource_impl]
+impl Resource for Marker {}
+
+impl Marker {
+    /// Keeps `bin` alive without copying it (a refc binary only gains a reference).
+    pub fn new(kind: MarkerKind, bin: Term<'_>) -> Option<Marker> {
+        let env = OwnedEnv::new();
+        let (ptr, len) = env.run(|e| {
+            let kept = crate::util::copy(e, bin.as_c_arg());
+            rustler::Binary::from_term(kept).ok().map(|b| (b.as_slice().as_ptr(), b.len()))
+        })?;
+        Some(Marker { kind, _env: env, ptr, len })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        if self.len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        }
+    }
+}
+
+/// A marker as a Python value: `bytes` (a copy) or a read-only `memoryview` over the binary.
+pub fn marker_to_python<'py>(py: Python<'py>, term: Term<'_>, m: &Marker) -> PyResult<Bound<'py, PyAny>> {
+    match m.kind {
+        MarkerKind::Bytes => Ok(pyo3::types::PyBytes::new(py, m.as_slice()).into_any()),
+        MarkerKind::Buffer => {
+            let marker: ResourceArc<Marker> = term.decode().map_err(|_| pyo3::exceptions::PyTypeError::new_err("not a marker"))?;
+            let owner = Bound::new(py, ErlBuffer { marker })?;
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyMemoryView_FromObject(owner.as_ptr())) }
+        }
+    }
+}
+
+/// The exporter behind `py:buffer/1`: its buffer is the binary itself, read-only.
+#[pyclass(module = "erlang", name = "Binary", frozen)]
+pub struct ErlBuffer {
+    marker: ResourceArc<Marker>,
+}
+
+#[pymethods]
+impl ErlBuffer {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: std::os::raw::c_int) -> PyResult<()> {
+        let data = slf.get().marker.as_slice();
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(view, slf.as_ptr(), data.as_ptr() as *mut _, data.len() as ffi::Py_ssize_t, 1, flags)
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.marker.len
+    }
+}
+
+/// Keeps a Python `bytes` object alive for as long as an Erlang binary points into it.
+pub struct BytesKeeper {
+    _obj: Py<PyAny>,
+    ptr: *const u8,
+    len: usize,
+}
+unsafe impl Send for BytesKeeper {}
+unsafe impl Sync for BytesKeeper {}
+
+#[rustler::resource_impl]
+impl Resource for BytesKeeper {}
+
+/// A binary term over the contents of a `bytes` object, without copying.
+pub fn bytes_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize) -> Term<'a> {
+    let keeper = ResourceArc::new(BytesKeeper { _obj: obj, ptr, len });
+    keeper
+        .make_binary(env, |k| unsafe { std::slice::from_raw_parts(k.ptr, k.len) })
+        .to_term(env)
+}

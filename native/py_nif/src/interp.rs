@@ -1,0 +1,141 @@
+//! Start-up of the embedded interpreter, once per OS process, inside the NIF's load.
+use crate::logging;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use serde::Deserialize;
+use std::ffi::{CStr, CString};
+use std::sync::OnceLock;
+
+/// The load info map built by `py_nif:init/0` (see docs/internals.md).
+#[derive(Deserialize, Debug, Default)]
+pub struct LoadInfo {
+    pub python: Option<String>,
+    pub venv: Option<String>,
+    #[serde(default)]
+    pub path: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    pub python_pkg: Option<String>,
+    pub max_depth: Option<usize>,
+}
+
+pub struct Runtime {
+    pub executable: String,
+    pub version: String,
+}
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+static MAX_DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(10_000);
+
+pub fn max_depth() -> usize {
+    MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The start-up result; `Err` carries the message every NIF then reports.
+pub fn runtime() -> Result<&'static Runtime, crate::error::Error> {
+    match RUNTIME.get() {
+        Some(Ok(rt)) => Ok(rt),
+        Some(Err(msg)) => Err(crate::error::Error::InitFailed(msg.clone())),
+        None => Err(crate::error::Error::InitFailed("the interpreter was not started".into())),
+    }
+}
+
+pub fn start(info: LoadInfo) {
+    if let Some(d) = info.max_depth {
+        MAX_DEPTH.store(d.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+    RUNTIME.get_or_init(|| {
+        // Python runs on our own thread even during start-up: never on a scheduler.
+        let handle = std::thread::Builder::new()
+            .name("py-init".into())
+            .spawn(move || unsafe { initialize(&info) })
+            .map_err(|e| e.to_string());
+        let result = match handle {
+            Ok(h) => h.join().unwrap_or_else(|p| Err(crate::util::panic_message(&*p))),
+            Err(e) => Err(e),
+        };
+        if let Err(msg) = &result {
+            tracing::error!("python start-up failed: {msg}");
+        }
+        result
+    });
+    crate::housekeeping::start();
+}
+
+unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
+    promote_libpython()?;
+    for (k, v) in &info.env {
+        std::env::set_var(k, v);
+    }
+    let executable = choose_executable(info);
+
+    let mut config: ffi::PyConfig = std::mem::zeroed();
+    ffi::PyConfig_InitPythonConfig(&mut config);
+    // The BEAM owns signals and stdio: Python must not install handlers or reconfigure them.
+    config.install_signal_handlers = 0;
+    config.configure_c_stdio = 0;
+    config.parse_argv = 0;
+    let exe = CString::new(executable.clone()).map_err(|e| e.to_string())?;
+    // `executable` (not PYTHONHOME) selects a virtualenv: Python reads pyvenv.cfg next to it.
+    let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.executable, exe.as_ptr());
+    if ffi::PyStatus_Exception(status) != 0 {
+        ffi::PyConfig_Clear(&mut config);
+        return Err(format!("bad Python executable {executable:?}"));
+    }
+    let status = ffi::Py_InitializeFromConfig(&config);
+    ffi::PyConfig_Clear(&mut config);
+    if ffi::PyStatus_Exception(status) != 0 {
+        let msg = if status.err_msg.is_null() {
+            "Py_InitializeFromConfig failed".to_string()
+        } else {
+            CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+        };
+        return Err(format!("{msg} (executable {executable:?})"));
+    }
+
+    let setup = Python::attach(|py| -> PyResult<String> {
+        let sys = py.import("sys")?;
+        let sys_path = sys.getattr("path")?;
+        for p in info.path.iter().rev() {
+            sys_path.call_method1("insert", (0, p))?;
+        }
+        if let Some(pkg) = &info.python_pkg {
+            sys_path.call_method1("insert", (0, pkg))?;
+        }
+        crate::pymod::setup(py)?;
+        sys.getattr("version")?.extract::<String>()
+    });
+
+    // Release the GIL that start-up left us holding; every later thread takes it in turn.
+    ffi::PyEval_SaveThread();
+
+    let version = setup.map_err(|e| Python::attach(|py| crate::exception::describe_text(py, e)))?;
+    logging::info(format!("python {} started ({executable})", version.split_whitespace().next().unwrap_or("")));
+    Ok(Runtime { executable, version })
+}
+
+fn choose_executable(info: &LoadInfo) -> String {
+    if let Some(venv) = info.venv.as_deref().filter(|v| !v.is_empty()) {
+        return format!("{}/bin/python", venv.trim_end_matches('/'));
+    }
+    if let Some(python) = info.python.as_deref().filter(|p| !p.is_empty()) {
+        return python.to_string();
+    }
+    option_env!("PY_NIF_BUILD_PYTHON").unwrap_or("python3").to_string()
+}
+
+/// The BEAM opens NIFs with RTLD_LOCAL, which hides libpython's symbols from the C
+/// extension modules Python loads later (`import math` fails). Re-opening the library
+/// we are linked against with RTLD_GLOBAL (and RTLD_NOLOAD: no second copy) fixes that.
+unsafe fn promote_libpython() -> Result<(), String> {
+    let mut dl: libc::Dl_info = std::mem::zeroed();
+    if libc::dladdr(ffi::Py_InitializeFromConfig as *const libc::c_void, &mut dl) == 0 || dl.dli_fname.is_null() {
+        return Err("cannot locate libpython (dladdr failed)".into());
+    }
+    let handle = libc::dlopen(dl.dli_fname, libc::RTLD_NOLOAD | libc::RTLD_NOW | libc::RTLD_GLOBAL);
+    if handle.is_null() {
+        let lib = CStr::from_ptr(dl.dli_fname).to_string_lossy();
+        return Err(format!("cannot promote {lib} to RTLD_GLOBAL"));
+    }
+    Ok(())
+}

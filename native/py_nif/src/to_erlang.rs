@@ -1,0 +1,353 @@
+//! Python object -> Erlang term, directly. The mapping is the one in docs/types.md; this
+//! module is the only place it is implemented in this direction. What is not plain data
+//! becomes a handle (or goes through a registered encoder).
+use crate::error::{Culprit, Error, PathElem};
+use crate::{atoms, bigint, handle, pymod, terms};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM};
+use rustler::{Encoder as _, Env, Term};
+use std::ptr::addr_of_mut;
+
+/// `bytes` longer than this become binaries that point into the Python object (no copy);
+/// shorter ones are cheaper to copy than to wrap in a resource.
+const ZERO_COPY_BYTES: usize = 512;
+/// Below this depth no cycle can hide unnoticed for long; past it, each container is
+/// checked against the path that leads to it.
+const CYCLE_CHECK_DEPTH: usize = 64;
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_GROW: usize = 4 * 1024 * 1024;
+
+extern "C" {
+    // Exported by libpython 3.11 but not declared by pyo3-ffi.
+    fn _PyLong_NumBits(v: *mut ffi::PyObject) -> usize;
+}
+
+pub struct Encoder<'a, 'py> {
+    py: Python<'py>,
+    env: Env<'a>,
+    max_depth: usize,
+    path: Vec<*mut ffi::PyObject>,
+}
+
+/// Converts `obj` to a term in `env`.
+pub fn encode<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
+    let mut enc = Encoder { py: obj.py(), env, max_depth: crate::interp::max_depth(), path: Vec::new() };
+    enc.encode(obj).map(|t| unsafe { Term::new(env, t) })
+}
+
+/// `py:value/1`: like `encode`, but a top-level object that is not plain data is turned
+/// into data if it can be (`tolist()`, a mapping, an iterable) instead of a handle.
+pub fn encode_value<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
+    let py = obj.py();
+    let plain = encode(env, obj)?;
+    if plain.try_get_resource::<handle::PyHandle>().is_none() {
+        return Ok(plain);
+    }
+    let converted = if obj.hasattr("tolist").unwrap_or(false) {
+        obj.call_method0("tolist")
+    } else if obj.is_instance(&py.import("collections.abc").and_then(|m| m.getattr("Mapping")).map_err(|e| Error::from_pyerr(py, e))?).unwrap_or(false) {
+        PyDict::from_sequence(&obj.call_method0("items").map_err(|e| Error::from_pyerr(py, e))?).map(|d| d.into_any())
+    } else if obj.hasattr("__iter__").unwrap_or(false) {
+        pyo3::types::PyList::type_object(py).call1((obj,))
+    } else {
+        return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+    };
+    let converted = converted.map_err(|e| Error::from_pyerr(py, e))?;
+    encode(env, &converted)
+}
+
+/// A dict key in an error path: as a term if it converts, else as a handle.
+pub fn encode_key_for_error<'a>(env: Env<'a>, key: &Bound<'_, PyAny>) -> Term<'a> {
+    encode(env, key).unwrap_or_else(|_| handle::make_handle(env, key.clone().unbind()))
+}
+
+use pyo3::type_object::PyTypeInfo;
+
+impl<'a, 'py> Encoder<'a, 'py> {
+    fn encode(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let e = self.env.as_c_arg();
+        let p = obj.as_ptr();
+        unsafe {
+            let tp = ffi::Py_TYPE(p);
+            // Exact built-in types first: one pointer comparison each.
+            if tp == addr_of_mut!(ffi::PyLong_Type) {
+                return self.int(obj);
+            }
+            if tp == addr_of_mut!(ffi::PyFloat_Type) {
+                return Ok(self.float(ffi::PyFloat_AS_DOUBLE(p)));
+            }
+            if tp == addr_of_mut!(ffi::PyUnicode_Type) {
+                return self.str(obj);
+            }
+            if p == ffi::Py_None() {
+                return Ok(atoms::undefined().as_c_arg());
+            }
+            if p == ffi::Py_True() {
+                return Ok(atoms::true_().as_c_arg());
+            }
+            if p == ffi::Py_False() {
+                return Ok(atoms::false_().as_c_arg());
+            }
+            if tp == addr_of_mut!(ffi::PyList_Type) {
+                return self.guard(obj, |s| s.list(obj));
+            }
+            if tp == addr_of_mut!(ffi::PyTuple_Type) {
+                return self.guard(obj, |s| s.tuple(obj));
+            }
+            if tp == addr_of_mut!(ffi::PyDict_Type) {
+                return self.guard(obj, |s| s.dict(obj));
+            }
+            if tp == addr_of_mut!(ffi::PyBytes_Type) {
+                return Ok(self.bytes(obj));
+            }
+            // Subclasses and the rest. `erlang.Atom` is a str subclass: check it first.
+            if ffi::PyUnicode_Check(p) != 0 {
+                if obj.is_instance(pymod::atom_type(self.py).as_any()).unwrap_or(false) {
+                    return self.atom(obj);
+                }
+                return self.str(obj);
+            }
+            if ffi::PyLong_Check(p) != 0 {
+                return self.int(obj);
+            }
+            if ffi::PyFloat_Check(p) != 0 {
+                return Ok(self.float(ffi::PyFloat_AS_DOUBLE(p)));
+            }
+            if ffi::PyTuple_Check(p) != 0 {
+                return self.guard(obj, |s| s.tuple(obj));
+            }
+            if ffi::PyList_Check(p) != 0 {
+                return self.guard(obj, |s| s.list(obj));
+            }
+            if ffi::PyDict_Check(p) != 0 {
+                return self.guard(obj, |s| s.dict(obj));
+            }
+            if ffi::PyBytes_Check(p) != 0 {
+                return Ok(self.bytes(obj));
+            }
+            if ffi::PyByteArray_Check(p) != 0 {
+                let len = ffi::PyByteArray_Size(p) as usize;
+                let data = ffi::PyByteArray_AsString(p) as *const u8;
+                let slice = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data, len) };
+                return Ok(crate::util::binary(self.env, slice).as_c_arg());
+            }
+            if ffi::PyAnySet_Check(p) != 0 {
+                return self.guard(obj, |s| s.set(obj));
+            }
+        }
+        if let Some(t) = terms::unwrap(self.env, obj) {
+            return Ok(t.as_c_arg());
+        }
+        if let Some(converted) = self.via_encoder(obj)? {
+            return self.guard(obj, |s| s.encode(&converted));
+        }
+        let _ = e;
+        Ok(handle::make_handle(self.env, obj.clone().unbind()).as_c_arg())
+    }
+
+    /// Depth limit, cycle detection and stack room for containers.
+    fn guard(&mut self, obj: &Bound<'py, PyAny>, f: impl FnOnce(&mut Self) -> Result<ERL_NIF_TERM, Error>) -> Result<ERL_NIF_TERM, Error> {
+        let depth = self.path.len();
+        if depth >= self.max_depth {
+            return Err(Error::TooDeep { path: Vec::new() });
+        }
+        if depth >= CYCLE_CHECK_DEPTH && self.path.contains(&obj.as_ptr()) {
+            return Err(Error::Cycle { path: Vec::new() });
+        }
+        self.path.push(obj.as_ptr());
+        let r = stacker::maybe_grow(STACK_RED_ZONE, STACK_GROW, || f(self));
+        self.path.pop();
+        r
+    }
+
+    fn int(&self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let e = self.env.as_c_arg();
+        unsafe {
+            let mut overflow = 0;
+            let v = ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow);
+            if overflow == 0 {
+                if v == -1 && !ffi::PyErr_Occurred().is_null() {
+                    return Err(Error::from_pyerr(self.py, PyErr::fetch(self.py)));
+                }
+                return Ok(sys::enif_make_int64(e, v));
+            }
+            // Beyond 64 bits: magnitude bytes -> external term format -> term.
+            let abs = Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Absolute(obj.as_ptr())).map_err(|err| Error::from_pyerr(self.py, err))?;
+            let nbytes = _PyLong_NumBits(abs.as_ptr()) / 8 + 1;
+            let mut mag = vec![0u8; nbytes];
+            if ffi::_PyLong_AsByteArray(abs.as_ptr() as *mut ffi::PyLongObject, mag.as_mut_ptr(), nbytes, 1, 0) != 0 {
+                return Err(Error::from_pyerr(self.py, PyErr::fetch(self.py)));
+            }
+            let etf = bigint::etf_bignum(overflow < 0, &mag);
+            let mut term = ERL_NIF_TERM::default();
+            if sys::enif_binary_to_term(e, etf.as_ptr(), etf.len(), &mut term, 0) == 0 {
+                return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+            }
+            Ok(term)
+        }
+    }
+
+    fn float(&self, f: f64) -> ERL_NIF_TERM {
+        if f.is_finite() {
+            unsafe { sys::enif_make_double(self.env.as_c_arg(), f) }
+        } else if f.is_nan() {
+            atoms::nan().as_c_arg()
+        } else if f > 0.0 {
+            atoms::inf().as_c_arg()
+        } else {
+            atoms::neg_inf().as_c_arg()
+        }
+    }
+
+    fn str(&self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        unsafe {
+            let mut size: ffi::Py_ssize_t = 0;
+            let data = ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
+            if !data.is_null() {
+                let slice = std::slice::from_raw_parts(data as *const u8, size as usize);
+                return Ok(crate::util::binary(self.env, slice).as_c_arg());
+            }
+            // Lone surrogates: those made by surrogateescape go back to their bytes;
+            // any other is not encodable.
+            ffi::PyErr_Clear();
+            let b = ffi::PyUnicode_AsEncodedString(obj.as_ptr(), c"utf-8".as_ptr(), c"surrogateescape".as_ptr());
+            if b.is_null() {
+                ffi::PyErr_Clear();
+                return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+            }
+            let b = Bound::from_owned_ptr(self.py, b);
+            Ok(self.bytes(&b))
+        }
+    }
+
+    fn atom(&self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let name: String = obj.extract().map_err(|err| Error::from_pyerr(self.py, err))?;
+        make_atom(self.env, &name).ok_or_else(|| Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) })
+    }
+
+    fn bytes(&self, obj: &Bound<'py, PyAny>) -> ERL_NIF_TERM {
+        unsafe {
+            let len = ffi::PyBytes_Size(obj.as_ptr()) as usize;
+            let data = ffi::PyBytes_AsString(obj.as_ptr()) as *const u8;
+            if len > ZERO_COPY_BYTES {
+                return handle::bytes_binary(self.env, obj.clone().unbind(), data, len).as_c_arg();
+            }
+            let slice = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data, len) };
+            crate::util::binary(self.env, slice).as_c_arg()
+        }
+    }
+
+    fn list(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let p = obj.as_ptr();
+        let mut out = Vec::with_capacity(unsafe { ffi::PyList_GET_SIZE(p) } as usize);
+        let mut i = 0;
+        // The length is read each time: an encoder may have changed the list.
+        while i < unsafe { ffi::PyList_GET_SIZE(p) } {
+            let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyList_GET_ITEM(p, i)) };
+            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i as usize)))?);
+            i += 1;
+        }
+        Ok(unsafe { sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+    }
+
+    fn tuple(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let p = obj.as_ptr();
+        let n = unsafe { ffi::PyTuple_GET_SIZE(p) };
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyTuple_GET_ITEM(p, i)) };
+            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i as usize)))?);
+        }
+        Ok(unsafe { sys::enif_make_tuple_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+    }
+
+    fn dict(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let p = obj.as_ptr();
+        let n = unsafe { ffi::PyDict_Size(p) } as usize;
+        let mut keys = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut k: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+        // Snapshot the items first: encoding may run Python code that mutates the dict.
+        let mut items = Vec::with_capacity(n);
+        while unsafe { ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) } != 0 {
+            unsafe { items.push((Bound::from_borrowed_ptr(self.py, k), Bound::from_borrowed_ptr(self.py, v))) };
+        }
+        for (key, value) in &items {
+            let kt = self.encode(key).map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
+            let vt = self.encode(value).map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
+            keys.push(kt);
+            values.push(vt);
+        }
+        let mut map = ERL_NIF_TERM::default();
+        let ok = unsafe { sys::enif_make_map_from_arrays(self.env.as_c_arg(), keys.as_ptr(), values.as_ptr(), keys.len(), &mut map) };
+        if ok == 0 {
+            // Two keys that differ in Python became the same term (say 'a' and b'a').
+            return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+        }
+        Ok(map)
+    }
+
+    fn set(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        let mut out = Vec::new();
+        let iter = obj.try_iter().map_err(|err| Error::from_pyerr(self.py, err))?;
+        for (i, item) in iter.enumerate() {
+            let item = item.map_err(|err| Error::from_pyerr(self.py, err))?;
+            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i)))?);
+        }
+        Ok(unsafe { sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+    }
+
+    /// A registered encoder for the object's type (exact type first, then isinstance in
+    /// registration order), or numpy's scalar types, which convert through `.item()`.
+    fn via_encoder(&self, obj: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, Error> {
+        let py = self.py;
+        let encoders = pymod::encoders(py);
+        if !encoders.is_empty() {
+            let ty = obj.get_type();
+            let found = match encoders.get_item(&ty).map_err(|err| Error::from_pyerr(py, err))? {
+                Some(f) => Some(f),
+                None => encoders.iter().find(|(t, _)| obj.is_instance(t).unwrap_or(false)).map(|(_, f)| f),
+            };
+            if let Some(f) = found {
+                return f.call1((obj,)).map(Some).map_err(|err| Error::from_pyerr(py, err));
+            }
+        }
+        if let Some(generic) = pymod::numpy_generic(py) {
+            if obj.is_instance(generic.as_any()).unwrap_or(false) {
+                let item = obj.call_method0("item").map_err(|err| Error::from_pyerr(py, err))?;
+                // datetime64 and friends give back objects that are not data: keep the handle.
+                if !item.get_type().is(obj.get_type()) {
+                    return Ok(Some(item));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// An atom from its UTF-8 name, only for `erlang.Atom` values and names the program gave.
+pub fn make_atom<'a>(env: Env<'a>, name: &str) -> Option<ERL_NIF_TERM> {
+    if name.chars().count() > 255 {
+        return None;
+    }
+    unsafe {
+        if name.is_ascii() {
+            return Some(sys::enif_make_atom_len(env.as_c_arg(), name.as_ptr() as *const _, name.len()));
+        }
+        // OTP 25 has no UTF-8 atom constructor in the NIF API: ATOM_UTF8_EXT does it.
+        let mut etf = vec![131u8, 118];
+        etf.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        etf.extend_from_slice(name.as_bytes());
+        let mut term = ERL_NIF_TERM::default();
+        (sys::enif_binary_to_term(env.as_c_arg(), etf.as_ptr(), etf.len(), &mut term, 0) != 0).then_some(term)
+    }
+}
+
+#[allow(dead_code)]
+fn ok_term<'a>(env: Env<'a>, t: Term<'a>) -> Term<'a> {
+    (atoms::ok(), t).encode(env)
+}

@@ -1,0 +1,280 @@
+//! Erlang term -> Python object, directly (no intermediate format). The mapping is the
+//! one in docs/types.md; this module is the only place it is implemented in this direction.
+use crate::error::{Culprit, Error, PathElem};
+use crate::{atoms, bigint, handle, pymod, terms};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rustler::sys::{self, ErlNifTermType, ErlNifTerm as ERL_NIF_TERM};
+use rustler::{Env, Term};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Containers below this depth are never checked for stack room: the check is for deep data.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_GROW: usize = 4 * 1024 * 1024;
+
+thread_local! {
+    /// Atoms are never garbage-collected by the VM, so the `erlang.Atom` made for one can
+    /// be kept for the life of the thread. Per thread: no lock, and it follows contexts.
+    static ATOMS: RefCell<HashMap<ERL_NIF_TERM, Py<PyAny>>> = RefCell::new(HashMap::new());
+}
+
+pub struct Decoder<'a, 'py> {
+    py: Python<'py>,
+    env: Env<'a>,
+    max_depth: usize,
+}
+
+/// Converts `term` to a Python object.
+pub fn decode<'a, 'py>(py: Python<'py>, term: Term<'a>) -> Result<Bound<'py, PyAny>, Error> {
+    Decoder::new(py, term.get_env()).decode(term.as_c_arg(), 0)
+}
+
+impl<'a, 'py> Decoder<'a, 'py> {
+    pub fn new(py: Python<'py>, env: Env<'a>) -> Self {
+        Decoder { py, env, max_depth: crate::interp::max_depth() }
+    }
+
+    pub fn decode(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+        let e = self.env.as_c_arg();
+        let py = self.py;
+        unsafe {
+            match sys::enif_term_type(e, t) {
+                ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => {
+                    let mut i: i64 = 0;
+                    if sys::enif_get_int64(e, t, &mut i) != 0 {
+                        return Ok(Bound::from_owned_ptr(py, ffi::PyLong_FromLongLong(i)));
+                    }
+                    let mut u: u64 = 0;
+                    if sys::enif_get_uint64(e, t, &mut u) != 0 {
+                        return Ok(Bound::from_owned_ptr(py, ffi::PyLong_FromUnsignedLongLong(u)));
+                    }
+                    self.bignum(t)
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_FLOAT => {
+                    let mut f: f64 = 0.0;
+                    sys::enif_get_double(e, t, &mut f);
+                    Ok(Bound::from_owned_ptr(py, ffi::PyFloat_FromDouble(f)))
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_ATOM => self.atom(t),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_BITSTRING => {
+                    let mut bin: sys::ErlNifBinary = std::mem::zeroed();
+                    if sys::enif_inspect_binary(e, t, &mut bin) == 0 {
+                        return Err(unsupported(t));
+                    }
+                    // surrogateescape: bytes that are not UTF-8 survive the round trip.
+                    let s = ffi::PyUnicode_DecodeUTF8(bin.data as *const _, bin.size as ffi::Py_ssize_t, c"surrogateescape".as_ptr());
+                    Bound::from_owned_ptr_or_err(py, s).map_err(|err| Error::from_pyerr(py, err))
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_LIST => self.guard(depth, |d| self.list(t, d)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_TUPLE => self.guard(depth, |d| self.tuple(t, d)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_MAP => self.guard(depth, |d| self.map(t, d)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => {
+                    let term = Term::new(self.env, t);
+                    if let Some(h) = term.try_get_resource::<handle::PyHandle>() {
+                        return Ok(h.obj.bind(py).clone());
+                    }
+                    if let Some(m) = term.try_get_resource::<handle::Marker>() {
+                        return handle::marker_to_python(py, term, m).map_err(|err| Error::from_pyerr(py, err));
+                    }
+                    terms::wrap(py, terms::Kind::Ref, term).map_err(|err| Error::from_pyerr(py, err))
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_PID => terms::wrap(py, terms::Kind::Pid, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => terms::wrap(py, terms::Kind::Port, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => terms::wrap(py, terms::Kind::Fun, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
+                #[allow(unreachable_patterns)]
+                _ => Err(unsupported(t)),
+            }
+        }
+    }
+
+    /// Depth limit, and room on the stack: dirty schedulers have small stacks, so deep
+    /// data continues on a heap-allocated segment instead of overflowing.
+    fn guard(&self, depth: usize, f: impl FnOnce(usize) -> Result<Bound<'py, PyAny>, Error>) -> Result<Bound<'py, PyAny>, Error> {
+        if depth >= self.max_depth {
+            return Err(Error::TooDeep { path: Vec::new() });
+        }
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROW, || f(depth + 1))
+    }
+
+    fn atom(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
+        let py = self.py;
+        if t == atoms::true_().as_c_arg() {
+            return Ok(unsafe { Bound::from_borrowed_ptr(py, ffi::Py_True()) });
+        }
+        if t == atoms::false_().as_c_arg() {
+            return Ok(unsafe { Bound::from_borrowed_ptr(py, ffi::Py_False()) });
+        }
+        if t == atoms::undefined().as_c_arg() || t == atoms::nil().as_c_arg() {
+            return Ok(py.None().into_bound(py));
+        }
+        if let Some(obj) = ATOMS.with(|c| c.borrow().get(&t).map(|o| o.clone_ref(py))) {
+            return Ok(obj.into_bound(py));
+        }
+        let name = atom_name(self.env, t).ok_or_else(|| unsupported(t))?;
+        let obj = pymod::atom_type(py)
+            .call1((name,))
+            .map_err(|err| Error::from_pyerr(py, err))?;
+        ATOMS.with(|c| c.borrow_mut().insert(t, obj.clone().unbind()));
+        Ok(obj)
+    }
+
+    fn bignum(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
+        let py = self.py;
+        let bin = Term::new_raw(self.env, t).to_binary();
+        let (negative, magnitude) = bigint::parse_etf_bignum(bin.as_slice()).ok_or_else(|| unsupported(t))?;
+        unsafe {
+            let n = ffi::_PyLong_FromByteArray(magnitude.as_ptr(), magnitude.len(), 1, 0);
+            let n = Bound::from_owned_ptr_or_err(py, n).map_err(|err| Error::from_pyerr(py, err))?;
+            if negative {
+                Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Negative(n.as_ptr())).map_err(|err| Error::from_pyerr(py, err))
+            } else {
+                Ok(n)
+            }
+        }
+    }
+
+    fn list(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+        let e = self.env.as_c_arg();
+        let py = self.py;
+        unsafe {
+            let mut len: u32 = 0;
+            if sys::enif_get_list_length(e, t, &mut len) == 0 {
+                return Err(unsupported(t)); // improper list
+            }
+            let list = Bound::from_owned_ptr(py, ffi::PyList_New(len as ffi::Py_ssize_t));
+            let mut rest = t;
+            let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
+            let mut i = 0usize;
+            while sys::enif_get_list_cell(e, rest, &mut head, &mut tail) != 0 {
+                let item = self.decode(head, depth).map_err(|err| err.at(PathElem::Index(i)))?;
+                // PyList_SET_ITEM steals the reference; the slot was NULL.
+                ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+                i += 1;
+                rest = tail;
+            }
+            Ok(list)
+        }
+    }
+
+    fn tuple(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+        let e = self.env.as_c_arg();
+        let py = self.py;
+        unsafe {
+            let mut arity: i32 = 0;
+            let mut elems: *const ERL_NIF_TERM = std::ptr::null();
+            sys::enif_get_tuple(e, t, &mut arity, &mut elems);
+            let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(arity as ffi::Py_ssize_t));
+            for i in 0..arity as usize {
+                let item = self.decode(*elems.add(i), depth).map_err(|err| err.at(PathElem::Index(i)))?;
+                ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+            }
+            Ok(tuple)
+        }
+    }
+
+    fn map(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+        let e = self.env.as_c_arg();
+        let py = self.py;
+        let dict = PyDict::new(py);
+        unsafe {
+            let mut iter: sys::ErlNifMapIterator = std::mem::zeroed();
+            if sys::enif_map_iterator_create(e, t, &mut iter, sys::ErlNifMapIteratorEntry::ERL_NIF_MAP_ITERATOR_HEAD) == 0 {
+                return Err(unsupported(t));
+            }
+            let mut result = Ok(());
+            let (mut k, mut v): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
+            while sys::enif_map_iterator_get_pair(e, &mut iter, &mut k, &mut v) != 0 {
+                let step = self.decode(k, depth).and_then(|key| {
+                    let value = self.decode(v, depth).map_err(|err| err.at(PathElem::ErlKey(k)))?;
+                    if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) != 0 {
+                        // The only way a fresh dict refuses a key: it is unhashable.
+                        ffi::PyErr_Clear();
+                        return Err(Error::Unsupported { path: vec![PathElem::ErlKey(k)], culprit: Culprit::Erl(k) });
+                    }
+                    Ok(())
+                });
+                if let Err(err) = step {
+                    result = Err(err);
+                    break;
+                }
+                sys::enif_map_iterator_next(e, &mut iter);
+            }
+            sys::enif_map_iterator_destroy(e, &mut iter);
+            result.map(|_| dict.into_any())
+        }
+    }
+}
+
+fn unsupported(t: ERL_NIF_TERM) -> Error {
+    Error::Unsupported { path: Vec::new(), culprit: Culprit::Erl(t) }
+}
+
+/// The UTF-8 name of an atom. OTP 25's NIF API reads atom names as Latin-1 only; an
+/// atom with other characters is read from its external format (ATOM_UTF8_EXT).
+pub fn atom_name(env: Env<'_>, t: ERL_NIF_TERM) -> Option<String> {
+    let mut buf = [0u8; 256];
+    let n = unsafe { sys::enif_get_atom(env.as_c_arg(), t, buf.as_mut_ptr() as *mut _, buf.len() as u32, sys::ErlNifCharEncoding::ERL_NIF_LATIN1) };
+    if n > 0 {
+        return Some(buf[..(n as usize - 1)].iter().map(|&b| b as char).collect());
+    }
+    let etf = unsafe { Term::new(env, t) }.to_binary();
+    match etf.as_slice() {
+        [131, 118, hi, lo, name @ ..] if name.len() == u16::from_be_bytes([*hi, *lo]) as usize => String::from_utf8(name.to_vec()).ok(),
+        [131, 119, len, name @ ..] if name.len() == *len as usize => String::from_utf8(name.to_vec()).ok(),
+        _ => None,
+    }
+}
+
+/// Keyword arguments: a map or a proplist whose keys are atoms or binaries.
+pub fn kwargs<'py>(py: Python<'py>, env: Env<'_>, t: ERL_NIF_TERM) -> Result<Option<Bound<'py, PyDict>>, Error> {
+    let term = unsafe { Term::new(env, t) };
+    let dec = Decoder::new(py, env);
+    let dict = PyDict::new(py);
+    let put = |k: Term<'_>, v: Term<'_>| -> Result<(), Error> {
+        let name = kwarg_name(env, k).ok_or_else(|| Error::Unsupported { path: vec![], culprit: Culprit::Erl(k.as_c_arg()) })?;
+        let value = dec.decode(v.as_c_arg(), 0).map_err(|err| err.at(PathElem::Name(name.clone())))?;
+        dict.set_item(name, value).map_err(|err| Error::from_pyerr(py, err))
+    };
+    if term.is_map() {
+        let iter = rustler::types::map::MapIterator::new(term).ok_or_else(|| unsupported(t))?;
+        for (k, v) in iter {
+            put(k, v)?;
+        }
+    } else if term.is_list() {
+        let list: Vec<Term<'_>> = term.decode().map_err(|_| unsupported(t))?;
+        for item in list {
+            match rustler::types::tuple::get_tuple(item) {
+                Ok(kv) if kv.len() == 2 => put(kv[0], kv[1])?,
+                _ => return Err(Error::Unsupported { path: vec![], culprit: Culprit::Erl(item.as_c_arg()) }),
+            }
+        }
+    } else {
+        return Err(unsupported(t));
+    }
+    Ok(if dict.is_empty() { None } else { Some(dict) })
+}
+
+/// A name given as an atom or a binary (module, function, attribute or keyword).
+pub fn name_of(env: Env<'_>, t: Term<'_>) -> Option<String> {
+    if t.is_atom() {
+        atom_name(env, t.as_c_arg())
+    } else {
+        let bin = rustler::Binary::from_term(t).ok()?;
+        std::str::from_utf8(bin.as_slice()).ok().map(str::to_owned)
+    }
+}
+
+fn kwarg_name(env: Env<'_>, t: Term<'_>) -> Option<String> {
+    name_of(env, t)
+}
+
+trait NewRaw<'a> {
+    fn new_raw(env: Env<'a>, t: ERL_NIF_TERM) -> Term<'a>;
+}
+impl<'a> NewRaw<'a> for Term<'a> {
+    fn new_raw(env: Env<'a>, t: ERL_NIF_TERM) -> Term<'a> {
+        unsafe { Term::new(env, t) }
+    }
+}
