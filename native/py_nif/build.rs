@@ -7,9 +7,5 @@ fn main() {
         // The default interpreter when neither `python` nor `venv` is configured.
         println!("cargo:rustc-env=PY_NIF_BUILD_PYTHON={exe}");
     }
-    // Unit tests link the crate into an executable, but the enif_* symbols exist only in
-    // the BEAM that loads the NIF (the tests never call them). A cdylib allows undefined
-    // symbols anyway, so the flag changes nothing for the NIF itself.
-    println!("cargo:rustc-link-arg=-Wl,--unresolved-symbols=ignore-all");
     println!("cargo:rerun-if-changed=build.rs");
 }

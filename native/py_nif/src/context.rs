@@ -29,17 +29,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 // ---------------------------------------------------------------- jobs
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum State {
-    Queued,
-    Running,
-    /// The final reply is being sent: `cancel` answers `sent`.
-    Sending,
-    /// The final reply was sent (by the worker, or by an abort).
-    Done,
-    /// No final reply will ever be sent.
-    Cancelled,
-}
+use py_core::jobstate::JobState;
+pub use py_core::jobstate::State;
 
 /// What the submitting process gave: the job and the tag of its reply, in an
 /// environment of the job's own (read-only once made, so any thread may read it).
@@ -61,7 +52,7 @@ pub enum CbMsg {
 
 pub struct JobShared {
     payload: Option<Payload>,
-    state: Mutex<State>,
+    state: JobState,
     chan: OnceLock<(Sender<CbMsg>, Receiver<CbMsg>)>,
     /// True while this job's Python code is what its thread runs (not waiting in a callback):
     /// only then may an exception be injected into the thread for it.
@@ -80,7 +71,7 @@ impl JobShared {
     fn new(payload: Option<Payload>) -> JobShared {
         JobShared {
             payload,
-            state: Mutex::new(State::Queued),
+            state: JobState::default(),
             chan: OnceLock::new(),
             executing: AtomicBool::new(false),
             in_callback: AtomicBool::new(false),
@@ -96,77 +87,60 @@ impl JobShared {
     }
 
     pub fn state(&self) -> State {
-        *lock(&self.state)
+        self.state.get()
     }
 
     fn start(&self) -> bool {
-        let mut st = lock(&self.state);
-        if *st == State::Queued {
-            *st = State::Running;
-            true
-        } else {
-            false
-        }
+        self.state.start()
     }
 
     /// `{Ref, Msg}` to the caller, only while the job runs: after a cancel the caller
     /// must never see another message for this job.
     fn send_if_running(&self, build: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) -> bool {
         let Some(p) = &self.payload else { return false };
-        let st = lock(&self.state);
-        if *st != State::Running {
-            return false;
-        }
-        let out = Outgoing::build(|e| Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e)));
-        if let Ok(out) = out {
-            out.send(p.caller);
-        }
-        drop(st);
-        true
+        self.state.while_running(|| {
+            if let Ok(out) = Outgoing::build(|e| {
+                Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e))
+            }) {
+                out.send(p.caller);
+            }
+        })
     }
 
     /// The final reply: built and sent outside the lock (it may be large), with the state
     /// at Sending meanwhile so that `cancel` knows it is coming.
     fn finish(&self, build: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) {
         let Some(p) = &self.payload else { return };
-        {
-            let mut st = lock(&self.state);
-            if *st != State::Running {
-                return;
-            }
-            *st = State::Sending;
+        if !self.state.begin_send() {
+            return;
         }
-        let out = Outgoing::build(|e| Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e)));
-        if let Ok(out) = out {
+        if let Ok(out) = Outgoing::build(|e| {
+            Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e))
+        }) {
             out.send(p.caller);
         }
-        *lock(&self.state) = State::Done;
+        self.state.end_send();
         lock(&self.res).take();
     }
 
     /// Stops the job: `down` = Some sends the caller `{error, {context_down, R}}` as the
     /// final reply; None means the caller gave up and wants nothing more.
     pub fn cancel(self: &Arc<Self>, down: Option<&DownReason>) -> State {
-        let before = {
-            let mut st = lock(&self.state);
-            let before = *st;
-            if matches!(before, State::Queued | State::Running) {
-                *st = match (down, &self.payload) {
-                    (Some(reason), Some(p)) => {
-                        let reason = reason.clone();
-                        if let Ok(out) = Outgoing::build(|e| {
-                            let err = Error::ContextDown(reason).encode_tagged(e);
-                            Ok::<_, ()>((crate::util::copy(e, p.reference), err).encode(e))
-                        }) {
-                            out.send(p.caller);
-                        }
-                        State::Done
-                    }
-                    _ => State::Cancelled,
-                };
+        let mut answer = || {
+            if let (Some(reason), Some(p)) = (down, &self.payload) {
+                if let Ok(out) = Outgoing::build(|e| {
+                    let err = Error::ContextDown(reason.clone()).encode_tagged(e);
+                    Ok::<_, ()>((crate::util::copy(e, p.reference), err).encode(e))
+                }) {
+                    out.send(p.caller);
+                }
             }
-            before
         };
+        let final_reply: Option<&mut dyn FnMut()> = match (down, &self.payload) {
+            (Some(_), Some(_)) => Some(&mut answer),
+            _ => None,
+        };
+        let before = self.state.stop(final_reply);
         if before == State::Running {
             // Wake a wait for a callback reply, and interrupt Python code that runs.
             let _ = self.chan().0.send(CbMsg::Cancel);
@@ -182,7 +156,9 @@ impl JobShared {
     pub fn inject(&self, _py: Python<'_>) {
         let tid = self.tid.load(Ordering::Acquire);
         if tid != 0 && self.executing.load(Ordering::Acquire) {
-            unsafe { ffi::PyThreadState_SetAsyncExc(tid as _, pymod::cancelled_type(_py).as_ptr()) };
+            unsafe {
+                ffi::PyThreadState_SetAsyncExc(tid as _, pymod::cancelled_type(_py).as_ptr())
+            };
         }
     }
 }
@@ -230,7 +206,9 @@ impl ContextInner {
             return Err(Error::ContextDown(self.down_reason()));
         }
         let _ = job.ctx.set(Arc::downgrade(self));
-        self.tx.send(Msg::Job(job)).map_err(|_| Error::ContextDown(DownReason::Stopped))
+        self.tx
+            .send(Msg::Job(job))
+            .map_err(|_| Error::ContextDown(DownReason::Stopped))
     }
 
     fn down_reason(&self) -> DownReason {
@@ -267,19 +245,27 @@ impl Resource for CtxRes {
     }
 }
 
+impl ContextInner {
+    fn new() -> Arc<ContextInner> {
+        let (tx, rx) = unbounded();
+        Arc::new(ContextInner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tx,
+            rx,
+            alive: AtomicBool::new(true),
+            busy: AtomicBool::new(false),
+            down: Mutex::new(None),
+            running: Mutex::new(Vec::new()),
+        })
+    }
+}
+
 pub fn context_new(env: Env<'_>, owner: LocalPid) -> Result<ResourceArc<CtxRes>, Error> {
     crate::interp::runtime()?;
-    let (tx, rx) = unbounded();
-    let inner = Arc::new(ContextInner {
-        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        tx,
-        rx,
-        alive: AtomicBool::new(true),
-        busy: AtomicBool::new(false),
-        down: Mutex::new(None),
-        running: Mutex::new(Vec::new()),
+    let inner = ContextInner::new();
+    let res = ResourceArc::new(CtxRes {
+        inner: inner.clone(),
     });
-    let res = ResourceArc::new(CtxRes { inner: inner.clone() });
     res.monitor(Some(env), &owner);
     let thread_res = res.clone();
     std::thread::Builder::new()
@@ -334,20 +320,43 @@ fn thread_main(res: ResourceArc<CtxRes>, owner: LocalPid) {
         tracing::error!("context {} died: {msg}", inner.id);
         let reason = DownReason::Panic(msg);
         inner.shut_down(reason.clone());
-        if let Ok(out) = Outgoing::build(|e| Ok::<_, ()>((atoms::py_context_down(), res.encode(e), reason.encode(e)).encode(e))) {
+        if let Ok(out) = Outgoing::build(|e| {
+            Ok::<_, ()>((atoms::py_context_down(), res.encode(e), reason.encode(e)).encode(e))
+        }) {
             out.send(owner);
         }
     }
     drop(pinned);
 }
 
+fn spin_params() -> (Duration, bool) {
+    static P: OnceLock<(Duration, bool)> = OnceLock::new();
+    *P.get_or_init(|| {
+        let us = std::env::var("PY_NIF_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SPIN.as_micros() as u64);
+        let yield_ = std::env::var("PY_NIF_SPIN_YIELD")
+            .map(|v| v == "1")
+            .unwrap_or(true);
+        (Duration::from_micros(us), yield_)
+    })
+}
+
 fn next_msg(inner: &ContextInner) -> Msg {
+    let (spin, yield_) = spin_params();
     let start = Instant::now();
     loop {
         match inner.rx.try_recv() {
             Ok(m) => return m,
             Err(TryRecvError::Disconnected) => return Msg::Stop,
-            Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) if start.elapsed() < spin => {
+                if yield_ {
+                    std::thread::yield_now()
+                } else {
+                    std::hint::spin_loop()
+                }
+            }
             Err(TryRecvError::Empty) => return inner.rx.recv().unwrap_or(Msg::Stop),
         }
     }
@@ -446,9 +455,15 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
 
 /// `erlang.call`: asks the caller to run the request and waits, GIL released, serving
 /// the caller's own nested py calls meanwhile (that is what makes re-entry safe).
-pub fn callback(py: Python<'_>, job: &Arc<JobShared>, request: impl for<'a> FnOnce(Env<'a>) -> PyResult<Term<'a>>) -> PyResult<Py<PyAny>> {
+pub fn callback(
+    py: Python<'_>,
+    job: &Arc<JobShared>,
+    request: impl for<'a> FnOnce(Env<'a>) -> PyResult<Term<'a>>,
+) -> PyResult<Py<PyAny>> {
     let Some(p) = &job.payload else {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err("no calling process"));
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "no calling process",
+        ));
     };
     let req = Outgoing::build(|e| request(e).map(|r| (atoms::callback(), r).encode(e)))?;
     let (_, rx) = job.chan();
@@ -461,7 +476,11 @@ pub fn callback(py: Python<'_>, job: &Arc<JobShared>, request: impl for<'a> FnOn
     job.in_callback.store(true, Ordering::Release);
     job.executing.store(false, Ordering::Release);
     let mut req = Some(req);
-    let sent = job.send_if_running(|e| req.take().map(|r| r.load(e)).unwrap_or_else(|| atoms::undefined().encode(e)));
+    let sent = job.send_if_running(|e| {
+        req.take()
+            .map(|r| r.load(e))
+            .unwrap_or_else(|| atoms::undefined().encode(e))
+    });
     let reply = if sent {
         let inner = handle::CURRENT_CONTEXT.with(|c| c.borrow().as_ref().and_then(Weak::upgrade));
         py.detach(|| loop {
@@ -482,7 +501,10 @@ pub fn callback(py: Python<'_>, job: &Arc<JobShared>, request: impl for<'a> FnOn
     job.in_callback.store(false, Ordering::Release);
     job.executing.store(true, Ordering::Release);
     let Some(out) = reply else {
-        return Err(PyErr::from_type(pymod::cancelled_type(py).clone(), "the py call was cancelled"));
+        return Err(PyErr::from_type(
+            pymod::cancelled_type(py).clone(),
+            "the py call was cancelled",
+        ));
     };
     out.run(|e, t| callback_result(py, e, t))
 }
@@ -491,32 +513,50 @@ pub fn callback(py: Python<'_>, job: &Arc<JobShared>, request: impl for<'a> FnOn
 fn callback_result(py: Python<'_>, env: Env<'_>, t: Term<'_>) -> PyResult<Py<PyAny>> {
     let parts = rustler::types::tuple::get_tuple(t).unwrap_or_default();
     match parts.as_slice() {
-        [tag, v] if atoms::ok() == *tag => to_python::decode(py, *v).map(|b| b.unbind()).map_err(|e| pymod::to_pyerr(py, e)),
+        [tag, v] if atoms::ok() == *tag => to_python::decode(py, *v)
+            .map(|b| b.unbind())
+            .map_err(|e| pymod::to_pyerr(py, e)),
         [tag, detail] if atoms::error() == *tag => {
             let d = rustler::types::tuple::get_tuple(*detail).unwrap_or_default();
-            let conv = |t: Term<'_>| to_python::decode(py, t).map(|b| b.unbind()).unwrap_or_else(|_| py.None());
+            let conv = |t: Term<'_>| {
+                to_python::decode(py, t)
+                    .map(|b| b.unbind())
+                    .unwrap_or_else(|_| py.None())
+            };
             let (class, reason, stack) = match d.as_slice() {
                 [c, r, s] => (conv(*c), conv(*r), conv(*s)),
                 _ => (py.None(), conv(*detail), py.None()),
             };
             let _ = env;
-            Err(PyErr::from_value(pymod::error_type(py).call1((class, reason, stack))?))
+            Err(PyErr::from_value(
+                pymod::error_type(py).call1((class, reason, stack))?,
+            ))
         }
-        _ => Err(pyo3::exceptions::PyRuntimeError::new_err("malformed callback reply")),
+        _ => Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "malformed callback reply",
+        )),
     }
 }
 
 /// Output from Python: to the calling process (which writes it to its group leader),
 /// else to the py server (which writes it to `user`).
 pub fn output(stderr: bool, data: Vec<u8>) {
-    let stream = if stderr { atoms::stderr() } else { atoms::stdout() };
+    let stream = if stderr {
+        atoms::stderr()
+    } else {
+        atoms::stdout()
+    };
     if let Some(Frame::Context(job)) = current_frame() {
-        if job.send_if_running(|e| (atoms::output(), stream, crate::util::binary(e, &data)).encode(e)) {
+        if job
+            .send_if_running(|e| (atoms::output(), stream, crate::util::binary(e, &data)).encode(e))
+        {
             return;
         }
     }
     if let Some(server) = logging::server() {
-        if let Ok(out) = Outgoing::build(|e| Ok::<_, ()>((atoms::py_output(), stream, crate::util::binary(e, &data)).encode(e))) {
+        if let Ok(out) = Outgoing::build(|e| {
+            Ok::<_, ()>((atoms::py_output(), stream, crate::util::binary(e, &data)).encode(e))
+        }) {
             out.send(server);
         }
     }
@@ -535,7 +575,11 @@ impl Resource for Pool {}
 
 impl Pool {
     pub fn new(size: usize, least_busy: bool) -> Pool {
-        Pool { slots: RwLock::new(vec![None; size]), least_busy, next: AtomicUsize::new(0) }
+        Pool {
+            slots: RwLock::new(vec![None; size]),
+            least_busy,
+            next: AtomicUsize::new(0),
+        }
     }
 
     pub fn set(&self, index: usize, ctx: Arc<ContextInner>) -> bool {
@@ -572,11 +616,15 @@ impl Pool {
         if n == 0 {
             return None;
         }
-        if self.least_busy {
-            return slots.iter().flatten().filter(|c| c.alive()).min_by_key(|c| c.load()).cloned();
-        }
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n).map(|i| &slots[(start + i) % n]).flatten().find(|c| c.alive()).cloned()
+        let live = |i: usize| slots[i].as_ref().filter(|c| c.alive());
+        let chosen = if self.least_busy {
+            py_core::pool::least_busy((0..n).map(|i| live(i).map(|c| c.load())))
+        } else {
+            py_core::pool::round_robin(n, self.next.fetch_add(1, Ordering::Relaxed), |i| {
+                live(i).is_some()
+            })
+        };
+        chosen.and_then(|i| slots[i].clone())
     }
 }
 
@@ -589,11 +637,28 @@ pub enum Place<'a> {
 }
 
 /// Copies the job into its own environment and hands it to a context.
-pub fn submit<'a>(env: Env<'a>, place: Place<'_>, reference: Term<'a>, job: Term<'a>, want_handle: bool) -> Result<Term<'a>, Error> {
+pub fn submit<'a>(
+    env: Env<'a>,
+    place: Place<'_>,
+    reference: Term<'a>,
+    job: Term<'a>,
+    want_handle: bool,
+) -> Result<Term<'a>, Error> {
     crate::interp::runtime()?;
     let owned = OwnedEnv::new();
-    let (job_raw, ref_raw) = owned.run(|e| (crate::util::copy(e, job.as_c_arg()).as_c_arg(), crate::util::copy(e, reference.as_c_arg()).as_c_arg()));
-    let shared = Arc::new(JobShared::new(Some(Payload { env: owned, job: job_raw, reference: ref_raw, caller: env.pid(), want_handle })));
+    let (job_raw, ref_raw) = owned.run(|e| {
+        (
+            crate::util::copy(e, job.as_c_arg()).as_c_arg(),
+            crate::util::copy(e, reference.as_c_arg()).as_c_arg(),
+        )
+    });
+    let shared = Arc::new(JobShared::new(Some(Payload {
+        env: owned,
+        job: job_raw,
+        reference: ref_raw,
+        caller: env.pid(),
+        want_handle,
+    })));
     let res = ResourceArc::new(JobRes(shared.clone()));
     *lock(&shared.res) = Some(res.clone());
     let target = match place {
@@ -606,10 +671,18 @@ pub fn submit<'a>(env: Env<'a>, place: Place<'_>, reference: Term<'a>, job: Term
             let outer = &outer.0;
             if outer.in_callback.load(Ordering::Acquire) && outer.state() == State::Running {
                 let _ = shared.ctx.set(outer.ctx.get().cloned().unwrap_or_default());
-                outer.chan().0.send(CbMsg::Nested(shared)).map_err(|_| Error::ContextDown(DownReason::Stopped))?;
+                outer
+                    .chan()
+                    .0
+                    .send(CbMsg::Nested(shared))
+                    .map_err(|_| Error::ContextDown(DownReason::Stopped))?;
                 return Ok((atoms::ok(), res).encode(env));
             }
-            outer.ctx.get().and_then(Weak::upgrade).ok_or(Error::ContextDown(DownReason::Stopped))?
+            outer
+                .ctx
+                .get()
+                .and_then(Weak::upgrade)
+                .ok_or(Error::ContextDown(DownReason::Stopped))?
         }
     };
     target.enqueue(shared)?;
@@ -621,7 +694,11 @@ pub fn submit<'a>(env: Env<'a>, place: Place<'_>, reference: Term<'a>, job: Term
 /// top-level argument that is a handle.
 fn affinity(job: Term<'_>) -> Option<Arc<ContextInner>> {
     let parts = rustler::types::tuple::get_tuple(job).ok()?;
-    let from = |t: &Term<'_>| t.try_get_resource::<handle::PyHandle>().and_then(|h| h.context()).filter(|c| c.alive());
+    let from = |t: &Term<'_>| {
+        t.try_get_resource::<handle::PyHandle>()
+            .and_then(|h| h.context())
+            .filter(|c| c.alive())
+    };
     let tag = *parts.first()?;
     if atoms::call() == tag {
         let args: Vec<Term<'_>> = parts.get(2)?.decode().ok()?;
@@ -631,37 +708,42 @@ fn affinity(job: Term<'_>) -> Option<Arc<ContextInner>> {
 }
 
 /// A cheap bound on the work of copying `t`: counts terms, stopping once over `budget`.
-pub fn small_enough(t: Term<'_>, budget: &mut isize) -> bool {
-    *budget -= 1;
-    if *budget < 0 {
-        return false;
-    }
-    if t.is_list() {
-        let mut rest = t;
-        while let Ok((head, tail)) = rest.list_get_cell() {
-            if !small_enough(head, budget) {
-                return false;
-            }
-            rest = tail;
+/// Iterative: it runs on a normal scheduler, whose stack is small, over data of any depth.
+pub fn small_enough(t: Term<'_>, mut budget: isize) -> bool {
+    let mut todo = vec![t];
+    while let Some(t) = todo.pop() {
+        budget -= 1;
+        if budget < 0 {
+            return false;
         }
-        true
-    } else if t.is_tuple() {
-        rustler::types::tuple::get_tuple(t).map(|ts| ts.iter().all(|x| small_enough(*x, budget))).unwrap_or(true)
-    } else if t.is_map() {
-        match rustler::types::map::MapIterator::new(t) {
-            Some(iter) => {
+        if t.is_list() {
+            let mut rest = t;
+            while let Ok((head, tail)) = rest.list_get_cell() {
+                todo.push(head);
+                rest = tail;
+                budget -= 1;
+                if budget < 0 {
+                    return false;
+                }
+            }
+        } else if t.is_tuple() {
+            if let Ok(elems) = rustler::types::tuple::get_tuple(t) {
+                todo.extend(elems);
+            }
+        } else if t.is_map() {
+            if let Some(iter) = rustler::types::map::MapIterator::new(t) {
                 for (k, v) in iter {
-                    if !small_enough(k, budget) || !small_enough(v, budget) {
+                    todo.push(k);
+                    todo.push(v);
+                    budget -= 1;
+                    if budget < 0 {
                         return false;
                     }
                 }
-                true
             }
-            None => true,
         }
-    } else {
-        true
     }
+    true
 }
 
 pub fn callback_reply(reply: Term<'_>, job: &JobRes) {
@@ -674,7 +756,12 @@ pub fn callback_reply(reply: Term<'_>, job: &JobRes) {
 
 /// A job run right here, on a dirty CPU scheduler, with a thread state pinned to this
 /// scheduler thread. No message, no copy of the arguments; no callbacks into Erlang.
-pub fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Option<u64>) -> Term<'a> {
+pub fn call_dirty<'a>(
+    env: Env<'a>,
+    job: Term<'a>,
+    want_handle: bool,
+    timeout_ms: Option<u64>,
+) -> Term<'a> {
     if let Err(e) = crate::interp::runtime() {
         return e.encode_tagged(env);
     }
@@ -684,7 +771,10 @@ pub fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms
     shared.start();
     shared.tid.store(tid, Ordering::Release);
     if let Some(ms) = timeout_ms {
-        housekeeping::post(housekeeping::Task::Deadline(Instant::now() + Duration::from_millis(ms), shared.clone()));
+        housekeeping::post(housekeeping::Task::Deadline(
+            Instant::now() + Duration::from_millis(ms),
+            shared.clone(),
+        ));
     }
     Python::attach(|py| {
         FRAMES.with(|f| f.borrow_mut().push(Frame::Dirty(env.as_c_arg(), env.pid())));
@@ -692,13 +782,7 @@ pub fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms
         let outcome = job::execute(py, env, job);
         shared.executing.store(false, Ordering::Release);
         FRAMES.with(|f| f.borrow_mut().pop());
-        let finished = {
-            let mut st = lock(&shared.state);
-            let ok = *st == State::Running;
-            *st = State::Done;
-            ok
-        };
-        if finished {
+        if shared.state.complete() {
             job::reply(env, outcome, want_handle)
         } else {
             unsafe { ffi::PyThreadState_SetAsyncExc(tid as _, std::ptr::null_mut()) };
@@ -709,16 +793,7 @@ pub fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms
 
 /// A dirty call's deadline passed: stop its Python code.
 pub fn expire(job: &Arc<JobShared>) {
-    let was = {
-        let mut st = lock(&job.state);
-        let was = *st;
-        if was == State::Running {
-            *st = State::Cancelled;
-        }
-        was
-    };
-    if was == State::Running {
+    if job.state.stop(None) == State::Running {
         Python::attach(|py| job.inject(py));
     }
 }
-

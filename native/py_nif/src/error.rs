@@ -25,9 +25,16 @@ pub enum Culprit {
 
 pub enum Error {
     /// `{python, Type, Message, Traceback}`
-    Python { ty: String, msg: String, tb: Vec<String> },
+    Python {
+        ty: String,
+        msg: String,
+        tb: Vec<String>,
+    },
     /// `{unsupported, Path, Term}`
-    Unsupported { path: Vec<PathElem>, culprit: Culprit },
+    Unsupported {
+        path: Vec<PathElem>,
+        culprit: Culprit,
+    },
     /// `{too_deep, Path}`
     TooDeep { path: Vec<PathElem> },
     /// `{cycle, Path}`
@@ -69,7 +76,10 @@ impl Error {
     pub fn encode<'a>(&self, env: Env<'a>) -> Term<'a> {
         match self {
             Error::Python { ty, msg, tb } => {
-                let tb: Vec<Term<'a>> = tb.iter().map(|l| crate::util::binary(env, l.as_bytes())).collect();
+                let tb: Vec<Term<'a>> = tb
+                    .iter()
+                    .map(|l| crate::util::binary(env, l.as_bytes()))
+                    .collect();
                 (
                     atoms::python(),
                     crate::util::binary(env, ty.as_bytes()),
@@ -81,7 +91,9 @@ impl Error {
             Error::Unsupported { path, culprit } => {
                 let culprit = match culprit {
                     Culprit::Erl(t) => crate::util::copy(env, *t),
-                    Culprit::Py(obj) => Python::attach(|py| crate::handle::make_handle(env, obj.clone_ref(py))),
+                    Culprit::Py(obj) => {
+                        Python::attach(|py| crate::handle::make_handle(env, obj.clone_ref(py)))
+                    }
                 };
                 (atoms::unsupported(), encode_path(env, path), culprit).encode(env)
             }
@@ -90,7 +102,11 @@ impl Error {
             Error::ContextDown(r) => (atoms::context_down(), r.encode(env)).encode(env),
             Error::BadJob(t) => (atoms::bad_job(), crate::util::copy(env, *t)).encode(env),
             Error::NotAHandle(t) => (atoms::not_a_handle(), crate::util::copy(env, *t)).encode(env),
-            Error::InitFailed(m) => (atoms::python_init_failed(), crate::util::binary(env, m.as_bytes())).encode(env),
+            Error::InitFailed(m) => (
+                atoms::python_init_failed(),
+                crate::util::binary(env, m.as_bytes()),
+            )
+                .encode(env),
             Error::Timeout => atoms::timeout().encode(env),
         }
     }
@@ -111,7 +127,9 @@ impl DownReason {
         match self {
             DownReason::OwnerDown => atoms::owner_down().encode(env),
             DownReason::Stopped => atoms::stopped().encode(env),
-            DownReason::Panic(m) => (atoms::panic(), crate::util::binary(env, m.as_bytes())).encode(env),
+            DownReason::Panic(m) => {
+                (atoms::panic(), crate::util::binary(env, m.as_bytes())).encode(env)
+            }
         }
     }
 }

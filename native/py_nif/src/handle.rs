@@ -85,9 +85,16 @@ impl Marker {
         let env = OwnedEnv::new();
         let (ptr, len) = env.run(|e| {
             let kept = crate::util::copy(e, bin.as_c_arg());
-            rustler::Binary::from_term(kept).ok().map(|b| (b.as_slice().as_ptr(), b.len()))
+            rustler::Binary::from_term(kept)
+                .ok()
+                .map(|b| (b.as_slice().as_ptr(), b.len()))
         })?;
-        Some(Marker { kind, _env: env, ptr, len })
+        Some(Marker {
+            kind,
+            _env: env,
+            ptr,
+            len,
+        })
     }
 
     pub fn as_slice(&self) -> &[u8] {
@@ -100,13 +107,21 @@ impl Marker {
 }
 
 /// A marker as a Python value: `bytes` (a copy) or a read-only `memoryview` over the binary.
-pub fn marker_to_python<'py>(py: Python<'py>, term: Term<'_>, m: &Marker) -> PyResult<Bound<'py, PyAny>> {
+pub fn marker_to_python<'py>(
+    py: Python<'py>,
+    term: Term<'_>,
+    m: &Marker,
+) -> PyResult<Bound<'py, PyAny>> {
     match m.kind {
         MarkerKind::Bytes => Ok(pyo3::types::PyBytes::new(py, m.as_slice()).into_any()),
         MarkerKind::Buffer => {
-            let marker: ResourceArc<Marker> = term.decode().map_err(|_| pyo3::exceptions::PyTypeError::new_err("not a marker"))?;
+            let marker: ResourceArc<Marker> = term
+                .decode()
+                .map_err(|_| pyo3::exceptions::PyTypeError::new_err("not a marker"))?;
             let owner = Bound::new(py, ErlBuffer { marker })?;
-            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyMemoryView_FromObject(owner.as_ptr())) }
+            unsafe {
+                Bound::from_owned_ptr_or_err(py, ffi::PyMemoryView_FromObject(owner.as_ptr()))
+            }
         }
     }
 }
@@ -119,10 +134,21 @@ pub struct ErlBuffer {
 
 #[pymethods]
 impl ErlBuffer {
-    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: std::os::raw::c_int) -> PyResult<()> {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: std::os::raw::c_int,
+    ) -> PyResult<()> {
         let data = slf.get().marker.as_slice();
         let rc = unsafe {
-            ffi::PyBuffer_FillInfo(view, slf.as_ptr(), data.as_ptr() as *mut _, data.len() as ffi::Py_ssize_t, 1, flags)
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                data.as_ptr() as *mut _,
+                data.len() as ffi::Py_ssize_t,
+                1,
+                flags,
+            )
         };
         if rc != 0 {
             return Err(PyErr::fetch(slf.py()));
@@ -149,7 +175,11 @@ impl Resource for BytesKeeper {}
 
 /// A binary term over the contents of a `bytes` object, without copying.
 pub fn bytes_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize) -> Term<'a> {
-    let keeper = ResourceArc::new(BytesKeeper { _obj: obj, ptr, len });
+    let keeper = ResourceArc::new(BytesKeeper {
+        _obj: obj,
+        ptr,
+        len,
+    });
     keeper
         .make_binary(env, |k| unsafe { std::slice::from_raw_parts(k.ptr, k.len) })
         .to_term(env)

@@ -36,7 +36,9 @@ pub fn runtime() -> Result<&'static Runtime, crate::error::Error> {
     match RUNTIME.get() {
         Some(Ok(rt)) => Ok(rt),
         Some(Err(msg)) => Err(crate::error::Error::InitFailed(msg.clone())),
-        None => Err(crate::error::Error::InitFailed("the interpreter was not started".into())),
+        None => Err(crate::error::Error::InitFailed(
+            "the interpreter was not started".into(),
+        )),
     }
 }
 
@@ -51,7 +53,9 @@ pub fn start(info: LoadInfo) {
             .spawn(move || unsafe { initialize(&info) })
             .map_err(|e| e.to_string());
         let result = match handle {
-            Ok(h) => h.join().unwrap_or_else(|p| Err(crate::util::panic_message(&*p))),
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|p| Err(crate::util::panic_message(&*p))),
             Err(e) => Err(e),
         };
         if let Err(msg) = &result {
@@ -88,7 +92,9 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         let msg = if status.err_msg.is_null() {
             "Py_InitializeFromConfig failed".to_string()
         } else {
-            CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+            CStr::from_ptr(status.err_msg)
+                .to_string_lossy()
+                .into_owned()
         };
         return Err(format!("{msg} (executable {executable:?})"));
     }
@@ -110,8 +116,14 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
     ffi::PyEval_SaveThread();
 
     let version = setup.map_err(|e| Python::attach(|py| crate::exception::describe_text(py, e)))?;
-    logging::info(format!("python {} started ({executable})", version.split_whitespace().next().unwrap_or("")));
-    Ok(Runtime { executable, version })
+    logging::info(format!(
+        "python {} started ({executable})",
+        version.split_whitespace().next().unwrap_or("")
+    ));
+    Ok(Runtime {
+        executable,
+        version,
+    })
 }
 
 fn choose_executable(info: &LoadInfo) -> String {
@@ -121,7 +133,9 @@ fn choose_executable(info: &LoadInfo) -> String {
     if let Some(python) = info.python.as_deref().filter(|p| !p.is_empty()) {
         return python.to_string();
     }
-    option_env!("PY_NIF_BUILD_PYTHON").unwrap_or("python3").to_string()
+    option_env!("PY_NIF_BUILD_PYTHON")
+        .unwrap_or("python3")
+        .to_string()
 }
 
 /// The BEAM opens NIFs with RTLD_LOCAL, which hides libpython's symbols from the C
@@ -129,10 +143,15 @@ fn choose_executable(info: &LoadInfo) -> String {
 /// we are linked against with RTLD_GLOBAL (and RTLD_NOLOAD: no second copy) fixes that.
 unsafe fn promote_libpython() -> Result<(), String> {
     let mut dl: libc::Dl_info = std::mem::zeroed();
-    if libc::dladdr(ffi::Py_InitializeFromConfig as *const libc::c_void, &mut dl) == 0 || dl.dli_fname.is_null() {
+    if libc::dladdr(ffi::Py_InitializeFromConfig as *const libc::c_void, &mut dl) == 0
+        || dl.dli_fname.is_null()
+    {
         return Err("cannot locate libpython (dladdr failed)".into());
     }
-    let handle = libc::dlopen(dl.dli_fname, libc::RTLD_NOLOAD | libc::RTLD_NOW | libc::RTLD_GLOBAL);
+    let handle = libc::dlopen(
+        dl.dli_fname,
+        libc::RTLD_NOLOAD | libc::RTLD_NOW | libc::RTLD_GLOBAL,
+    );
     if handle.is_null() {
         let lib = CStr::from_ptr(dl.dli_fname).to_string_lossy();
         return Err(format!("cannot promote {lib} to RTLD_GLOBAL"));

@@ -2,10 +2,10 @@
 //! term, run it against the thread's own globals and caches, and encode the reply.
 use crate::error::{Culprit, Error, PathElem};
 use crate::{atoms, handle, to_erlang, to_python};
-use pyo3::exceptions::PyModuleNotFoundError;
+use py_core::names::resolve;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, Term};
 use std::cell::RefCell;
@@ -14,15 +14,11 @@ use std::ffi::CString;
 
 const CODE_CACHE_MAX: usize = 512;
 
-/// Per-thread interpreter state: a context is one thread, so this is the context's own
-/// globals and caches (and, for a dirty scheduler thread, that thread's).
+/// Per-thread interpreter state: a context is one thread, so these are the context's own
+/// globals and compiled code (and, for a dirty scheduler thread, that thread's). Resolved
+/// names are cached per thread too, in py_core::names.
 struct Tls {
     globals: Py<PyDict>,
-    builtins: Py<PyModule>,
-    /// Resolved owners of dotted names ("os.path" for "os.path.isdir"): imports and
-    /// walks happen once; the last attribute is looked up on each call (a dict lookup),
-    /// so rebinding a module attribute is seen at once.
-    owners: HashMap<String, Py<PyAny>>,
     code: HashMap<(Vec<u8>, i32), Py<PyAny>>,
 }
 
@@ -38,7 +34,10 @@ fn with_tls<R>(py: Python<'_>, f: impl FnOnce(&mut Tls) -> R) -> PyResult<R> {
             let globals = PyDict::new(py);
             globals.set_item("__builtins__", &builtins)?;
             globals.set_item("__name__", "__py__")?;
-            *slot = Some(Tls { globals: globals.unbind(), builtins: builtins.unbind(), owners: HashMap::new(), code: HashMap::new() });
+            *slot = Some(Tls {
+                globals: globals.unbind(),
+                code: HashMap::new(),
+            });
         }
         Ok(f(slot.as_mut().expect("initialised above")))
     })
@@ -60,13 +59,22 @@ fn py_err(py: Python<'_>) -> impl Fn(PyErr) -> Error + '_ {
 }
 
 /// Runs one job term.
-pub fn execute<'a, 'py>(py: Python<'py>, env: Env<'a>, job: Term<'a>) -> Result<Executed<'py>, Error> {
+pub fn execute<'a, 'py>(
+    py: Python<'py>,
+    env: Env<'a>,
+    job: Term<'a>,
+) -> Result<Executed<'py>, Error> {
     let bad = || Error::BadJob(job.as_c_arg());
     let parts = get_tuple(job).map_err(|_| bad())?;
     let (tag, rest) = parts.split_first().ok_or_else(bad)?;
     let tag = *tag;
     let name = |t: Term<'a>| to_python::name_of(env, t).ok_or_else(bad);
-    let term = |obj: Bound<'py, PyAny>| Ok(Executed { obj, mode: Mode::Term });
+    let term = |obj: Bound<'py, PyAny>| {
+        Ok(Executed {
+            obj,
+            mode: Mode::Term,
+        })
+    };
     let e = py_err(py);
     match rest {
         [n, args, kw] if atoms::call() == tag => {
@@ -87,120 +95,101 @@ pub fn execute<'a, 'py>(py: Python<'py>, env: Env<'a>, job: Term<'a>) -> Result<
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
             call(py, env, &o, *args, *kw, job)
         }
-        [code, bindings] if atoms::eval() == tag => term(run_code(py, env, *code, *bindings, ffi::Py_eval_input, job)?),
-        [code, bindings] if atoms::exec() == tag => term(run_code(py, env, *code, *bindings, ffi::Py_file_input, job)?),
+        [code, bindings] if atoms::eval() == tag => term(run_code(
+            py,
+            env,
+            *code,
+            *bindings,
+            ffi::Py_eval_input,
+            job,
+        )?),
+        [code, bindings] if atoms::exec() == tag => term(run_code(
+            py,
+            env,
+            *code,
+            *bindings,
+            ffi::Py_file_input,
+            job,
+        )?),
         [n] if atoms::import() == tag => term(py.import(name(*n)?).map_err(&e)?.into_any()),
         [h] if atoms::value() == tag => {
             let obj = match h.try_get_resource::<handle::PyHandle>() {
                 Some(handle) => handle.obj.bind(py).clone(),
                 None => return Err(Error::NotAHandle(h.as_c_arg())),
             };
-            Ok(Executed { obj, mode: Mode::Value })
+            Ok(Executed {
+                obj,
+                mode: Mode::Value,
+            })
         }
         [obj] if atoms::to_binary() == tag => {
             let obj = to_python::decode(py, *obj)?;
-            Ok(Executed { obj, mode: Mode::Binary })
+            Ok(Executed {
+                obj,
+                mode: Mode::Binary,
+            })
         }
         _ => Err(bad()),
     }
 }
 
-fn call<'a, 'py>(py: Python<'py>, env: Env<'a>, f: &Bound<'py, PyAny>, args: Term<'a>, kw: Term<'a>, job: Term<'a>) -> Result<Executed<'py>, Error> {
+fn call<'a, 'py>(
+    py: Python<'py>,
+    env: Env<'a>,
+    f: &Bound<'py, PyAny>,
+    args: Term<'a>,
+    kw: Term<'a>,
+    job: Term<'a>,
+) -> Result<Executed<'py>, Error> {
     if !args.is_list() {
         return Err(Error::BadJob(job.as_c_arg()));
     }
     let dec = to_python::Decoder::new(py, env);
     let list = dec.decode(args.as_c_arg(), 0)?;
-    let tuple = PyTuple::new(py, list.cast::<pyo3::types::PyList>().map_err(|_| Error::BadJob(job.as_c_arg()))?.iter()).map_err(py_err(py))?;
+    let tuple = PyTuple::new(
+        py,
+        list.cast::<pyo3::types::PyList>()
+            .map_err(|_| Error::BadJob(job.as_c_arg()))?
+            .iter(),
+    )
+    .map_err(py_err(py))?;
     let kwargs = match kw.is_empty_list() {
         true => None,
         false => to_python::kwargs(py, env, kw.as_c_arg())?,
     };
     let obj = f.call(tuple, kwargs.as_ref()).map_err(py_err(py))?;
-    Ok(Executed { obj, mode: Mode::Term })
+    Ok(Executed {
+        obj,
+        mode: Mode::Term,
+    })
 }
 
-/// Resolves a dotted name: the longest importable prefix is imported and the rest is
-/// walked with getattr; a name without a dot is a builtin.
-pub fn resolve<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    match name.rsplit_once('.') {
-        None => {
-            let builtins = with_tls(py, |t| t.builtins.clone_ref(py))?.into_bound(py);
-            match builtins.getattr(name) {
-                Ok(v) => Ok(v),
-                Err(attr_err) => py.import(name).map(|m| m.into_any()).map_err(|_| attr_err),
-            }
-        }
-        Some((owner, attr)) => {
-            let cached = with_tls(py, |t| t.owners.get(owner).map(|o| o.clone_ref(py)))?;
-            let owner_obj = match cached {
-                Some(o) => o.into_bound(py),
-                None => {
-                    let o = walk(py, owner)?;
-                    with_tls(py, |t| t.owners.insert(owner.to_string(), o.clone().unbind()))?;
-                    o
-                }
-            };
-            match owner_obj.getattr(attr) {
-                Ok(v) => Ok(v),
-                // A submodule that nobody imported yet ("xml.etree" then "ElementTree").
-                Err(attr_err) if owner_obj.is_instance_of::<PyModule>() => match py.import(name) {
-                    Ok(m) => Ok(m.into_any()),
-                    Err(e) if module_not_found(py, &e, name) => Err(attr_err),
-                    Err(e) => Err(e),
-                },
-                Err(attr_err) => Err(attr_err),
-            }
-        }
-    }
-}
-
-fn walk<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
-    let mut parts = path.split('.');
-    let first = parts.next().unwrap_or_default();
-    let mut obj = match py.import(first) {
-        Ok(m) => m.into_any(),
-        Err(e) if module_not_found(py, &e, first) => {
-            let builtins = with_tls(py, |t| t.builtins.clone_ref(py))?.into_bound(py);
-            builtins.getattr(first).map_err(|_| e)?
-        }
-        Err(e) => return Err(e),
-    };
-    let mut prefix = first.to_string();
-    for part in parts {
-        prefix.push('.');
-        prefix.push_str(part);
-        obj = match obj.getattr(part) {
-            Ok(v) => v,
-            Err(attr_err) if obj.is_instance_of::<PyModule>() => match py.import(prefix.as_str()) {
-                Ok(m) => m.into_any(),
-                Err(e) if module_not_found(py, &e, &prefix) => return Err(attr_err),
-                Err(e) => return Err(e),
-            },
-            Err(attr_err) => return Err(attr_err),
-        };
-    }
-    Ok(obj)
-}
-
-/// True when `err` says that `name` itself does not exist as a module, as opposed to an
-/// import error raised while importing a module that does exist.
-fn module_not_found(py: Python<'_>, err: &PyErr, name: &str) -> bool {
-    err.is_instance_of::<PyModuleNotFoundError>(py)
-        && err.value(py).getattr("name").and_then(|n| n.extract::<String>()).map(|n| n == name || name.starts_with(&format!("{n}."))).unwrap_or(false)
-}
-
-fn run_code<'a, 'py>(py: Python<'py>, env: Env<'a>, code: Term<'a>, bindings: Term<'a>, mode: i32, job: Term<'a>) -> Result<Bound<'py, PyAny>, Error> {
+fn run_code<'a, 'py>(
+    py: Python<'py>,
+    env: Env<'a>,
+    code: Term<'a>,
+    bindings: Term<'a>,
+    mode: i32,
+    job: Term<'a>,
+) -> Result<Bound<'py, PyAny>, Error> {
     let src = rustler::Binary::from_term(code).map_err(|_| Error::BadJob(job.as_c_arg()))?;
-    let globals = with_tls(py, |t| t.globals.clone_ref(py)).map_err(py_err(py))?.into_bound(py);
+    let globals = with_tls(py, |t| t.globals.clone_ref(py))
+        .map_err(py_err(py))?
+        .into_bound(py);
     if bindings.is_map() {
         let dec = to_python::Decoder::new(py, env);
-        let iter = rustler::types::map::MapIterator::new(bindings).ok_or_else(|| Error::BadJob(job.as_c_arg()))?;
+        let iter = rustler::types::map::MapIterator::new(bindings)
+            .ok_or_else(|| Error::BadJob(job.as_c_arg()))?;
         for (k, v) in iter {
             let Some(name) = to_python::name_of(env, k) else {
-                return Err(Error::Unsupported { path: vec![], culprit: Culprit::Erl(k.as_c_arg()) });
+                return Err(Error::Unsupported {
+                    path: vec![],
+                    culprit: Culprit::Erl(k.as_c_arg()),
+                });
             };
-            let value = dec.decode(v.as_c_arg(), 0).map_err(|err| err.at(PathElem::Name(name.clone())))?;
+            let value = dec
+                .decode(v.as_c_arg(), 0)
+                .map_err(|err| err.at(PathElem::Name(name.clone())))?;
             globals.set_item(name, value).map_err(py_err(py))?;
         }
     } else if !bindings.is_empty_list() {
@@ -211,8 +200,19 @@ fn run_code<'a, 'py>(py: Python<'py>, env: Env<'a>, code: Term<'a>, bindings: Te
     let compiled = match cached {
         Some(c) => c.into_bound(py),
         None => {
-            let text = CString::new(src.as_slice()).map_err(|_| Error::from_pyerr(py, pyo3::exceptions::PyValueError::new_err("source code contains a NUL byte")))?;
-            let c = unsafe { Bound::from_owned_ptr_or_err(py, ffi::Py_CompileString(text.as_ptr(), c"<py>".as_ptr(), mode)) }.map_err(py_err(py))?;
+            let text = CString::new(src.as_slice()).map_err(|_| {
+                Error::from_pyerr(
+                    py,
+                    pyo3::exceptions::PyValueError::new_err("source code contains a NUL byte"),
+                )
+            })?;
+            let c = unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::Py_CompileString(text.as_ptr(), c"<py>".as_ptr(), mode),
+                )
+            }
+            .map_err(py_err(py))?;
             with_tls(py, |t| {
                 if t.code.len() >= CODE_CACHE_MAX {
                     t.code.clear();
@@ -223,12 +223,22 @@ fn run_code<'a, 'py>(py: Python<'py>, env: Env<'a>, code: Term<'a>, bindings: Te
             c
         }
     };
-    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyEval_EvalCode(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr())) }.map_err(py_err(py))
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyEval_EvalCode(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()),
+        )
+    }
+    .map_err(py_err(py))
 }
 
 /// `{ok, Term}` or `{error, Reason}` in `renv`. Must run while the job's environment is
 /// alive: error reasons may copy terms from it.
-pub fn reply<'b>(renv: Env<'b>, outcome: Result<Executed<'_>, Error>, want_handle: bool) -> Term<'b> {
+pub fn reply<'b>(
+    renv: Env<'b>,
+    outcome: Result<Executed<'_>, Error>,
+    want_handle: bool,
+) -> Term<'b> {
     let ex = match outcome {
         Ok(ex) => ex,
         Err(e) => return e.encode_tagged(renv),

@@ -5,7 +5,6 @@
 //! the housekeeping thread. Conversion lives in `to_python` and `to_erlang`, errors in
 //! `error`. The Erlang-facing contract is docs/internals.md.
 mod atoms;
-mod bigint;
 mod context;
 mod error;
 mod exception;
@@ -54,9 +53,16 @@ use pymod::_erlang as _erlang_module;
 /// where serde's options want a missing key, and serde reads a Rust struct only from a
 /// map tagged like an Elixir struct.
 fn normalize_load_info<'a>(env: Env<'a>, info: Term<'a>) -> Term<'a> {
-    let Some(iter) = rustler::types::map::MapIterator::new(info) else { return info };
-    let mut pairs: Vec<(Term<'a>, Term<'a>)> = iter.filter(|(_, v)| *v != atoms::undefined().encode(env)).collect();
-    pairs.push((rustler::serde::atoms::__struct__().encode(env), rustler::serde::atoms::str_to_term(env, "LoadInfo")));
+    let Some(iter) = rustler::types::map::MapIterator::new(info) else {
+        return info;
+    };
+    let mut pairs: Vec<(Term<'a>, Term<'a>)> = iter
+        .filter(|(_, v)| *v != atoms::undefined().encode(env))
+        .collect();
+    pairs.push((
+        rustler::serde::atoms::__struct__().encode(env),
+        rustler::serde::atoms::str_to_term(env, "LoadInfo"),
+    ));
     Term::map_from_pairs(env, &pairs).unwrap_or(info)
 }
 
@@ -111,8 +117,14 @@ fn context_info(env: Env<'_>, ctx: ResourceArc<CtxRes>) -> Term<'_> {
         &[
             (atoms::id().encode(env), c.id.encode(env)),
             (atoms::alive().encode(env), c.alive().encode(env)),
-            (atoms::busy().encode(env), (c.load() > 0 && c.alive()).encode(env)),
-            (atoms::queued().encode(env), c.load().saturating_sub(1).encode(env)),
+            (
+                atoms::busy().encode(env),
+                (c.load() > 0 && c.alive()).encode(env),
+            ),
+            (
+                atoms::queued().encode(env),
+                c.load().saturating_sub(1).encode(env),
+            ),
         ],
     )
     .unwrap_or_else(|_| atoms::error().encode(env))
@@ -123,11 +135,18 @@ fn pool_new(size: usize, strategy: Atom) -> Result<ResourceArc<Pool>, rustler::E
     if size == 0 || !(strategy == atoms::round_robin() || strategy == atoms::least_busy()) {
         return Err(rustler::Error::BadArg);
     }
-    Ok(ResourceArc::new(Pool::new(size, strategy == atoms::least_busy())))
+    Ok(ResourceArc::new(Pool::new(
+        size,
+        strategy == atoms::least_busy(),
+    )))
 }
 
 #[rustler::nif]
-fn pool_set(pool: ResourceArc<Pool>, index: usize, ctx: ResourceArc<CtxRes>) -> Result<Atom, rustler::Error> {
+fn pool_set(
+    pool: ResourceArc<Pool>,
+    index: usize,
+    ctx: ResourceArc<CtxRes>,
+) -> Result<Atom, rustler::Error> {
     if pool.set(index, ctx.inner.clone()) {
         Ok(atoms::ok())
     } else {
@@ -177,28 +196,52 @@ fn want_handle(ret: Atom) -> Result<bool, rustler::Error> {
     }
 }
 
-fn do_submit<'a>(env: Env<'a>, place_term: Term<'a>, reference: Term<'a>, job: Term<'a>, ret: Atom, check: bool) -> Result<Term<'a>, rustler::Error> {
+fn do_submit<'a>(
+    env: Env<'a>,
+    place_term: Term<'a>,
+    reference: Term<'a>,
+    job: Term<'a>,
+    ret: Atom,
+    check: bool,
+) -> Result<Term<'a>, rustler::Error> {
     let want = want_handle(ret)?;
     let p = place(&place_term).ok_or(rustler::Error::BadArg)?;
-    if check && !context::small_enough(job, &mut SUBMIT_BUDGET.clone()) {
+    if check && !context::small_enough(job, SUBMIT_BUDGET) {
         return Ok(atoms::too_large().encode(env));
     }
     Ok(result(env, context::submit(env, p, reference, job, want)))
 }
 
 #[rustler::nif]
-fn submit<'a>(env: Env<'a>, place: Term<'a>, reference: Term<'a>, job: Term<'a>, ret: Atom) -> Result<Term<'a>, rustler::Error> {
+fn submit<'a>(
+    env: Env<'a>,
+    place: Term<'a>,
+    reference: Term<'a>,
+    job: Term<'a>,
+    ret: Atom,
+) -> Result<Term<'a>, rustler::Error> {
     do_submit(env, place, reference, job, ret, true)
 }
 
 /// The same as `submit/4` for big arguments: the copy runs on a dirty CPU scheduler.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn submit_large<'a>(env: Env<'a>, place: Term<'a>, reference: Term<'a>, job: Term<'a>, ret: Atom) -> Result<Term<'a>, rustler::Error> {
+fn submit_large<'a>(
+    env: Env<'a>,
+    place: Term<'a>,
+    reference: Term<'a>,
+    job: Term<'a>,
+    ret: Atom,
+) -> Result<Term<'a>, rustler::Error> {
     do_submit(env, place, reference, job, ret, false)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
-fn call_dirty<'a>(env: Env<'a>, job: Term<'a>, ret: Atom, timeout: Term<'a>) -> Result<Term<'a>, rustler::Error> {
+fn call_dirty<'a>(
+    env: Env<'a>,
+    job: Term<'a>,
+    ret: Atom,
+    timeout: Term<'a>,
+) -> Result<Term<'a>, rustler::Error> {
     let want = want_handle(ret)?;
     let timeout_ms = match timeout.decode::<u64>() {
         Ok(ms) => Some(ms),

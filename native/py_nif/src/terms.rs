@@ -33,7 +33,14 @@ impl TermBox {
     fn repr(&self, class: &str) -> String {
         let _ = &self.env;
         let mut buf = vec![0u8; 256];
-        let n = unsafe { sys::get_enif_snprintf()(buf.as_mut_ptr() as *mut _, buf.len(), c"%T".as_ptr(), self.raw) };
+        let n = unsafe {
+            sys::get_enif_snprintf()(
+                buf.as_mut_ptr() as *mut _,
+                buf.len(),
+                c"%T".as_ptr(),
+                self.raw,
+            )
+        };
         let text = if n > 0 {
             buf.truncate((n as usize).min(255));
             String::from_utf8_lossy(&buf).into_owned()
@@ -56,7 +63,10 @@ macro_rules! opaque_term {
         #[pymethods]
         impl $rust {
             fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-                other.cast::<$rust>().map(|o| self.0.same(&o.get().0)).unwrap_or(false)
+                other
+                    .cast::<$rust>()
+                    .map(|o| self.0.same(&o.get().0))
+                    .unwrap_or(false)
             }
             fn __hash__(&self) -> u64 {
                 self.0.hash
@@ -113,7 +123,7 @@ pub fn local_pid(obj: &Bound<'_, PyAny>) -> Option<rustler::LocalPid> {
     let p = obj.cast::<Pid>().ok()?;
     let mut pid: sys::ErlNifPid = unsafe { std::mem::zeroed() };
     let env = &p.get().0.env;
-    let ok = env.run(|e| unsafe { sys::enif_get_local_pid(e.as_c_arg(), p.get().0.raw, &mut pid) } != 0);
+    let ok =
+        env.run(|e| unsafe { sys::enif_get_local_pid(e.as_c_arg(), p.get().0.raw, &mut pid) } != 0);
     ok.then(|| rustler::LocalPid::from_c_arg(pid))
 }
-

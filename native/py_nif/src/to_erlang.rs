@@ -2,7 +2,8 @@
 //! module is the only place it is implemented in this direction. What is not plain data
 //! becomes a handle (or goes through a registered encoder).
 use crate::error::{Culprit, Error, PathElem};
-use crate::{atoms, bigint, handle, pymod, terms};
+use crate::{atoms, handle, pymod, terms};
+use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -33,7 +34,12 @@ pub struct Encoder<'a, 'py> {
 
 /// Converts `obj` to a term in `env`.
 pub fn encode<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
-    let mut enc = Encoder { py: obj.py(), env, max_depth: crate::interp::max_depth(), path: Vec::new() };
+    let mut enc = Encoder {
+        py: obj.py(),
+        env,
+        max_depth: crate::interp::max_depth(),
+        path: Vec::new(),
+    };
     enc.encode(obj).map(|t| unsafe { Term::new(env, t) })
 }
 
@@ -47,12 +53,26 @@ pub fn encode_value<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>
     }
     let converted = if obj.hasattr("tolist").unwrap_or(false) {
         obj.call_method0("tolist")
-    } else if obj.is_instance(&py.import("collections.abc").and_then(|m| m.getattr("Mapping")).map_err(|e| Error::from_pyerr(py, e))?).unwrap_or(false) {
-        PyDict::from_sequence(&obj.call_method0("items").map_err(|e| Error::from_pyerr(py, e))?).map(|d| d.into_any())
+    } else if obj
+        .is_instance(
+            &py.import("collections.abc")
+                .and_then(|m| m.getattr("Mapping"))
+                .map_err(|e| Error::from_pyerr(py, e))?,
+        )
+        .unwrap_or(false)
+    {
+        PyDict::from_sequence(
+            &obj.call_method0("items")
+                .map_err(|e| Error::from_pyerr(py, e))?,
+        )
+        .map(|d| d.into_any())
     } else if obj.hasattr("__iter__").unwrap_or(false) {
         pyo3::types::PyList::type_object(py).call1((obj,))
     } else {
-        return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+        return Err(Error::Unsupported {
+            path: Vec::new(),
+            culprit: Culprit::Py(obj.clone().unbind()),
+        });
     };
     let converted = converted.map_err(|e| Error::from_pyerr(py, e))?;
     encode(env, &converted)
@@ -104,7 +124,10 @@ impl<'a, 'py> Encoder<'a, 'py> {
             }
             // Subclasses and the rest. `erlang.Atom` is a str subclass: check it first.
             if ffi::PyUnicode_Check(p) != 0 {
-                if obj.is_instance(pymod::atom_type(self.py).as_any()).unwrap_or(false) {
+                if obj
+                    .is_instance(pymod::atom_type(self.py).as_any())
+                    .unwrap_or(false)
+                {
                     return self.atom(obj);
                 }
                 return self.str(obj);
@@ -130,7 +153,11 @@ impl<'a, 'py> Encoder<'a, 'py> {
             if ffi::PyByteArray_Check(p) != 0 {
                 let len = ffi::PyByteArray_Size(p) as usize;
                 let data = ffi::PyByteArray_AsString(p) as *const u8;
-                let slice = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data, len) };
+                let slice = if len == 0 {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(data, len)
+                };
                 return Ok(crate::util::binary(self.env, slice).as_c_arg());
             }
             if ffi::PyAnySet_Check(p) != 0 {
@@ -148,7 +175,11 @@ impl<'a, 'py> Encoder<'a, 'py> {
     }
 
     /// Depth limit, cycle detection and stack room for containers.
-    fn guard(&mut self, obj: &Bound<'py, PyAny>, f: impl FnOnce(&mut Self) -> Result<ERL_NIF_TERM, Error>) -> Result<ERL_NIF_TERM, Error> {
+    fn guard(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        f: impl FnOnce(&mut Self) -> Result<ERL_NIF_TERM, Error>,
+    ) -> Result<ERL_NIF_TERM, Error> {
         let depth = self.path.len();
         if depth >= self.max_depth {
             return Err(Error::TooDeep { path: Vec::new() });
@@ -174,16 +205,27 @@ impl<'a, 'py> Encoder<'a, 'py> {
                 return Ok(sys::enif_make_int64(e, v));
             }
             // Beyond 64 bits: magnitude bytes -> external term format -> term.
-            let abs = Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Absolute(obj.as_ptr())).map_err(|err| Error::from_pyerr(self.py, err))?;
+            let abs = Bound::from_owned_ptr_or_err(self.py, ffi::PyNumber_Absolute(obj.as_ptr()))
+                .map_err(|err| Error::from_pyerr(self.py, err))?;
             let nbytes = _PyLong_NumBits(abs.as_ptr()) / 8 + 1;
             let mut mag = vec![0u8; nbytes];
-            if ffi::_PyLong_AsByteArray(abs.as_ptr() as *mut ffi::PyLongObject, mag.as_mut_ptr(), nbytes, 1, 0) != 0 {
+            if ffi::_PyLong_AsByteArray(
+                abs.as_ptr() as *mut ffi::PyLongObject,
+                mag.as_mut_ptr(),
+                nbytes,
+                1,
+                0,
+            ) != 0
+            {
                 return Err(Error::from_pyerr(self.py, PyErr::fetch(self.py)));
             }
             let etf = bigint::etf_bignum(overflow < 0, &mag);
             let mut term = ERL_NIF_TERM::default();
             if sys::enif_binary_to_term(e, etf.as_ptr(), etf.len(), &mut term, 0) == 0 {
-                return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+                return Err(Error::Unsupported {
+                    path: Vec::new(),
+                    culprit: Culprit::Py(obj.clone().unbind()),
+                });
             }
             Ok(term)
         }
@@ -212,10 +254,17 @@ impl<'a, 'py> Encoder<'a, 'py> {
             // Lone surrogates: those made by surrogateescape go back to their bytes;
             // any other is not encodable.
             ffi::PyErr_Clear();
-            let b = ffi::PyUnicode_AsEncodedString(obj.as_ptr(), c"utf-8".as_ptr(), c"surrogateescape".as_ptr());
+            let b = ffi::PyUnicode_AsEncodedString(
+                obj.as_ptr(),
+                c"utf-8".as_ptr(),
+                c"surrogateescape".as_ptr(),
+            );
             if b.is_null() {
                 ffi::PyErr_Clear();
-                return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+                return Err(Error::Unsupported {
+                    path: Vec::new(),
+                    culprit: Culprit::Py(obj.clone().unbind()),
+                });
             }
             let b = Bound::from_owned_ptr(self.py, b);
             Ok(self.bytes(&b))
@@ -223,8 +272,13 @@ impl<'a, 'py> Encoder<'a, 'py> {
     }
 
     fn atom(&self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
-        let name: String = obj.extract().map_err(|err| Error::from_pyerr(self.py, err))?;
-        make_atom(self.env, &name).ok_or_else(|| Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) })
+        let name: String = obj
+            .extract()
+            .map_err(|err| Error::from_pyerr(self.py, err))?;
+        make_atom(self.env, &name).ok_or_else(|| Error::Unsupported {
+            path: Vec::new(),
+            culprit: Culprit::Py(obj.clone().unbind()),
+        })
     }
 
     fn bytes(&self, obj: &Bound<'py, PyAny>) -> ERL_NIF_TERM {
@@ -234,7 +288,11 @@ impl<'a, 'py> Encoder<'a, 'py> {
             if len > ZERO_COPY_BYTES {
                 return handle::bytes_binary(self.env, obj.clone().unbind(), data, len).as_c_arg();
             }
-            let slice = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data, len) };
+            let slice = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(data, len)
+            };
             crate::util::binary(self.env, slice).as_c_arg()
         }
     }
@@ -246,10 +304,15 @@ impl<'a, 'py> Encoder<'a, 'py> {
         // The length is read each time: an encoder may have changed the list.
         while i < unsafe { ffi::PyList_GET_SIZE(p) } {
             let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyList_GET_ITEM(p, i)) };
-            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i as usize)))?);
+            out.push(
+                self.encode(&item)
+                    .map_err(|err| err.at(PathElem::Index(i as usize)))?,
+            );
             i += 1;
         }
-        Ok(unsafe { sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+        Ok(unsafe {
+            sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32)
+        })
     }
 
     fn tuple(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
@@ -258,9 +321,14 @@ impl<'a, 'py> Encoder<'a, 'py> {
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n {
             let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyTuple_GET_ITEM(p, i)) };
-            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i as usize)))?);
+            out.push(
+                self.encode(&item)
+                    .map_err(|err| err.at(PathElem::Index(i as usize)))?,
+            );
         }
-        Ok(unsafe { sys::enif_make_tuple_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+        Ok(unsafe {
+            sys::enif_make_tuple_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32)
+        })
     }
 
     fn dict(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
@@ -274,31 +342,58 @@ impl<'a, 'py> Encoder<'a, 'py> {
         // Snapshot the items first: encoding may run Python code that mutates the dict.
         let mut items = Vec::with_capacity(n);
         while unsafe { ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) } != 0 {
-            unsafe { items.push((Bound::from_borrowed_ptr(self.py, k), Bound::from_borrowed_ptr(self.py, v))) };
+            unsafe {
+                items.push((
+                    Bound::from_borrowed_ptr(self.py, k),
+                    Bound::from_borrowed_ptr(self.py, v),
+                ))
+            };
         }
         for (key, value) in &items {
-            let kt = self.encode(key).map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
-            let vt = self.encode(value).map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
+            let kt = self
+                .encode(key)
+                .map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
+            let vt = self
+                .encode(value)
+                .map_err(|err| err.at(PathElem::PyKey(key.clone().unbind())))?;
             keys.push(kt);
             values.push(vt);
         }
         let mut map = ERL_NIF_TERM::default();
-        let ok = unsafe { sys::enif_make_map_from_arrays(self.env.as_c_arg(), keys.as_ptr(), values.as_ptr(), keys.len(), &mut map) };
+        let ok = unsafe {
+            sys::enif_make_map_from_arrays(
+                self.env.as_c_arg(),
+                keys.as_ptr(),
+                values.as_ptr(),
+                keys.len(),
+                &mut map,
+            )
+        };
         if ok == 0 {
             // Two keys that differ in Python became the same term (say 'a' and b'a').
-            return Err(Error::Unsupported { path: Vec::new(), culprit: Culprit::Py(obj.clone().unbind()) });
+            return Err(Error::Unsupported {
+                path: Vec::new(),
+                culprit: Culprit::Py(obj.clone().unbind()),
+            });
         }
         Ok(map)
     }
 
     fn set(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
         let mut out = Vec::new();
-        let iter = obj.try_iter().map_err(|err| Error::from_pyerr(self.py, err))?;
+        let iter = obj
+            .try_iter()
+            .map_err(|err| Error::from_pyerr(self.py, err))?;
         for (i, item) in iter.enumerate() {
             let item = item.map_err(|err| Error::from_pyerr(self.py, err))?;
-            out.push(self.encode(&item).map_err(|err| err.at(PathElem::Index(i)))?);
+            out.push(
+                self.encode(&item)
+                    .map_err(|err| err.at(PathElem::Index(i)))?,
+            );
         }
-        Ok(unsafe { sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32) })
+        Ok(unsafe {
+            sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32)
+        })
     }
 
     /// A registered encoder for the object's type (exact type first, then isinstance in
@@ -308,17 +403,28 @@ impl<'a, 'py> Encoder<'a, 'py> {
         let encoders = pymod::encoders(py);
         if !encoders.is_empty() {
             let ty = obj.get_type();
-            let found = match encoders.get_item(&ty).map_err(|err| Error::from_pyerr(py, err))? {
+            let found = match encoders
+                .get_item(&ty)
+                .map_err(|err| Error::from_pyerr(py, err))?
+            {
                 Some(f) => Some(f),
-                None => encoders.iter().find(|(t, _)| obj.is_instance(t).unwrap_or(false)).map(|(_, f)| f),
+                None => encoders
+                    .iter()
+                    .find(|(t, _)| obj.is_instance(t).unwrap_or(false))
+                    .map(|(_, f)| f),
             };
             if let Some(f) = found {
-                return f.call1((obj,)).map(Some).map_err(|err| Error::from_pyerr(py, err));
+                return f
+                    .call1((obj,))
+                    .map(Some)
+                    .map_err(|err| Error::from_pyerr(py, err));
             }
         }
         if let Some(generic) = pymod::numpy_generic(py) {
             if obj.is_instance(generic.as_any()).unwrap_or(false) {
-                let item = obj.call_method0("item").map_err(|err| Error::from_pyerr(py, err))?;
+                let item = obj
+                    .call_method0("item")
+                    .map_err(|err| Error::from_pyerr(py, err))?;
                 // datetime64 and friends give back objects that are not data: keep the handle.
                 if !item.get_type().is(obj.get_type()) {
                     return Ok(Some(item));
@@ -336,14 +442,19 @@ pub fn make_atom<'a>(env: Env<'a>, name: &str) -> Option<ERL_NIF_TERM> {
     }
     unsafe {
         if name.is_ascii() {
-            return Some(sys::enif_make_atom_len(env.as_c_arg(), name.as_ptr() as *const _, name.len()));
+            return Some(sys::enif_make_atom_len(
+                env.as_c_arg(),
+                name.as_ptr() as *const _,
+                name.len(),
+            ));
         }
         // OTP 25 has no UTF-8 atom constructor in the NIF API: ATOM_UTF8_EXT does it.
         let mut etf = vec![131u8, 118];
         etf.extend_from_slice(&(name.len() as u16).to_be_bytes());
         etf.extend_from_slice(name.as_bytes());
         let mut term = ERL_NIF_TERM::default();
-        (sys::enif_binary_to_term(env.as_c_arg(), etf.as_ptr(), etf.len(), &mut term, 0) != 0).then_some(term)
+        (sys::enif_binary_to_term(env.as_c_arg(), etf.as_ptr(), etf.len(), &mut term, 0) != 0)
+            .then_some(term)
     }
 }
 

@@ -1,11 +1,12 @@
 //! Erlang term -> Python object, directly (no intermediate format). The mapping is the
 //! one in docs/types.md; this module is the only place it is implemented in this direction.
 use crate::error::{Culprit, Error, PathElem};
-use crate::{atoms, bigint, handle, pymod, terms};
+use crate::{atoms, handle, pymod, terms};
+use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rustler::sys::{self, ErlNifTermType, ErlNifTerm as ERL_NIF_TERM};
+use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM, ErlNifTermType};
 use rustler::{Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,7 +34,11 @@ pub fn decode<'a, 'py>(py: Python<'py>, term: Term<'a>) -> Result<Bound<'py, PyA
 
 impl<'a, 'py> Decoder<'a, 'py> {
     pub fn new(py: Python<'py>, env: Env<'a>) -> Self {
-        Decoder { py, env, max_depth: crate::interp::max_depth() }
+        Decoder {
+            py,
+            env,
+            max_depth: crate::interp::max_depth(),
+        }
     }
 
     pub fn decode(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
@@ -48,7 +53,10 @@ impl<'a, 'py> Decoder<'a, 'py> {
                     }
                     let mut u: u64 = 0;
                     if sys::enif_get_uint64(e, t, &mut u) != 0 {
-                        return Ok(Bound::from_owned_ptr(py, ffi::PyLong_FromUnsignedLongLong(u)));
+                        return Ok(Bound::from_owned_ptr(
+                            py,
+                            ffi::PyLong_FromUnsignedLongLong(u),
+                        ));
                     }
                     self.bignum(t)
                 }
@@ -64,7 +72,11 @@ impl<'a, 'py> Decoder<'a, 'py> {
                         return Err(unsupported(t));
                     }
                     // surrogateescape: bytes that are not UTF-8 survive the round trip.
-                    let s = ffi::PyUnicode_DecodeUTF8(bin.data as *const _, bin.size as ffi::Py_ssize_t, c"surrogateescape".as_ptr());
+                    let s = ffi::PyUnicode_DecodeUTF8(
+                        bin.data as *const _,
+                        bin.size as ffi::Py_ssize_t,
+                        c"surrogateescape".as_ptr(),
+                    );
                     Bound::from_owned_ptr_or_err(py, s).map_err(|err| Error::from_pyerr(py, err))
                 }
                 ErlNifTermType::ERL_NIF_TERM_TYPE_LIST => self.guard(depth, |d| self.list(t, d)),
@@ -76,13 +88,24 @@ impl<'a, 'py> Decoder<'a, 'py> {
                         return Ok(h.obj.bind(py).clone());
                     }
                     if let Some(m) = term.try_get_resource::<handle::Marker>() {
-                        return handle::marker_to_python(py, term, m).map_err(|err| Error::from_pyerr(py, err));
+                        return handle::marker_to_python(py, term, m)
+                            .map_err(|err| Error::from_pyerr(py, err));
                     }
-                    terms::wrap(py, terms::Kind::Ref, term).map_err(|err| Error::from_pyerr(py, err))
+                    terms::wrap(py, terms::Kind::Ref, term)
+                        .map_err(|err| Error::from_pyerr(py, err))
                 }
-                ErlNifTermType::ERL_NIF_TERM_TYPE_PID => terms::wrap(py, terms::Kind::Pid, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
-                ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => terms::wrap(py, terms::Kind::Port, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
-                ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => terms::wrap(py, terms::Kind::Fun, Term::new(self.env, t)).map_err(|err| Error::from_pyerr(py, err)),
+                ErlNifTermType::ERL_NIF_TERM_TYPE_PID => {
+                    terms::wrap(py, terms::Kind::Pid, Term::new(self.env, t))
+                        .map_err(|err| Error::from_pyerr(py, err))
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => {
+                    terms::wrap(py, terms::Kind::Port, Term::new(self.env, t))
+                        .map_err(|err| Error::from_pyerr(py, err))
+                }
+                ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => {
+                    terms::wrap(py, terms::Kind::Fun, Term::new(self.env, t))
+                        .map_err(|err| Error::from_pyerr(py, err))
+                }
                 #[allow(unreachable_patterns)]
                 _ => Err(unsupported(t)),
             }
@@ -91,7 +114,11 @@ impl<'a, 'py> Decoder<'a, 'py> {
 
     /// Depth limit, and room on the stack: dirty schedulers have small stacks, so deep
     /// data continues on a heap-allocated segment instead of overflowing.
-    fn guard(&self, depth: usize, f: impl FnOnce(usize) -> Result<Bound<'py, PyAny>, Error>) -> Result<Bound<'py, PyAny>, Error> {
+    fn guard(
+        &self,
+        depth: usize,
+        f: impl FnOnce(usize) -> Result<Bound<'py, PyAny>, Error>,
+    ) -> Result<Bound<'py, PyAny>, Error> {
         if depth >= self.max_depth {
             return Err(Error::TooDeep { path: Vec::new() });
         }
@@ -123,12 +150,15 @@ impl<'a, 'py> Decoder<'a, 'py> {
     fn bignum(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
         let py = self.py;
         let bin = Term::new_raw(self.env, t).to_binary();
-        let (negative, magnitude) = bigint::parse_etf_bignum(bin.as_slice()).ok_or_else(|| unsupported(t))?;
+        let (negative, magnitude) =
+            bigint::parse_etf_bignum(bin.as_slice()).ok_or_else(|| unsupported(t))?;
         unsafe {
             let n = ffi::_PyLong_FromByteArray(magnitude.as_ptr(), magnitude.len(), 1, 0);
-            let n = Bound::from_owned_ptr_or_err(py, n).map_err(|err| Error::from_pyerr(py, err))?;
+            let n =
+                Bound::from_owned_ptr_or_err(py, n).map_err(|err| Error::from_pyerr(py, err))?;
             if negative {
-                Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Negative(n.as_ptr())).map_err(|err| Error::from_pyerr(py, err))
+                Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Negative(n.as_ptr()))
+                    .map_err(|err| Error::from_pyerr(py, err))
             } else {
                 Ok(n)
             }
@@ -148,7 +178,9 @@ impl<'a, 'py> Decoder<'a, 'py> {
             let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
             let mut i = 0usize;
             while sys::enif_get_list_cell(e, rest, &mut head, &mut tail) != 0 {
-                let item = self.decode(head, depth).map_err(|err| err.at(PathElem::Index(i)))?;
+                let item = self
+                    .decode(head, depth)
+                    .map_err(|err| err.at(PathElem::Index(i)))?;
                 // PyList_SET_ITEM steals the reference; the slot was NULL.
                 ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
                 i += 1;
@@ -167,7 +199,9 @@ impl<'a, 'py> Decoder<'a, 'py> {
             sys::enif_get_tuple(e, t, &mut arity, &mut elems);
             let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(arity as ffi::Py_ssize_t));
             for i in 0..arity as usize {
-                let item = self.decode(*elems.add(i), depth).map_err(|err| err.at(PathElem::Index(i)))?;
+                let item = self
+                    .decode(*elems.add(i), depth)
+                    .map_err(|err| err.at(PathElem::Index(i)))?;
                 ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
             }
             Ok(tuple)
@@ -180,18 +214,29 @@ impl<'a, 'py> Decoder<'a, 'py> {
         let dict = PyDict::new(py);
         unsafe {
             let mut iter: sys::ErlNifMapIterator = std::mem::zeroed();
-            if sys::enif_map_iterator_create(e, t, &mut iter, sys::ErlNifMapIteratorEntry::ERL_NIF_MAP_ITERATOR_HEAD) == 0 {
+            if sys::enif_map_iterator_create(
+                e,
+                t,
+                &mut iter,
+                sys::ErlNifMapIteratorEntry::ERL_NIF_MAP_ITERATOR_HEAD,
+            ) == 0
+            {
                 return Err(unsupported(t));
             }
             let mut result = Ok(());
             let (mut k, mut v): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
             while sys::enif_map_iterator_get_pair(e, &mut iter, &mut k, &mut v) != 0 {
                 let step = self.decode(k, depth).and_then(|key| {
-                    let value = self.decode(v, depth).map_err(|err| err.at(PathElem::ErlKey(k)))?;
+                    let value = self
+                        .decode(v, depth)
+                        .map_err(|err| err.at(PathElem::ErlKey(k)))?;
                     if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) != 0 {
                         // The only way a fresh dict refuses a key: it is unhashable.
                         ffi::PyErr_Clear();
-                        return Err(Error::Unsupported { path: vec![PathElem::ErlKey(k)], culprit: Culprit::Erl(k) });
+                        return Err(Error::Unsupported {
+                            path: vec![PathElem::ErlKey(k)],
+                            culprit: Culprit::Erl(k),
+                        });
                     }
                     Ok(())
                 });
@@ -208,34 +253,59 @@ impl<'a, 'py> Decoder<'a, 'py> {
 }
 
 fn unsupported(t: ERL_NIF_TERM) -> Error {
-    Error::Unsupported { path: Vec::new(), culprit: Culprit::Erl(t) }
+    Error::Unsupported {
+        path: Vec::new(),
+        culprit: Culprit::Erl(t),
+    }
 }
 
 /// The UTF-8 name of an atom. OTP 25's NIF API reads atom names as Latin-1 only; an
 /// atom with other characters is read from its external format (ATOM_UTF8_EXT).
 pub fn atom_name(env: Env<'_>, t: ERL_NIF_TERM) -> Option<String> {
     let mut buf = [0u8; 256];
-    let n = unsafe { sys::enif_get_atom(env.as_c_arg(), t, buf.as_mut_ptr() as *mut _, buf.len() as u32, sys::ErlNifCharEncoding::ERL_NIF_LATIN1) };
+    let n = unsafe {
+        sys::enif_get_atom(
+            env.as_c_arg(),
+            t,
+            buf.as_mut_ptr() as *mut _,
+            buf.len() as u32,
+            sys::ErlNifCharEncoding::ERL_NIF_LATIN1,
+        )
+    };
     if n > 0 {
         return Some(buf[..(n as usize - 1)].iter().map(|&b| b as char).collect());
     }
     let etf = unsafe { Term::new(env, t) }.to_binary();
     match etf.as_slice() {
-        [131, 118, hi, lo, name @ ..] if name.len() == u16::from_be_bytes([*hi, *lo]) as usize => String::from_utf8(name.to_vec()).ok(),
-        [131, 119, len, name @ ..] if name.len() == *len as usize => String::from_utf8(name.to_vec()).ok(),
+        [131, 118, hi, lo, name @ ..] if name.len() == u16::from_be_bytes([*hi, *lo]) as usize => {
+            String::from_utf8(name.to_vec()).ok()
+        }
+        [131, 119, len, name @ ..] if name.len() == *len as usize => {
+            String::from_utf8(name.to_vec()).ok()
+        }
         _ => None,
     }
 }
 
 /// Keyword arguments: a map or a proplist whose keys are atoms or binaries.
-pub fn kwargs<'py>(py: Python<'py>, env: Env<'_>, t: ERL_NIF_TERM) -> Result<Option<Bound<'py, PyDict>>, Error> {
+pub fn kwargs<'py>(
+    py: Python<'py>,
+    env: Env<'_>,
+    t: ERL_NIF_TERM,
+) -> Result<Option<Bound<'py, PyDict>>, Error> {
     let term = unsafe { Term::new(env, t) };
     let dec = Decoder::new(py, env);
     let dict = PyDict::new(py);
     let put = |k: Term<'_>, v: Term<'_>| -> Result<(), Error> {
-        let name = kwarg_name(env, k).ok_or_else(|| Error::Unsupported { path: vec![], culprit: Culprit::Erl(k.as_c_arg()) })?;
-        let value = dec.decode(v.as_c_arg(), 0).map_err(|err| err.at(PathElem::Name(name.clone())))?;
-        dict.set_item(name, value).map_err(|err| Error::from_pyerr(py, err))
+        let name = kwarg_name(env, k).ok_or_else(|| Error::Unsupported {
+            path: vec![],
+            culprit: Culprit::Erl(k.as_c_arg()),
+        })?;
+        let value = dec
+            .decode(v.as_c_arg(), 0)
+            .map_err(|err| err.at(PathElem::Name(name.clone())))?;
+        dict.set_item(name, value)
+            .map_err(|err| Error::from_pyerr(py, err))
     };
     if term.is_map() {
         let iter = rustler::types::map::MapIterator::new(term).ok_or_else(|| unsupported(t))?;
@@ -247,7 +317,12 @@ pub fn kwargs<'py>(py: Python<'py>, env: Env<'_>, t: ERL_NIF_TERM) -> Result<Opt
         for item in list {
             match rustler::types::tuple::get_tuple(item) {
                 Ok(kv) if kv.len() == 2 => put(kv[0], kv[1])?,
-                _ => return Err(Error::Unsupported { path: vec![], culprit: Culprit::Erl(item.as_c_arg()) }),
+                _ => {
+                    return Err(Error::Unsupported {
+                        path: vec![],
+                        culprit: Culprit::Erl(item.as_c_arg()),
+                    })
+                }
             }
         }
     } else {

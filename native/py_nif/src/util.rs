@@ -29,7 +29,14 @@ pub fn on_own_thread() -> bool {
 /// Sends a message from inside a NIF call or a resource callback, where `caller` is the
 /// environment of the running process or callback.
 pub fn send_from(caller: Env<'_>, pid: &LocalPid, msg: Term<'_>) -> bool {
-    unsafe { sys::enif_send(caller.as_c_arg(), pid.as_c_arg(), std::ptr::null_mut(), msg.as_c_arg()) != 0 }
+    unsafe {
+        sys::enif_send(
+            caller.as_c_arg(),
+            pid.as_c_arg(),
+            std::ptr::null_mut(),
+            msg.as_c_arg(),
+        ) != 0
+    }
 }
 
 /// A message built in an environment of its own, ready to go to any process.
@@ -41,7 +48,9 @@ pub struct Outgoing {
 unsafe impl Send for Outgoing {}
 
 impl Outgoing {
-    pub fn build<E>(build: impl for<'a> FnOnce(Env<'a>) -> Result<Term<'a>, E>) -> Result<Outgoing, E> {
+    pub fn build<E>(
+        build: impl for<'a> FnOnce(Env<'a>) -> Result<Term<'a>, E>,
+    ) -> Result<Outgoing, E> {
         let env = OwnedEnv::new();
         let msg = env.run(|e| build(e).map(|t| t.as_c_arg()))?;
         Ok(Outgoing { env, msg })

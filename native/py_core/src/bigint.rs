@@ -9,7 +9,9 @@ const LARGE_BIG_EXT: u8 = 111;
 /// Splits an external-term-format bignum into (negative, little-endian magnitude).
 pub fn parse_etf_bignum(etf: &[u8]) -> Option<(bool, &[u8])> {
     match etf {
-        [VERSION, SMALL_BIG_EXT, n, sign, rest @ ..] if rest.len() == *n as usize => Some((*sign != 0, rest)),
+        [VERSION, SMALL_BIG_EXT, n, sign, rest @ ..] if rest.len() == *n as usize => {
+            Some((*sign != 0, rest))
+        }
         [VERSION, LARGE_BIG_EXT, a, b, c, d, sign, rest @ ..] => {
             let n = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
             (rest.len() == n).then_some((*sign != 0, rest))
@@ -68,6 +70,9 @@ mod tests {
     #[test]
     fn matches_erlang_encoding_of_2_pow_64() {
         // term_to_binary(1 bsl 64) =:= <<131,110,9,0,0,0,0,0,0,0,0,0,1>>
-        assert_eq!(etf_bignum(false, &[0, 0, 0, 0, 0, 0, 0, 0, 1]), vec![131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            etf_bignum(false, &[0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            vec![131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
     }
 }

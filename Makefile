@@ -1,0 +1,60 @@
+# py: Python for the BEAM. `make shell` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# The NIF is built against, and embeds, this Python (3.11 with a shared libpython).
+export PYO3_PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The embedded interpreter uses the project's virtualenv (numpy, pytest) unless told otherwise.
+export VIRTUAL_ENV ?= $(CURDIR)/.venv
+REBAR ?= rebar3
+
+.PHONY: all setup native build shell test test-rust test-erlang test-elixir test-python lint bench clean
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+native: setup
+	sh scripts/build-native.sh
+
+build: setup
+	$(REBAR) compile
+
+## An Erlang shell with py started: try py:func(math, pow, [2, 16]).
+shell: build
+	$(REBAR) shell
+
+## Every test suite and every lint check; non-zero if anything fails.
+test: build
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-rust test-erlang test-elixir test-python
+	@echo "make test: all suites and lint checks passed"
+
+test-rust:
+	cargo test --locked -p py_nif
+
+test-erlang:
+	$(REBAR) eunit
+	$(REBAR) ct
+
+test-elixir:
+	MIX_ENV=test mix test
+
+test-python:
+	.venv/bin/python -m pytest -q -p no:cacheprovider python/tests/unit
+
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --locked -p py_nif --all-targets -- -D warnings
+	$(REBAR) xref
+	$(REBAR) dialyzer
+	mix format --check-formatted
+
+## Speed figures named in the issues (not a test: it prints, it does not judge).
+bench: build
+	sh bench/run.sh
+
+clean:
+	rm -rf _build priv target .venv
