@@ -11,7 +11,12 @@ cargo build $flag --locked -p py_nif --quiet
 mkdir -p priv/python
 so=target/$profile/libpy_nif.so
 [ -f "$so" ] || so=target/$profile/libpy_nif.dylib
-cp -f "$so" priv/py_nif.so.tmp && mv -f priv/py_nif.so.tmp priv/py_nif.so
+# A name of its own: two builds at once (rebar3 and mix) must not collide.
+tmp=priv/.py_nif.so.$$
+cp -f "$so" "$tmp" && mv -f "$tmp" priv/py_nif.so
+stage=priv/python/.erlang.$$
+rm -rf "$stage"
+cp -R python/erlang "$stage"
 rm -rf priv/python/erlang
-cp -R python/erlang priv/python/erlang
+mv "$stage" priv/python/erlang
 find priv/python -name __pycache__ -prune -exec rm -rf {} +

@@ -60,9 +60,6 @@ pub struct JobShared {
     in_callback: AtomicBool,
     tid: AtomicU64,
     ctx: OnceLock<Weak<ContextInner>>,
-    /// The JobRes resource, held while the job lives so the caller can be monitored.
-    res: Mutex<Option<ResourceArc<JobRes>>>,
-    monitored: AtomicBool,
 }
 // The payload environment is never written after submission.
 unsafe impl Sync for JobShared {}
@@ -77,8 +74,6 @@ impl JobShared {
             in_callback: AtomicBool::new(false),
             tid: AtomicU64::new(0),
             ctx: OnceLock::new(),
-            res: Mutex::new(None),
-            monitored: AtomicBool::new(false),
         }
     }
 
@@ -120,7 +115,6 @@ impl JobShared {
             out.send(p.caller);
         }
         self.state.end_send();
-        lock(&self.res).take();
     }
 
     /// Stops the job: `down` = Some sends the caller `{error, {context_down, R}}` as the
@@ -146,9 +140,6 @@ impl JobShared {
             let _ = self.chan().0.send(CbMsg::Cancel);
             housekeeping::post(housekeeping::Task::Inject(self.clone()));
         }
-        if matches!(before, State::Queued | State::Running) {
-            lock(&self.res).take();
-        }
         before
     }
 
@@ -163,13 +154,18 @@ impl JobShared {
     }
 }
 
-/// The term the caller holds for a job (for `cancel/1` and `callback_reply/2`).
+/// The term the caller holds for a job (for `cancel/1` and `callback_reply/2`). The
+/// caller keeps it until the job's final reply; if it is garbage-collected before that,
+/// the caller died (or gave up without a word), so the job is cancelled: a runaway loop
+/// whose caller is gone does not hold its context forever, and a job waiting for the
+/// reply to a callback stops waiting.
 pub struct JobRes(pub Arc<JobShared>);
 
 #[rustler::resource_impl]
-impl Resource for JobRes {
-    /// The caller died while the job waited for its callback reply: nobody will answer.
-    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _mon: Monitor) {
+impl Resource for JobRes {}
+
+impl Drop for JobRes {
+    fn drop(&mut self) {
         self.0.cancel(None);
     }
 }
@@ -187,6 +183,8 @@ pub struct ContextInner {
     rx: Receiver<Msg>,
     alive: AtomicBool,
     busy: AtomicBool,
+    /// Idle but awake (polling its queue): a call sent here starts without a wake-up.
+    spinning: AtomicBool,
     down: Mutex<Option<DownReason>>,
     /// Jobs this thread is inside of, outermost first (nested jobs run during callbacks).
     running: Mutex<Vec<Arc<JobShared>>>,
@@ -254,6 +252,7 @@ impl ContextInner {
             rx,
             alive: AtomicBool::new(true),
             busy: AtomicBool::new(false),
+            spinning: AtomicBool::new(false),
             down: Mutex::new(None),
             running: Mutex::new(Vec::new()),
         })
@@ -305,6 +304,7 @@ impl Drop for Pinned {
 }
 
 thread_local! {
+    static REPLY_ENV: RefCell<OwnedEnv> = RefCell::new(OwnedEnv::new());
     static TID: Cell<u64> = const { Cell::new(0) };
     static DIRTY_PIN: RefCell<Option<Pinned>> = const { RefCell::new(None) };
 }
@@ -346,10 +346,11 @@ fn spin_params() -> (Duration, bool) {
 fn next_msg(inner: &ContextInner) -> Msg {
     let (spin, yield_) = spin_params();
     let start = Instant::now();
-    loop {
+    inner.spinning.store(true, Ordering::Relaxed);
+    let msg = loop {
         match inner.rx.try_recv() {
-            Ok(m) => return m,
-            Err(TryRecvError::Disconnected) => return Msg::Stop,
+            Ok(m) => break m,
+            Err(TryRecvError::Disconnected) => break Msg::Stop,
             Err(TryRecvError::Empty) if start.elapsed() < spin => {
                 if yield_ {
                     std::thread::yield_now()
@@ -357,9 +358,14 @@ fn next_msg(inner: &ContextInner) -> Msg {
                     std::hint::spin_loop()
                 }
             }
-            Err(TryRecvError::Empty) => return inner.rx.recv().unwrap_or(Msg::Stop),
+            Err(TryRecvError::Empty) => {
+                inner.spinning.store(false, Ordering::Relaxed);
+                break inner.rx.recv().unwrap_or(Msg::Stop);
+            }
         }
-    }
+    };
+    inner.spinning.store(false, Ordering::Relaxed);
+    msg
 }
 
 fn serve(inner: &Arc<ContextInner>) {
@@ -460,18 +466,13 @@ pub fn callback(
     job: &Arc<JobShared>,
     request: impl for<'a> FnOnce(Env<'a>) -> PyResult<Term<'a>>,
 ) -> PyResult<Py<PyAny>> {
-    let Some(p) = &job.payload else {
+    if job.payload.is_none() {
         return Err(pyo3::exceptions::PyRuntimeError::new_err(
             "no calling process",
         ));
-    };
+    }
     let req = Outgoing::build(|e| request(e).map(|r| (atoms::callback(), r).encode(e)))?;
     let (_, rx) = job.chan();
-    if !job.monitored.swap(true, Ordering::AcqRel) {
-        if let Some(res) = lock(&job.res).as_ref() {
-            res.monitor(None, &p.caller);
-        }
-    }
     // Set before the request leaves: the caller may submit a nested call at once.
     job.in_callback.store(true, Ordering::Release);
     job.executing.store(false, Ordering::Release);
@@ -660,7 +661,6 @@ pub fn submit<'a>(
         want_handle,
     })));
     let res = ResourceArc::new(JobRes(shared.clone()));
-    *lock(&shared.res) = Some(res.clone());
     let target = match place {
         Place::Ctx(c) => c.inner.clone(),
         Place::Pool(p) => match affinity(job) {

@@ -17,6 +17,7 @@ const ZERO_COPY_BYTES: usize = 512;
 /// Below this depth no cycle can hide unnoticed for long; past it, each container is
 /// checked against the path that leads to it.
 const CYCLE_CHECK_DEPTH: usize = 64;
+const MAP_FROM_ARRAYS_MAX: usize = 128;
 const STACK_RED_ZONE: usize = 128 * 1024;
 const STACK_GROW: usize = 4 * 1024 * 1024;
 
@@ -359,17 +360,28 @@ impl<'a, 'py> Encoder<'a, 'py> {
             keys.push(kt);
             values.push(vt);
         }
+        // Off a scheduler thread, enif_make_map_from_arrays crashes the VM on more than
+        // 128 pairs (seen on OTP 25); beyond that, the rest goes in one put at a time.
+        let first = keys.len().min(MAP_FROM_ARRAYS_MAX);
+        let e = self.env.as_c_arg();
         let mut map = ERL_NIF_TERM::default();
-        let ok = unsafe {
-            sys::enif_make_map_from_arrays(
-                self.env.as_c_arg(),
-                keys.as_ptr(),
-                values.as_ptr(),
-                keys.len(),
-                &mut map,
-            )
-        };
-        if ok == 0 {
+        let mut ok = unsafe {
+            sys::enif_make_map_from_arrays(e, keys.as_ptr(), values.as_ptr(), first, &mut map)
+        } != 0;
+        for (k, v) in keys[first..].iter().zip(&values[first..]) {
+            if !ok {
+                break;
+            }
+            let mut next = ERL_NIF_TERM::default();
+            let mut found = ERL_NIF_TERM::default();
+            // A key already there means two Python keys became one term.
+            ok = unsafe {
+                sys::enif_get_map_value(e, map, *k, &mut found) == 0
+                    && sys::enif_make_map_put(e, map, *k, *v, &mut next) != 0
+            };
+            map = next;
+        }
+        if !ok {
             // Two keys that differ in Python became the same term (say 'a' and b'a').
             return Err(Error::Unsupported {
                 path: Vec::new(),

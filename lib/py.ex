@@ -1,0 +1,628 @@
+defmodule Py do
+  @moduledoc """
+  Call Python from Elixir: CPython runs inside the BEAM (see `docs/elixir.md`).
+
+  `Py` is a thin layer over the Erlang module `:py`, with Elixir conventions:
+
+    * Python raises -> `Py.Error` is raised (by `func/2`, `const/2`, `init/2`,
+      `method/2`, `attr/2`, the builtins, the operators, `eval/2`, ...);
+      `call/4` returns `{:ok, value}` or `{:error, %Py.Error{}}` instead, and
+      `call!/4` raises.
+    * Keyword arguments are keyword lists (or maps):
+      `Py.func(:builtins, :int, ["ff"], base: 16)` is `int("ff", base=16)`.
+    * `None` comes back as `nil`, at any depth (in lists, tuples and as map
+      keys or values). Erlang's `:undefined` also goes to Python as `None`, so
+      an `:undefined` in a result is always turned into `nil`; the only value
+      that changes because of this is an `erlang.Atom("undefined")` made in
+      Python, which also reads as `nil`. `nil` in arguments is `None`.
+    * Module, function, class, attribute and method names are atoms or
+      strings; a dotted name (`"os.path"`, `:"datetime.datetime"`) is imported
+      as far as it can be and the rest is read with `getattr`.
+    * A Python object that is not plain data (a `datetime`, a numpy array, a
+      module) comes back as a handle, an opaque term that keeps the object
+      alive; pass it back as an argument, to `method/2`, `attr/2` or `value/1`.
+
+  Strings are binaries in both directions; values map as in `docs/types.md`.
+
+  ## Names of the operators
+
+  The functions keep the names of `:py`, except where `:py` ends a name with
+  `-` to avoid an Erlang keyword: `py:'and-'/2`, `py:'or-'/2` and `py:'not-'/1`
+  are `and_/2`, `or_/2` and `not_/1` here. `is/2` and `is_not/2` keep their
+  names (`is` is not reserved in Elixir).
+
+      iex> Py.and_(60, 13)
+      12
+      iex> Py.pow(6, 42)
+      481229803398374426442198455156736
+  """
+
+  @typedoc "A module, function, class, attribute or method name; may be dotted."
+  @type name :: atom() | String.t()
+
+  @typedoc "An opaque reference to a Python object."
+  @type handle :: reference()
+
+  @typedoc "Positional arguments."
+  @type args :: list()
+
+  @typedoc "Keyword arguments: a keyword list, or a map with atom or string keys."
+  @type kwargs :: [{atom() | String.t(), term()}] | %{optional(atom() | String.t()) => term()}
+
+  @typedoc """
+  What `call/4` calls: `{module, function}`, a dotted name, or
+  `{handle, method}`.
+  """
+  @type target :: name() | {name(), name()} | {handle(), name()}
+
+  @typedoc """
+  Options of `call/4`, as a keyword list or a map:
+
+    * `:timeout` - milliseconds or `:infinity` (default: the `:call_timeout`
+      setting, 5000); on expiry the call returns
+      `{:error, %Py.Error{reason: :timeout}}` and the Python code is
+      interrupted at its next bytecode (a call into C finishes first)
+    * `:return` - `:term` (default) or `:handle`, to keep the result in Python
+    * `:on` - where the call runs: `:default` (the default pool), a pool name
+      (`start_pool/2`), `{pool, n}` (the n-th context of a pool, from 1),
+      `:dirty` (a dirty scheduler; lowest latency for short stateless calls)
+      or `{:node, node}` (py on another node)
+  """
+  @type options ::
+          [{:timeout, timeout()} | {:return, :term | :handle} | {:on, term()}]
+          | %{optional(:timeout | :return | :on) => term()}
+
+  @typedoc "Names bound for `eval/2` and `exec/2`: a map or keyword list."
+  @type bindings :: %{optional(atom() | String.t()) => term()} | [{atom(), term()}]
+
+  # Python's exceptions and py's own failures become Py.Error; anything else
+  # (a badarg from a malformed argument, say) is a bug at the call site and
+  # keeps its own class, reason and stack trace.
+  defmacrop raising(expr) do
+    quote do
+      try do
+        unquote(expr)
+      catch
+        :error, reason -> raise_error(reason, __STACKTRACE__)
+      else
+        value -> nil_for_none(value)
+      end
+    end
+  end
+
+  ## Calling functions
+
+  @doc """
+  Calls a function given by one dotted name, without arguments; a name
+  without a dot is a builtin.
+
+      iex> Py.func("os.getcwd") == File.cwd!()
+      true
+  """
+  @spec func(name()) :: term()
+  def func(dotted), do: raising(:py.func(dotted))
+
+  @doc """
+  Calls a module-level function without arguments, or a dotted function with
+  arguments.
+
+  `func(module, function)` is `module.function()`; `func(dotted, args)` is
+  `dotted(*args)`. Raises `Py.Error` when Python raises.
+
+      iex> Py.func(:math, :pow, [2, 16])
+      65536.0
+      iex> Py.func("math.pow", [2, 16])
+      65536.0
+      iex> is_binary(Py.func(:os, :getcwd))
+      true
+  """
+  @spec func(name(), name() | args()) :: term()
+  def func(module_or_dotted, function_or_args),
+    do: raising(:py.func(module_or_dotted, function_or_args))
+
+  @doc """
+  Calls `module.function(*args)`, or the dotted `dotted(*args, **kwargs)`.
+
+      iex> Py.func(:math, :pow, [2, 16])
+      65536.0
+      iex> Py.func("builtins.int", ["ff"], base: 16)
+      255
+  """
+  @spec func(name(), name() | args(), args() | kwargs()) :: term()
+  def func(module_or_dotted, function_or_args, args_or_kwargs),
+    do: raising(:py.func(module_or_dotted, function_or_args, args_or_kwargs))
+
+  @doc """
+  Calls `module.function(*args, **kwargs)`.
+
+      iex> Py.func(:builtins, :int, ["ff"], base: 16)
+      255
+      iex> Py.func(:json, :dumps, [[1, nil]], separators: {",", ":"})
+      "[1,null]"
+  """
+  @spec func(name(), name(), args(), kwargs()) :: term()
+  def func(module, function, args, kwargs),
+    do: raising(:py.func(module, function, args, kwargs))
+
+  @doc """
+  Reads a module attribute given by one dotted name.
+
+      iex> Py.const("math.pi")
+      3.141592653589793
+  """
+  @spec const(name()) :: term()
+  def const(dotted), do: raising(:py.const(dotted))
+
+  @doc """
+  Reads the attribute `name` of `module`.
+
+      iex> Py.const(:math, :pi)
+      3.141592653589793
+  """
+  @spec const(name(), name()) :: term()
+  def const(module, name), do: raising(:py.const(module, name))
+
+  @doc """
+  Reads the attribute `name` of `module` and casts it with Python's `int`,
+  `float` or `str`.
+
+      iex> Py.const(:math, :pi, :int)
+      3
+      iex> Py.const(:math, :pi, :str)
+      "3.141592653589793"
+  """
+  @spec const(name(), name(), :int | :float | :str) :: term()
+  def const(module, name, type), do: raising(:py.const(module, name, type))
+
+  @doc """
+  Instantiates a class given by one dotted name, without arguments.
+
+      iex> Py.repr(Py.init("fractions.Fraction"))
+      "Fraction(0, 1)"
+  """
+  @spec init(name()) :: term()
+  def init(dotted), do: raising(:py.init(dotted))
+
+  @doc """
+  Instantiates `module.class()`, or the dotted `dotted(*args)`.
+
+  The instance comes back as a handle unless it is plain data (an instance
+  of a `dict` subclass such as `collections.Counter` is a map).
+
+      iex> Py.repr(Py.init(:datetime, :date, [1923, 4, 2]))
+      "datetime.date(1923, 4, 2)"
+      iex> Py.repr(Py.init("fractions.Fraction", [3, 6]))
+      "Fraction(1, 2)"
+  """
+  @spec init(name(), name() | args()) :: term()
+  def init(module_or_dotted, class_or_args),
+    do: raising(:py.init(module_or_dotted, class_or_args))
+
+  @doc """
+  Instantiates `module.class(*args)`, or the dotted `dotted(*args, **kwargs)`.
+
+      iex> Py.attr(Py.init(:datetime, :date, [1923, 4, 2]), :year)
+      1923
+      iex> Py.attr(Py.init("datetime.timedelta", [], hours: 2), :seconds)
+      7200
+  """
+  @spec init(name(), name() | args(), args() | kwargs()) :: term()
+  def init(module_or_dotted, class_or_args, args_or_kwargs),
+    do: raising(:py.init(module_or_dotted, class_or_args, args_or_kwargs))
+
+  @doc """
+  Instantiates `module.class(*args, **kwargs)`.
+
+      iex> Py.attr(Py.init(:datetime, :timedelta, [1], hours: 2), :seconds)
+      7200
+  """
+  @spec init(name(), name(), args(), kwargs()) :: term()
+  def init(module, class, args, kwargs), do: raising(:py.init(module, class, args, kwargs))
+
+  @doc """
+  Calls the method `name` of `object` without arguments.
+
+  `object` is usually a handle; plain data works too (it is converted first).
+
+      iex> Py.method("hello", :upper)
+      "HELLO"
+  """
+  @spec method(term(), name()) :: term()
+  def method(object, name), do: raising(:py.method(object, name))
+
+  @doc """
+  Calls `object.name(*args)`.
+
+      iex> Py.method(Py.init(:datetime, :date, [1923, 4, 2]), :strftime, ["%Y"])
+      "1923"
+  """
+  @spec method(term(), name(), args()) :: term()
+  def method(object, name, args), do: raising(:py.method(object, name, args))
+
+  @doc """
+  Calls `object.name(*args, **kwargs)`.
+
+      iex> Py.method(Py.init(:datetime, :date, [1923, 4, 2]), :replace, [], year: 2000) |> Py.repr()
+      "datetime.date(2000, 4, 2)"
+  """
+  @spec method(term(), name(), args(), kwargs()) :: term()
+  def method(object, name, args, kwargs), do: raising(:py.method(object, name, args, kwargs))
+
+  @doc """
+  Reads the attribute `name` of `object`.
+
+      iex> Py.attr(Py.init(:datetime, :date, [1923, 4, 2]), :month)
+      4
+  """
+  @spec attr(term(), name()) :: term()
+  def attr(object, name), do: raising(:py.attr(object, name))
+
+  @doc """
+  Calls the callable at the dotted path `callable` inside `module`, without
+  arguments.
+
+      iex> Py.attr(Py.pycall(:datetime, "datetime.now"), :year) >= 2024
+      true
+  """
+  @spec pycall(name(), name()) :: term()
+  def pycall(module, callable), do: raising(:py.pycall(module, callable))
+
+  @doc """
+  Calls `module.callable(*args)` where `callable` may be a dotted path.
+
+      iex> Py.pycall(:os, "path.join", ["a", "b"])
+      "a/b"
+  """
+  @spec pycall(name(), name(), args()) :: term()
+  def pycall(module, callable, args), do: raising(:py.pycall(module, callable, args))
+
+  @doc """
+  Calls `module.callable(*args, **kwargs)` where `callable` may be a dotted path.
+
+      iex> Py.pycall(:json, "dumps", [[1]], indent: 1)
+      "[\\n 1\\n]"
+  """
+  @spec pycall(name(), name(), args(), kwargs()) :: term()
+  def pycall(module, callable, args, kwargs),
+    do: raising(:py.pycall(module, callable, args, kwargs))
+
+  ## The general call
+
+  @doc """
+  Calls `target(*args, **kwargs)` with options; returns `{:ok, value}` or
+  `{:error, %Py.Error{}}` and never raises for a Python exception.
+
+  `target` is `{module, function}`, a dotted name, or `{handle, method}`.
+  See `t:options/0` for `:timeout`, `:return` and `:on`; an unknown option
+  gives `{:error, %Py.Error{reason: {:bad_option, key}}}`.
+
+      iex> Py.call({:math, :pow}, [2, 16])
+      {:ok, 65536.0}
+      iex> Py.call("builtins.int", ["ff"], base: 16)
+      {:ok, 255}
+      iex> {:error, error} = Py.call("math.sqrt", [-1])
+      iex> {error.type, error.message}
+      {"builtins.ValueError", "math domain error"}
+      iex> {:error, error} = Py.call("math.sqrt", [4], [], colour: :red)
+      iex> error.reason
+      {:bad_option, :colour}
+  """
+  @spec call(target(), args(), kwargs(), options()) :: {:ok, term()} | {:error, Py.Error.t()}
+  def call(target, args \\ [], kwargs \\ [], options \\ []) do
+    case :py.call(target, args, kwargs, options_map(options)) do
+      {:ok, value} -> {:ok, nil_for_none(value)}
+      {:error, reason} -> {:error, Py.Error.exception(reason)}
+    end
+  end
+
+  @doc """
+  Like `call/4` but returns the value and raises `Py.Error` on failure; the
+  error's message shows the Python traceback.
+
+      iex> Py.call!({:math, :pow}, [2, 16])
+      65536.0
+      iex> Py.call!("json.loads", ["[1, null]"])
+      [1, nil]
+  """
+  @spec call!(target(), args(), kwargs(), options()) :: term()
+  def call!(target, args \\ [], kwargs \\ [], options \\ []) do
+    case call(target, args, kwargs, options) do
+      {:ok, value} -> value
+      {:error, error} -> raise error
+    end
+  end
+
+  ## Source code
+
+  @doc """
+  Evaluates a Python expression, with `bindings` merged into the globals of
+  the context that runs it. `options` are those of `call/4`.
+
+      iex> Py.eval("x * 2 + len(s)", %{x: 20, s: "ab"})
+      42
+      iex> Py.eval("None")
+      nil
+      iex> Py.eval("[1, 2]", %{}, return: :handle) |> Py.value()
+      [1, 2]
+  """
+  @spec eval(String.t() | charlist(), bindings(), options()) :: term()
+  def eval(code, bindings \\ %{}, options \\ []),
+    do: raising(:py.eval(code, bindings_map(bindings), options_map(options)))
+
+  @doc """
+  Runs Python statements, with `bindings` merged into the globals of the
+  context that runs it; returns `:ok`. `options` are those of `call/4`.
+
+  Names the code assigns stay in that context's globals; a call may run on
+  any context of the pool, so keep state that must be found again in a pool
+  of one context (`start_pool/2`).
+
+      iex> Py.exec("import math\\nassert math.gcd(a, 12) == 4", a: 8)
+      :ok
+  """
+  @spec exec(String.t() | charlist(), bindings(), options()) :: :ok
+  def exec(code, bindings \\ %{}, options \\ []),
+    do: raising(:py.exec(code, bindings_map(bindings), options_map(options)))
+
+  @doc """
+  Imports a module and returns it as a handle.
+
+      iex> math = Py.import(:math)
+      iex> Py.attr(math, :e)
+      2.718281828459045
+  """
+  @spec import(name()) :: handle()
+  def import(module), do: raising(:py.import(module))
+
+  ## Values
+
+  @doc """
+  Converts the object behind a handle into a term, with the encoders
+  registered in Python (`erlang.register_encoder`).
+
+      iex> Py.value(Py.call!("builtins.list", [[1, 2]], [], return: :handle))
+      [1, 2]
+  """
+  @spec value(handle()) :: term()
+  def value(handle), do: raising(:py.value(handle))
+
+  @doc """
+  Copies any object that supports Python's buffer protocol into a binary.
+
+      iex> Py.to_binary(Py.func(:array, :array, ["B", [97, 98, 99]]))
+      "abc"
+  """
+  @spec to_binary(term()) :: binary()
+  def to_binary(object), do: raising(:py.to_binary(object))
+
+  @doc """
+  Marks a binary to reach Python as `bytes` (a plain binary becomes `str`).
+
+      iex> Py.repr(Py.bytes(<<0, 255>>))
+      "b'\\\\x00\\\\xff'"
+  """
+  @spec bytes(binary()) :: term()
+  def bytes(binary), do: raising(:py.bytes(binary))
+
+  @doc """
+  Marks a binary to reach Python as a read-only `memoryview` over it, without
+  a copy.
+
+      iex> Py.len(Py.buffer("abcd"))
+      4
+  """
+  @spec buffer(binary()) :: term()
+  def buffer(binary), do: raising(:py.buffer(binary))
+
+  @doc """
+  The versions of Erlang/OTP, ERTS, the NIF, `py` and Python, as binaries.
+
+      iex> Keyword.keys(Py.get_versions())
+      [:erlang, :erts, :nif, :py, :python]
+  """
+  @spec get_versions() :: [{:erlang | :erts | :nif | :py | :python, String.t()}]
+  def get_versions, do: raising(:py.get_versions())
+
+  ## Pools
+
+  @doc """
+  Starts a named pool of contexts; `options` (a keyword list or map) are
+  `:size` and `:strategy` (`:round_robin` or `:least_busy`). Run calls on it
+  with the option `on: name`. A pool of one context keeps its globals for
+  every call, for state that must stay together.
+
+      iex> {:ok, _pid} = Py.start_pool(:doc_pool, size: 1)
+      iex> Py.exec("counter = 41", %{}, on: :doc_pool)
+      :ok
+      iex> Py.eval("counter + 1", %{}, on: :doc_pool)
+      42
+      iex> Py.stop_pool(:doc_pool)
+      :ok
+  """
+  @spec start_pool(atom(), keyword() | map()) :: {:ok, pid()} | {:error, term()}
+  def start_pool(name, options), do: :py.start_pool(name, Map.new(options))
+
+  @doc """
+  Stops a pool started with `start_pool/2`.
+
+      iex> Py.stop_pool(:no_such_pool)
+      {:error, :not_found}
+  """
+  @spec stop_pool(atom()) :: :ok | {:error, :not_found}
+  def stop_pool(name), do: :py.stop_pool(name)
+
+  ## Builtins and operators, generated from one table:
+  ## {name, :py function, parameters, description, example, result}
+
+  @builtins [
+    {:dict, :dict, [], "An empty `dict()`.", "Py.dict()", "%{}"},
+    {:dict, :dict, [:iterable], "`dict(iterable)`: a mapping or pairs.", ~S|Py.dict([{"a", 1}])|,
+     ~S|%{"a" => 1}|},
+    {:int, :int, [:x], "`int(x)`.", ~S|Py.int("42")|, "42"},
+    {:int, :int, [:x, :base], "`int(x, base)`.", ~S|Py.int("ff", 16)|, "255"},
+    {:float, :float, [:x], "`float(x)`.", ~S|Py.float("1.5")|, "1.5"},
+    {:str, :str, [:x],
+     "`str(x)`: the text of any value; a string or a charlist becomes a binary without Python.",
+     "Py.str(42)", ~S|"42"|},
+    {:bool, :bool, [:x], "`bool(x)`: Python's truth value.", ~S|Py.bool("")|, "false"},
+    {:pylist, :pylist, [], "An empty `list()`.", "Py.pylist()", "[]"},
+    {:pylist, :pylist, [:iterable], "`list(iterable)`.", "Py.pylist(Py.range(3))", "[0, 1, 2]"},
+    {:tuple, :tuple, [:iterable], "`tuple(iterable)`.", "Py.tuple([1, 2])", "{1, 2}"},
+    {:set, :set, [:iterable], "`set(iterable)`; a set comes back as a list, in no set order.",
+     "Enum.sort(Py.set([3, 1, 3]))", "[1, 3]"},
+    {:len, :len, [:x], "`len(x)`.", ~S|Py.len("héllo")|, "5"},
+    {:any, :any, [:iterable], "`any(iterable)`.", "Py.any([0, nil, 3])", "true"},
+    {:all, :all, [:iterable], "`all(iterable)`.", "Py.all([1, 0])", "false"},
+    {:pow, :pow, [:base, :exp], "`pow(base, exp)`, big integers included.", "Py.pow(6, 42)",
+     "481229803398374426442198455156736"},
+    {:pow, :pow, [:base, :exp, :mod], "`pow(base, exp, mod)`.", "Py.pow(3, 200, 1000)", "1"},
+    {:round, :round, [:x], "`round(x)`: to the nearest integer, ties to even.", "Py.round(2.5)",
+     "2"},
+    {:round, :round, [:x, :ndigits], "`round(x, ndigits)`.", "Py.round(3.14159, 2)", "3.14"},
+    {:abs, :abs, [:x], "`abs(x)`.", "Py.abs(-7)", "7"},
+    {:min, :min, [:iterable], "`min(iterable)`.", "Py.min([3, 1, 2])", "1"},
+    {:max, :max, [:iterable], "`max(iterable)`.", "Py.max([3, 1, 2])", "3"},
+    {:sum, :sum, [:iterable], "`sum(iterable)`.", "Py.sum([1, 2, 3.5])", "6.5"},
+    {:sorted, :sorted, [:iterable], "`sorted(iterable)`.", ~S|Py.sorted(["b", "a"])|,
+     ~S|["a", "b"]|},
+    {:range, :range, [:stop], "`range(stop)`, as a handle.", "Py.len(Py.range(5))", "5"},
+    {:range, :range, [:start, :stop], "`range(start, stop)`, as a handle.",
+     "Py.len(Py.range(7, 42))", "35"},
+    {:range, :range, [:start, :stop, :step], "`range(start, stop, step)`, as a handle.",
+     "Py.pylist(Py.range(0, 10, 3))", "[0, 3, 6, 9]"},
+    {:type, :type, [:x], "`type(x)`, as a handle.", "Py.repr(Py.type(1.0))",
+     ~S|"<class 'float'>"|},
+    {:dir, :dir, [:x],
+     "`dir(x)`; a long result is cut to its first 28 names and `{:more, count}`; see `pdir/1`.",
+     ~S|Enum.take(Py.dir(""), 2)|, ~S|["__add__", "__class__"]|},
+    {:pdir, :pdir, [:x], "`dir(x)`, complete.", ~S|"upper" in Py.pdir("")|, "true"},
+    {:vars, :vars, [:x],
+     "`vars(x)`; a long result keeps its 28 smallest keys and `:\"$more\" => count`; see `pvars/1`.",
+     ~S|Py.vars(Py.init("types.SimpleNamespace", [], a: 1))|, ~S|%{"a" => 1}|},
+    {:pvars, :pvars, [:x], "`vars(x)`, complete.",
+     ~S|Py.pvars(Py.init("types.SimpleNamespace", [], a: 1))|, ~S|%{"a" => 1}|},
+    {:repr, :repr, [:x], "`repr(x)`.", ~S|Py.repr("a")|, ~S|"'a'"|},
+    {:hash, :hash, [:x], "`hash(x)`.", "Py.hash(42)", "42"},
+    {:isinstance, :isinstance, [:x, :class],
+     "`isinstance(x, class)`; `class` is a handle or a name, without a dot a builtin.",
+     ~S|Py.isinstance(true, :int)|, "true"},
+    {:callable, :callable, [:x], "`callable(x)`.", ~S|Py.callable(Py.const(:math, :sqrt))|,
+     "true"},
+    {:id, :id, [:x], "`id(x)`, the identity of the object.", ~S|is_integer(Py.id(nil))|, "true"},
+    # The operator module.
+    {:add, :add, [:a, :b], "`a + b`.", "Py.add(1, 2)", "3"},
+    {:sub, :sub, [:a, :b], "`a - b`.", "Py.sub(1, 2)", "-1"},
+    {:mul, :mul, [:a, :b], "`a * b`.", ~S|Py.mul("ab", 2)|, ~S|"abab"|},
+    {:truediv, :truediv, [:a, :b], "`a / b`.", "Py.truediv(7, 2)", "3.5"},
+    {:floordiv, :floordiv, [:a, :b], "`a // b`.", "Py.floordiv(-7, 2)", "-4"},
+    {:mod, :mod, [:a, :b], "`a % b`: the sign of `b`, unlike `rem/2`.", "Py.mod(-7, 3)", "2"},
+    {:neg, :neg, [:a], "`-a`.", "Py.neg(5)", "-5"},
+    {:pos, :pos, [:a], "`+a`.", "Py.pos(-5)", "-5"},
+    {:inv, :inv, [:a], "`~a`.", "Py.inv(5)", "-6"},
+    {:lshift, :lshift, [:a, :b], "`a << b`.", "Py.lshift(1, 100)",
+     "1267650600228229401496703205376"},
+    {:rshift, :rshift, [:a, :b], "`a >> b`.", "Py.rshift(1024, 3)", "128"},
+    {:and_, :"and-", [:a, :b], "`a & b` (`py:'and-'/2`).", "Py.and_(60, 13)", "12"},
+    {:or_, :"or-", [:a, :b], "`a | b` (`py:'or-'/2`).", "Py.or_(60, 13)", "61"},
+    {:xor, :xor, [:a, :b], "`a ^ b`.", "Py.xor(60, 13)", "49"},
+    {:eq, :eq, [:a, :b], "`a == b`.", "Py.eq(1, 1.0)", "true"},
+    {:ne, :ne, [:a, :b], "`a != b`.", "Py.ne(1, 2)", "true"},
+    {:lt, :lt, [:a, :b], "`a < b`.", "Py.lt([1, 2], [1, 3])", "true"},
+    {:le, :le, [:a, :b], "`a <= b`.", "Py.le(2, 2)", "true"},
+    {:gt, :gt, [:a, :b], "`a > b`.", ~S|Py.gt("b", "a")|, "true"},
+    {:ge, :ge, [:a, :b], "`a >= b`.", "Py.ge(1, 2)", "false"},
+    {:not_, :"not-", [:a], "`not a` (`py:'not-'/1`).", "Py.not_([])", "true"},
+    {:contains, :contains, [:a, :b], "`b in a`.", ~S|Py.contains("hello", "ell")|, "true"},
+    {:getitem, :getitem, [:a, :b], "`a[b]`.", ~S|Py.getitem(%{"k" => [1, 2]}, "k")|, "[1, 2]"},
+    {:concat, :concat, [:a, :b], "`a + b` for sequences.", "Py.concat([1], [2])", "[1, 2]"},
+    {:is, :is, [:a, :b], "`a is b`.", "Py.is(nil, nil)", "true"},
+    {:is_not, :is_not, [:a, :b], "`a is not b`.", "Py.is_not(1, nil)", "true"}
+  ]
+
+  for {name, erlang_name, params, text, example, result} <- @builtins do
+    vars = Enum.map(params, &Macro.var(&1, nil))
+    types = Enum.map(params, fn _ -> quote(do: term()) end)
+
+    @doc """
+    #{text} Raises `Py.Error` when Python raises.
+
+        iex> #{example}
+        #{result}
+    """
+    @spec unquote(name)(unquote_splicing(types)) :: term()
+    def unquote(name)(unquote_splicing(vars)),
+      do: raising(:py.unquote(erlang_name)(unquote_splicing(vars)))
+  end
+
+  ## Helpers
+
+  defp options_map(options) when is_list(options) do
+    # A keyword list keeps its first value for a repeated key; a map keeps the last.
+    if Keyword.keyword?(options), do: Map.new(Enum.reverse(options)), else: options
+  end
+
+  defp options_map(options), do: options
+
+  defp bindings_map(bindings) when is_list(bindings), do: Map.new(bindings)
+  defp bindings_map(bindings), do: bindings
+
+  # The reasons :py gives for a call that ran, or should have run, and failed
+  # (docs/internals.md, "Error reasons", and py_exec's routing errors). Its
+  # argument checks ({:bad_name, _}, {:bad_binding, _}, badarg, ...) are not
+  # listed: they stay ErlangError, like any other misuse of a function.
+  defp raise_error({:python, _, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:unsupported, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:too_deep, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:cycle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:context_down, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:bad_job, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:not_a_handle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:bad_option, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:no_pool, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:no_context, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:erpc, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:remote, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+
+  defp raise_error({:python_init_failed, _} = reason, stacktrace),
+    do: py_raise(reason, stacktrace)
+
+  defp raise_error(reason, stacktrace) when reason in [:timeout, :cancelled],
+    do: py_raise(reason, stacktrace)
+
+  defp raise_error(reason, stacktrace), do: :erlang.raise(:error, reason, stacktrace)
+
+  defp py_raise(reason, stacktrace), do: reraise(Py.Error.exception(reason), stacktrace)
+
+  # Most results hold no None at all: look before rebuilding, so that a large
+  # result is walked once and not copied.
+  defp nil_for_none(term) do
+    if has_undefined?(term), do: to_nil(term), else: term
+  end
+
+  defp has_undefined?(:undefined), do: true
+  defp has_undefined?([head | tail]), do: has_undefined?(head) or has_undefined?(tail)
+
+  defp has_undefined?(tuple) when is_tuple(tuple),
+    do: tuple_has_undefined?(tuple, tuple_size(tuple))
+
+  defp has_undefined?(map) when is_map(map),
+    do: Enum.any?(map, fn {key, value} -> has_undefined?(key) or has_undefined?(value) end)
+
+  defp has_undefined?(_), do: false
+
+  defp tuple_has_undefined?(_tuple, 0), do: false
+
+  defp tuple_has_undefined?(tuple, n),
+    do: has_undefined?(elem(tuple, n - 1)) or tuple_has_undefined?(tuple, n - 1)
+
+  defp to_nil(:undefined), do: nil
+  defp to_nil([head | tail]), do: [to_nil(head) | to_nil(tail)]
+
+  defp to_nil(tuple) when is_tuple(tuple),
+    do: tuple |> Tuple.to_list() |> to_nil() |> List.to_tuple()
+
+  defp to_nil(map) when is_map(map),
+    do: Map.new(map, fn {key, value} -> {to_nil(key), to_nil(value)} end)
+
+  defp to_nil(other), do: other
+end

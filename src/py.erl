@@ -1,0 +1,575 @@
+%% @doc Call Python from Erlang and LFE.
+%%
+%% The LFE py surface (`func', `const', `init', `method', `attr', `pycall',
+%% the builtins and the operators), `eval'/`exec'/`import' and the value
+%% helpers return the value and raise `error(Reason)' when the call fails;
+%% a Python exception is `error({python, Type, Message, Traceback})'.
+%% `call/2,3,4' takes options and returns `{ok, Value} | {error, Reason}'.
+%% Names are atoms or binaries; a dotted name (`` 'os.path' '') is imported as
+%% far as it is a module and walked with `getattr' for the rest.
+-module(py).
+
+-compile({no_auto_import, [float/1, round/1, abs/1]}).
+
+%% The LFE py surface
+-export([func/1, func/2, func/3, func/4,
+         const/1, const/2, const/3,
+         init/1, init/2, init/3, init/4,
+         method/2, method/3, method/4,
+         attr/2,
+         pycall/2, pycall/3, pycall/4,
+         get_versions/0]).
+%% builtins
+-export([dict/0, dict/1, int/1, int/2, float/1, str/1, bool/1, pylist/0, pylist/1,
+         tuple/1, set/1, len/1, any/1, all/1, pow/2, pow/3, round/1, round/2,
+         abs/1, min/1, max/1, sum/1, sorted/1, range/1, range/2, range/3,
+         type/1, dir/1, pdir/1, vars/1, pvars/1, repr/1, hash/1, isinstance/2,
+         callable/1, id/1]).
+%% operators (abs/1 is the builtin, which is the same function)
+-export([add/2, sub/2, mul/2, truediv/2, floordiv/2, mod/2, neg/1, pos/1, inv/1,
+         lshift/2, rshift/2, 'and-'/2, 'or-'/2, 'xor'/2, eq/2, ne/2, lt/2, le/2,
+         gt/2, ge/2, 'not-'/1, contains/2, getitem/2, concat/2, is/2, is_not/2]).
+%% the general call, source text and values
+-export([call/2, call/3, call/4,
+         eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
+         import/1, value/1, to_binary/1, bytes/1, buffer/1]).
+%% pools
+-export([start_pool/2, stop_pool/1]).
+
+-export_type([name/0, kwargs/0, handle/0, opts/0]).
+
+-type name() :: atom() | binary().
+-type kwargs() :: py_nif:kwargs().
+-type handle() :: py_nif:handle().
+%% `#{timeout => timeout(), return => term | handle, on => py_exec:on()}'
+-type opts() :: map().
+
+%%% The LFE py surface
+
+%% @doc Calls a callable given by one dotted name, without arguments.
+%% ``py:func('os.getcwd')'' gives the current directory as a binary.
+-spec func(name()) -> term().
+func(Dotted) ->
+    func(Dotted, [], []).
+
+%% @doc `func(Dotted, Args)' or `func(Mod, Fun)': a list second argument is the arguments.
+%% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
+-spec func(name(), list()) -> term();
+          (name(), name()) -> term().
+func(Dotted, Args) when is_list(Args) ->
+    func(Dotted, Args, []);
+func(Mod, Fun) ->
+    func(Mod, Fun, [], []).
+
+%% @doc `func(Dotted, Args, Kwargs)' or `func(Mod, Fun, Args)'.
+%% `py:func(math, pow, [2, 16])' gives `65536.0'.
+-spec func(name(), list(), kwargs()) -> term();
+          (name(), name(), list()) -> term().
+func(Dotted, Args, Kwargs) when is_list(Args) ->
+    run_call(py_lib:name(Dotted), Args, Kwargs);
+func(Mod, Fun, Args) ->
+    func(Mod, Fun, Args, []).
+
+%% @doc Calls `Mod.Fun(*Args, **Kwargs)'.
+%% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
+-spec func(name(), name(), list(), kwargs()) -> term().
+func(Mod, Fun, Args, Kwargs) ->
+    run_call(py_lib:name(Mod, Fun), Args, Kwargs).
+
+%% @doc A module attribute by dotted name.
+%% ``py:const('math.pi')'' gives `3.141592653589793'.
+-spec const(name()) -> term().
+const(Dotted) ->
+    direct({const, py_lib:name(Dotted)}).
+
+%% @doc A module attribute. `py:const(math, pi)' gives `3.141592653589793'.
+-spec const(name(), name()) -> term().
+const(Mod, Name) ->
+    direct({const, py_lib:name(Mod, Name)}).
+
+%% @doc A module attribute cast with Python's `int', `float' or `str'.
+%% `py:const(math, pi, int)' gives `3'.
+-spec const(name(), name(), int | float | str) -> term().
+const(Mod, Name, Type) ->
+    Cast = py_lib:cast_name(Type),
+    %% As a handle: the cast then runs where the value lives, whatever it is.
+    Value = direct({const, py_lib:name(Mod, Name)}, #{return => handle}),
+    run_call(Cast, [Value], []).
+
+%% @doc Instantiates a class given by one dotted name.
+%% ``py:init('collections.OrderedDict')'' gives an empty `OrderedDict' (a map).
+-spec init(name()) -> term().
+init(Dotted) ->
+    func(Dotted).
+
+%% @doc `init(Dotted, Args)' or `init(Mod, Class)'.
+%% ``py:init('datetime.date', [1923, 4, 2])'' gives a handle to the date.
+-spec init(name(), list()) -> term();
+          (name(), name()) -> term().
+init(DottedOrMod, ArgsOrClass) ->
+    func(DottedOrMod, ArgsOrClass).
+
+%% @doc `init(Dotted, Args, Kwargs)' or `init(Mod, Class, Args)'.
+%% `py:init(datetime, date, [1923, 4, 2])' gives a handle to the date.
+-spec init(name(), list(), kwargs()) -> term();
+          (name(), name(), list()) -> term().
+init(A, B, C) ->
+    func(A, B, C).
+
+%% @doc Instantiates `Mod.Class(*Args, **Kwargs)'.
+%% `py:init(datetime, timedelta, [], #{hours => 1})' gives a handle to the timedelta.
+-spec init(name(), name(), list(), kwargs()) -> term().
+init(Mod, Class, Args, Kwargs) ->
+    func(Mod, Class, Args, Kwargs).
+
+%% @doc Calls a method without arguments. `py:method(Now, isoformat)' gives a binary.
+-spec method(term(), name()) -> term().
+method(Obj, Name) ->
+    method(Obj, Name, [], []).
+
+%% @doc Calls a method. `py:method(Now, strftime, [<<"%Y">>])' gives `<<"2024">>'.
+-spec method(term(), name(), list()) -> term().
+method(Obj, Name, Args) ->
+    method(Obj, Name, Args, []).
+
+%% @doc Calls a method with keyword arguments.
+%% `py:method(Now, replace, [], #{year => 2000})' gives a handle to the new datetime.
+-spec method(term(), name(), list(), kwargs()) -> term().
+method(Obj, Name, Args, Kwargs) ->
+    direct({method, Obj, py_lib:name(Name), Args, Kwargs}).
+
+%% @doc Reads an attribute. `py:attr(Now, year)' gives the year as an integer.
+-spec attr(term(), name()) -> term().
+attr(Obj, Name) ->
+    direct({getattr, Obj, py_lib:name(Name)}).
+
+%% @doc Calls a dotted path inside a module.
+%% ``py:pycall(datetime, 'datetime.now')'' gives a handle to the current datetime.
+-spec pycall(name(), name()) -> term().
+pycall(Mod, Callable) ->
+    pycall(Mod, Callable, [], []).
+
+%% @doc Calls a dotted path inside a module with arguments.
+%% ``py:pycall(os, 'path.join', [<<"a">>, <<"b">>])'' gives `<<"a/b">>'.
+-spec pycall(name(), name(), list()) -> term().
+pycall(Mod, Callable, Args) ->
+    pycall(Mod, Callable, Args, []).
+
+%% @doc Calls a dotted path inside a module with arguments and keyword arguments.
+%% `py:pycall(json, dumps, [[1]], #{indent => 1})' gives `<<"[\n 1\n]">>'.
+-spec pycall(name(), name(), list(), kwargs()) -> term().
+pycall(Mod, Callable, Args, Kwargs) ->
+    func(Mod, Callable, Args, Kwargs).
+
+%% @doc The versions of Erlang/OTP, ERTS, the NIF, `py' and Python, all binaries.
+%% `py:get_versions()' gives `[{erlang, <<"25">>}, {erts, <<"13.1.5">>}, ...]'.
+-spec get_versions() -> [{erlang | erts | nif | py | python, binary()}].
+get_versions() ->
+    #{python := Python, nif := Nif} = py_nif:versions(),
+    [{erlang, list_to_binary(erlang:system_info(otp_release))},
+     {erts, list_to_binary(erlang:system_info(version))},
+     {nif, Nif},
+     {py, app_vsn()},
+     {python, Python}].
+
+app_vsn() ->
+    _ = application:load(py),
+    case application:get_key(py, vsn) of
+        {ok, Vsn} -> list_to_binary(Vsn);
+        undefined -> <<"unknown">>
+    end.
+
+%%% Builtins
+
+%% @doc An empty dict. `py:dict()' gives `#{}'.
+-spec dict() -> map().
+dict() -> builtin(dict, []).
+
+%% @doc Python's `dict(X)'. `py:dict([{a, 1}])' gives `#{a => 1}'.
+-spec dict(term()) -> term().
+dict(X) -> builtin(dict, [X]).
+
+%% @doc Python's `int(X)'. `py:int(<<"42">>)' gives `42'.
+-spec int(term()) -> term().
+int(X) -> builtin(int, [X]).
+
+%% @doc Python's `int(X, Base)'. `py:int(<<"ff">>, 16)' gives `255'.
+-spec int(term(), integer()) -> term().
+int(X, Base) -> builtin(int, [X, Base]).
+
+%% @doc Python's `float(X)'. `py:float(<<"1.5">>)' gives `1.5'.
+-spec float(term()) -> term().
+float(X) -> builtin(float, [X]).
+
+%% @doc A Python `str': chardata becomes a binary here; anything else goes
+%% through Python's `str'. `py:str("héllo")' gives `<<"héllo"/utf8>>',
+%% `py:str(42)' gives `<<"42">>'. Invalid chardata raises `badarg'.
+-spec str(term()) -> binary().
+str(X) when is_list(X) ->
+    case unicode:characters_to_binary(X) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> error(badarg, [X])
+    end;
+str(X) when is_binary(X) ->
+    %% A binary already is a str, and str() of a str is itself.
+    X;
+str(X) ->
+    builtin(str, [X]).
+
+%% @doc Python's `bool(X)'. `py:bool([])' gives `false'.
+-spec bool(term()) -> boolean().
+bool(X) -> builtin(bool, [X]).
+
+%% @doc An empty list. `py:pylist()' gives `[]'.
+-spec pylist() -> list().
+pylist() -> builtin(list, []).
+
+%% @doc Python's `list(X)'. `py:pylist(py:range(3))' gives `[0, 1, 2]'.
+-spec pylist(term()) -> term().
+pylist(X) -> builtin(list, [X]).
+
+%% @doc Python's `tuple(X)'. `py:tuple([1, 2])' gives `{1, 2}'.
+-spec tuple(term()) -> term().
+tuple(X) -> builtin(tuple, [X]).
+
+%% @doc Python's `set(X)' (a list comes back, in no particular order).
+%% `py:set([1, 1, 2])' gives `[1, 2]'.
+-spec set(term()) -> term().
+set(X) -> builtin(set, [X]).
+
+%% @doc Python's `len(X)'. `py:len(py:range(7, 42))' gives `35'.
+-spec len(term()) -> non_neg_integer().
+len(X) -> builtin(len, [X]).
+
+%% @doc Python's `any(X)'. `py:any([0, 1])' gives `true'.
+-spec any(term()) -> boolean().
+any(X) -> builtin(any, [X]).
+
+%% @doc Python's `all(X)'. `py:all([0, 1])' gives `false'.
+-spec all(term()) -> boolean().
+all(X) -> builtin(all, [X]).
+
+%% @doc Python's `pow(X, Y)'. `py:pow(6, 42)' gives `481229803398374426442198455156736'.
+-spec pow(term(), term()) -> term().
+pow(X, Y) -> builtin(pow, [X, Y]).
+
+%% @doc Python's `pow(X, Y, Mod)'. `py:pow(6, 42, 7)' gives `1'.
+-spec pow(term(), term(), term()) -> term().
+pow(X, Y, Mod) -> builtin(pow, [X, Y, Mod]).
+
+%% @doc Python's `round(X)'. `py:round(2.5)' gives `2'.
+-spec round(term()) -> term().
+round(X) -> builtin(round, [X]).
+
+%% @doc Python's `round(X, Digits)'. `py:round(3.14159, 2)' gives `3.14'.
+-spec round(term(), integer()) -> term().
+round(X, Digits) -> builtin(round, [X, Digits]).
+
+%% @doc Python's `abs(X)' (also `operator.abs'). `py:abs(-3)' gives `3'.
+-spec abs(term()) -> term().
+abs(X) -> builtin(abs, [X]).
+
+%% @doc Python's `min(Iterable)'. `py:min([3, 1, 2])' gives `1'.
+-spec min(term()) -> term().
+min(X) -> builtin(min, [X]).
+
+%% @doc Python's `max(Iterable)'. `py:max([3, 1, 2])' gives `3'.
+-spec max(term()) -> term().
+max(X) -> builtin(max, [X]).
+
+%% @doc Python's `sum(Iterable)'. `py:sum([1, 2, 3])' gives `6'.
+-spec sum(term()) -> term().
+sum(X) -> builtin(sum, [X]).
+
+%% @doc Python's `sorted(Iterable)'. `py:sorted([3, 1, 2])' gives `[1, 2, 3]'.
+-spec sorted(term()) -> list().
+sorted(X) -> builtin(sorted, [X]).
+
+%% @doc Python's `range(Stop)', as a handle. `py:pylist(py:range(3))' gives `[0, 1, 2]'.
+-spec range(integer()) -> handle().
+range(Stop) -> builtin_handle(range, [Stop]).
+
+%% @doc Python's `range(Start, Stop)', as a handle. `py:len(py:range(7, 42))' gives `35'.
+-spec range(integer(), integer()) -> handle().
+range(Start, Stop) -> builtin_handle(range, [Start, Stop]).
+
+%% @doc Python's `range(Start, Stop, Step)', as a handle.
+%% `py:pylist(py:range(0, 10, 5))' gives `[0, 5]'.
+-spec range(integer(), integer(), integer()) -> handle().
+range(Start, Stop, Step) -> builtin_handle(range, [Start, Stop, Step]).
+
+%% @doc Python's `type(X)', a handle to the class. `py:repr(py:type(1))' gives ``<<"<class 'int'>">>''.
+-spec type(term()) -> term().
+type(X) -> builtin(type, [X]).
+
+%% @doc Python's `dir(X)', at most 28 names then `{more, N}'.
+%% `lists:last(py:dir(py:import(os)))' gives `{more, N}'.
+-spec dir(term()) -> [binary() | {more, pos_integer()}].
+dir(X) -> py_lib:elide_list(pdir(X)).
+
+%% @doc Python's `dir(X)', every name. `length(py:pdir(py:import(os)))' gives N > 28.
+-spec pdir(term()) -> [binary()].
+pdir(X) -> builtin(dir, [X]).
+
+%% @doc Python's `vars(X)', at most 28 entries then `` '$more' => N ''.
+%% ``maps:get('$more', py:vars(py:import(os)))'' gives a count.
+-spec vars(term()) -> map().
+vars(X) -> py_lib:elide_map(pvars(X)).
+
+%% @doc Python's `vars(X)', every entry. `maps:is_key(<<"sep">>, py:pvars(py:import(os)))' gives `true'.
+-spec pvars(term()) -> map().
+pvars(X) -> builtin(vars, [X]).
+
+%% @doc Python's `repr(X)'. `py:repr(<<"a">>)' gives ``<<"'a'">>''.
+-spec repr(term()) -> binary().
+repr(X) -> builtin(repr, [X]).
+
+%% @doc Python's `hash(X)'. `py:hash(1)' gives `1'.
+-spec hash(term()) -> integer().
+hash(X) -> builtin(hash, [X]).
+
+%% @doc Python's `isinstance(Obj, Class)'; `Class' is a handle or a (dotted)
+%% name, a name without a dot being a builtin. `py:isinstance(1, int)' gives `true'.
+-spec isinstance(term(), term()) -> boolean().
+isinstance(Obj, Class) when is_atom(Class); is_binary(Class) ->
+    ClassObj = direct({const, py_lib:class_name(Class)}, #{return => handle}),
+    builtin(isinstance, [Obj, ClassObj]);
+isinstance(Obj, Class) ->
+    builtin(isinstance, [Obj, Class]).
+
+%% @doc Python's `callable(X)'. `py:callable(py:const(math, sqrt))' gives `true'.
+-spec callable(term()) -> boolean().
+callable(X) -> builtin(callable, [X]).
+
+%% @doc Python's `id(X)'. `is_integer(py:id(Handle))' is `true'.
+-spec id(term()) -> integer().
+id(X) -> builtin(id, [X]).
+
+%%% Operators
+
+%% @doc `operator.add'. `py:add(1, 2)' gives `3'.
+-spec add(term(), term()) -> term().
+add(A, B) -> op(add, [A, B]).
+
+%% @doc `operator.sub'. `py:sub(Later, Now)' gives a timedelta handle.
+-spec sub(term(), term()) -> term().
+sub(A, B) -> op(sub, [A, B]).
+
+%% @doc `operator.mul'. `py:mul(6, 7)' gives `42'.
+-spec mul(term(), term()) -> term().
+mul(A, B) -> op(mul, [A, B]).
+
+%% @doc `operator.truediv'. `py:truediv(7, 2)' gives `3.5'.
+-spec truediv(term(), term()) -> term().
+truediv(A, B) -> op(truediv, [A, B]).
+
+%% @doc `operator.floordiv'. `py:floordiv(7, 2)' gives `3'.
+-spec floordiv(term(), term()) -> term().
+floordiv(A, B) -> op(floordiv, [A, B]).
+
+%% @doc `operator.mod'. `py:mod(-7, 3)' gives `2'.
+-spec mod(term(), term()) -> term().
+mod(A, B) -> op(mod, [A, B]).
+
+%% @doc `operator.neg'. `py:neg(3)' gives `-3'.
+-spec neg(term()) -> term().
+neg(A) -> op(neg, [A]).
+
+%% @doc `operator.pos'. `py:pos(-3)' gives `-3'.
+-spec pos(term()) -> term().
+pos(A) -> op(pos, [A]).
+
+%% @doc `operator.inv'. `py:inv(60)' gives `-61'.
+-spec inv(term()) -> term().
+inv(A) -> op(inv, [A]).
+
+%% @doc `operator.lshift'. `py:lshift(60, 2)' gives `240'.
+-spec lshift(term(), term()) -> term().
+lshift(A, B) -> op(lshift, [A, B]).
+
+%% @doc `operator.rshift'. `py:rshift(60, 2)' gives `15'.
+-spec rshift(term(), term()) -> term().
+rshift(A, B) -> op(rshift, [A, B]).
+
+%% @doc `operator.and_'. ``py:'and-'(60, 13)'' gives `12'.
+-spec 'and-'(term(), term()) -> term().
+'and-'(A, B) -> op('and-', [A, B]).
+
+%% @doc `operator.or_'. ``py:'or-'(60, 13)'' gives `61'.
+-spec 'or-'(term(), term()) -> term().
+'or-'(A, B) -> op('or-', [A, B]).
+
+%% @doc `operator.xor'. ``py:'xor'(60, 13)'' gives `49'.
+-spec 'xor'(term(), term()) -> term().
+'xor'(A, B) -> op('xor', [A, B]).
+
+%% @doc `operator.eq'. `py:eq(1, 1.0)' gives `true'.
+-spec eq(term(), term()) -> term().
+eq(A, B) -> op(eq, [A, B]).
+
+%% @doc `operator.ne'. `py:ne(1, 2)' gives `true'.
+-spec ne(term(), term()) -> term().
+ne(A, B) -> op(ne, [A, B]).
+
+%% @doc `operator.lt'. `py:lt(1, 2)' gives `true'.
+-spec lt(term(), term()) -> term().
+lt(A, B) -> op(lt, [A, B]).
+
+%% @doc `operator.le'. `py:le(2, 2)' gives `true'.
+-spec le(term(), term()) -> term().
+le(A, B) -> op(le, [A, B]).
+
+%% @doc `operator.gt'. `py:gt(1, 2)' gives `false'.
+-spec gt(term(), term()) -> term().
+gt(A, B) -> op(gt, [A, B]).
+
+%% @doc `operator.ge'. `py:ge(1, 2)' gives `false'.
+-spec ge(term(), term()) -> term().
+ge(A, B) -> op(ge, [A, B]).
+
+%% @doc `operator.not_'. ``py:'not-'([])'' gives `true'.
+-spec 'not-'(term()) -> boolean().
+'not-'(A) -> op('not-', [A]).
+
+%% @doc `operator.contains'. `py:contains([1, 2], 2)' gives `true'.
+-spec contains(term(), term()) -> boolean().
+contains(A, B) -> op(contains, [A, B]).
+
+%% @doc `operator.getitem'. `py:getitem(#{a => 1}, a)' gives `1'.
+-spec getitem(term(), term()) -> term().
+getitem(A, B) -> op(getitem, [A, B]).
+
+%% @doc `operator.concat'. `py:concat([1], [2])' gives `[1, 2]'.
+-spec concat(term(), term()) -> term().
+concat(A, B) -> op(concat, [A, B]).
+
+%% @doc `operator.is_'. `py:is(undefined, undefined)' gives `true'.
+-spec is(term(), term()) -> boolean().
+is(A, B) -> op(is, [A, B]).
+
+%% @doc `operator.is_not'. `py:is_not(1, undefined)' gives `true'.
+-spec is_not(term(), term()) -> boolean().
+is_not(A, B) -> op(is_not, [A, B]).
+
+%%% The general call
+
+%% @doc `call(Target, Args, [], #{})'. `py:call({math, pow}, [2, 16])' gives `{ok, 65536.0}'.
+-spec call(py_lib:target(), list()) -> {ok, term()} | {error, term()}.
+call(Target, Args) ->
+    call(Target, Args, [], #{}).
+
+%% @doc `call(Target, Args, Kwargs, #{})'.
+%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}'.
+-spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()}.
+call(Target, Args, Kwargs) ->
+    call(Target, Args, Kwargs, #{}).
+
+%% @doc Calls `{Mod, Fun}', a dotted name or `{Handle, Method}' with options
+%% (`timeout', `return', `on'); never raises for a failed call.
+%% `py:call({time, sleep}, [1], [], #{timeout => 10})' gives `{error, timeout}'.
+-spec call(py_lib:target(), list(), kwargs(), opts()) -> {ok, term()} | {error, term()}.
+call(Target, Args, Kwargs, Opts) ->
+    case py_lib:target_job(Target, Args, Kwargs) of
+        {ok, Job} -> py_exec:run(Job, Opts);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Evaluates an expression. `py:eval(<<"1 + 1">>)' gives `2'.
+-spec eval(unicode:chardata()) -> term().
+eval(Code) ->
+    eval(Code, #{}, #{}).
+
+%% @doc Evaluates an expression with names bound (merged into the context's globals).
+%% `py:eval("x * 2", #{x => 21})' gives `42'.
+-spec eval(unicode:chardata(), #{name() => term()}) -> term().
+eval(Code, Bindings) ->
+    eval(Code, Bindings, #{}).
+
+%% @doc Evaluates an expression with call options.
+%% `py:eval("[1, 2]", #{}, #{return => handle})' gives a handle to the list.
+-spec eval(unicode:chardata(), #{name() => term()}, opts()) -> term().
+eval(Code, Bindings, Opts) ->
+    direct({eval, py_lib:code(Code), py_lib:bindings(Bindings)}, Opts).
+
+%% @doc Runs statements in the context's globals. `py:exec("import os")' gives `ok'.
+-spec exec(unicode:chardata()) -> ok.
+exec(Code) ->
+    exec(Code, #{}, #{}).
+
+%% @doc Runs statements with names bound. `py:exec("y = x + 1", #{x => 1})' gives `ok'.
+-spec exec(unicode:chardata(), #{name() => term()}) -> ok.
+exec(Code, Bindings) ->
+    exec(Code, Bindings, #{}).
+
+%% @doc Runs statements with call options.
+%% `py:exec("while True: pass", #{}, #{timeout => 100})' raises `error(timeout)'.
+-spec exec(unicode:chardata(), #{name() => term()}, opts()) -> ok.
+exec(Code, Bindings, Opts) ->
+    _ = direct({exec, py_lib:code(Code), py_lib:bindings(Bindings)}, Opts),
+    ok.
+
+%% @doc Imports a module, as a handle. ``py:import('os.path')'' gives a handle.
+-spec import(name()) -> term().
+import(Mod) ->
+    direct({import, py_lib:name(Mod)}).
+
+%% @doc Converts a handle to a term with the registered encoders.
+%% `py:value(py:eval("[1]", #{}, #{return => handle}))' gives `[1]'.
+-spec value(handle()) -> term().
+value(Handle) ->
+    direct({value, Handle}).
+
+%% @doc Copies a buffer-protocol object (bytes, bytearray, memoryview, numpy
+%% array) into one binary. `py:to_binary(py:bytes(<<1, 2>>))' gives `<<1, 2>>'.
+-spec to_binary(term()) -> binary().
+to_binary(Obj) ->
+    direct({to_binary, Obj}).
+
+%% @doc Marks a binary as Python `bytes'. `py:func(builtins, len, [py:bytes(<<1, 2>>)])' gives `2'.
+-spec bytes(binary()) -> py_nif:marker().
+bytes(Bin) when is_binary(Bin) ->
+    py_nif:bytes(Bin).
+
+%% @doc Marks a binary as a read-only `memoryview' over it (no copy).
+%% ``py:func('numpy.frombuffer', [py:buffer(Bin)], #{dtype => <<"uint8">>})'' gives a handle.
+-spec buffer(binary()) -> py_nif:marker().
+buffer(Bin) when is_binary(Bin) ->
+    py_nif:buffer(Bin).
+
+%%% Pools
+
+%% @doc Starts a named pool of contexts: `#{size => pos_integer(),
+%% strategy => round_robin | least_busy}'. A pool of size 1 is one context
+%% with its own globals, for state that must stay together.
+%% `py:start_pool(mine, #{size => 1})' gives `{ok, Pid}'; then `#{on => mine}'.
+-spec start_pool(atom(), map()) -> {ok, pid()} | {error, term()}.
+start_pool(Name, Opts) ->
+    py_sup:start_pool(Name, Opts).
+
+%% @doc Stops a named pool. `py:stop_pool(mine)' gives `ok'.
+-spec stop_pool(atom()) -> ok | {error, not_found}.
+stop_pool(Name) ->
+    py_sup:stop_pool(Name).
+
+%%% Internals
+
+run_call(Name, Args, Kwargs) ->
+    direct({call, Name, Args, Kwargs}).
+
+builtin(Name, Args) ->
+    run_call(py_lib:builtin(Name), Args, []).
+
+builtin_handle(Name, Args) ->
+    direct({call, py_lib:builtin(Name), Args, []}, #{return => handle}).
+
+op(Name, Args) ->
+    run_call(py_lib:operator(Name), Args, []).
+
+direct(Job) ->
+    direct(Job, #{}).
+
+direct(Job, Opts) ->
+    case py_exec:run(Job, Opts) of
+        {ok, Value} -> Value;
+        {error, Reason} -> error(Reason)
+    end.

@@ -1,0 +1,37 @@
+%% @doc The `py' application: starts the supervision tree and the `default' pool.
+-module(py_app).
+-behaviour(application).
+
+-export([start/2, prep_stop/1, stop/1]).
+
+-define(LOG_FILTER, py_domain).
+
+%% @doc Starts `py_sup' with the default pool sized from the application env.
+-spec start(application:start_type(), term()) -> {ok, pid()} | {error, term()}.
+start(_Type, _Args) ->
+    case py_pool:validate_opts(#{}) of
+        {ok, PoolOpts} ->
+            show_py_logs(),
+            py_sup:start_link(PoolOpts);
+        {error, _} = Error ->
+            Error
+    end.
+
+%% OTP's default handler drops every event whose domain is not under [otp]
+%% (filter_default stop); without this filter, Python's warnings and the
+%% NIF's own would never reach the console.
+show_py_logs() ->
+    _ = logger:add_handler_filter(default, ?LOG_FILTER,
+                                  {fun logger_filters:domain/2, {log, sub, [py]}}),
+    ok.
+
+%% @doc Nothing to do before the tree stops.
+-spec prep_stop(State) -> State.
+prep_stop(State) ->
+    State.
+
+%% @doc Forgets the published pools: their contexts are gone with the tree.
+-spec stop(term()) -> ok.
+stop(_State) ->
+    _ = logger:remove_handler_filter(default, ?LOG_FILTER),
+    py_pool:unpublish_all().

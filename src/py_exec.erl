@@ -1,0 +1,254 @@
+%% @doc The one routing point: where a job runs (a pool, one context, a dirty
+%% scheduler or another node), how its options are checked, and how the caller
+%% waits for the result while serving callbacks and output.
+-module(py_exec).
+
+-export([run/2, validate_opts/1, apply_call/1]).
+
+-export_type([opts/0, on/0]).
+
+-type on() :: default
+            | atom()
+            | {atom(), pos_integer()}
+            | dirty
+            | {node, node()}.
+-type opts() :: #{timeout := timeout(), return := py_nif:return(), on := on()}.
+
+%% {JobRes, Where} of the job whose callback this process is running, so that
+%% a call made from inside the callback runs on the context that waits for it.
+-define(CALLBACK_KEY, '$py_callback_job').
+
+%% Extra time for erpc on top of the remote call's own timeout, so that the
+%% remote side reports its own {error, timeout} rather than erpc cutting it off.
+-define(ERPC_MARGIN, 1000).
+
+%% @doc Runs a job where the options say and returns its result.
+%% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
+-spec run(py_nif:job(), map()) -> {ok, term()} | {error, term()}.
+run(Job, Opts) ->
+    case validate_opts(Opts) of
+        {ok, #{on := On} = Normal} -> route(On, Job, Normal);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Checks call options and fills in the defaults: the only place that
+%% knows them. `validate_opts(#{return => handle})' gives
+%% `{ok, #{timeout => 5000, return => handle, on => default}}'.
+-spec validate_opts(term()) -> {ok, opts()} | {error, {bad_option, term()}}.
+validate_opts(Opts) when is_map(Opts) ->
+    Defaults = #{timeout => application:get_env(py, call_timeout, 5000),
+                 return => term,
+                 on => default},
+    check_opts(maps:to_list(maps:merge(Defaults, Opts)), #{});
+validate_opts(Opts) ->
+    {error, {bad_option, Opts}}.
+
+check_opts([], Acc) ->
+    {ok, Acc};
+check_opts([{timeout, T} | Rest], Acc)
+  when T =:= infinity; is_integer(T), T >= 0 ->
+    check_opts(Rest, Acc#{timeout => T});
+check_opts([{return, R} | Rest], Acc) when R =:= term; R =:= handle ->
+    check_opts(Rest, Acc#{return => R});
+check_opts([{on, On} | Rest], Acc) ->
+    case valid_on(On) of
+        true -> check_opts(Rest, Acc#{on => On});
+        false -> {error, {bad_option, on}}
+    end;
+check_opts([{Key, _} | _], _Acc) ->
+    {error, {bad_option, Key}}.
+
+valid_on({node, Node}) when is_atom(Node) -> true;
+valid_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
+valid_on(Pool) -> is_atom(Pool).
+
+%% @doc Applies `{M, F, Args}' or `{Fun, Args}' (a callback or a cast from
+%% Python). `apply_call({lists, reverse, [[1, 2]]})' gives `[2, 1]'.
+-spec apply_call({module() | binary(), atom() | binary(), list()} | {fun(), list()}) -> term().
+apply_call({M, F, Args}) ->
+    erlang:apply(existing_atom(M), existing_atom(F), Args);
+apply_call({Fun, Args}) ->
+    erlang:apply(Fun, Args).
+
+%% Python may name a module with a str; only atoms that already exist are
+%% accepted, so Python cannot fill the atom table.
+existing_atom(A) when is_atom(A) -> A;
+existing_atom(B) when is_binary(B) -> binary_to_existing_atom(B, utf8);
+existing_atom(Other) -> error({badarg, Other}).
+
+%%% Routing
+
+route(dirty, Job, #{return := Return, timeout := Timeout}) ->
+    py_nif:call_dirty(Job, Return, Timeout);
+route({node, Node}, Job, Opts) when is_atom(Node) ->
+    remote(Node, Job, Opts);
+route(On, Job, Opts) ->
+    case remote_owner(On, Job) of
+        local ->
+            case get(?CALLBACK_KEY) of
+                {JobRes, Where} when On =:= default; On =:= Where ->
+                    on_place(JobRes, Where, Job, Opts);
+                {JobRes, {On, _} = Where} ->
+                    on_place(JobRes, Where, Job, Opts);
+                _ ->
+                    local(On, Job, Opts)
+            end;
+        Node ->
+            remote(Node, Job, Opts)
+    end.
+
+%% Where: the pool or context the caller asked for, remembered while the
+%% job's callbacks run so that a nested call naming the same place runs on
+%% the waiting context (the only one that can serve it without deadlock
+%% when the pool has one context).
+local({Name, N} = Where, Job, Opts) ->
+    case py_pool:context(Name, N) of
+        {ok, Ctx} -> on_place(Ctx, Where, Job, Opts);
+        {error, _} = Error -> Error
+    end;
+local(Name, Job, Opts) ->
+    case py_pool:lookup(Name) of
+        undefined -> {error, {no_pool, Name}};
+        Pool -> on_place(Pool, Name, Job, Opts)
+    end.
+
+%% A handle made on another node is only meaningful there; an explicit `on'
+%% is obeyed as it is.
+remote_owner(default, Job) ->
+    case job_object(Job) of
+        Obj when is_reference(Obj), node(Obj) =/= node() -> node(Obj);
+        _ -> local
+    end;
+remote_owner(_On, _Job) ->
+    local.
+
+job_object({method, Obj, _, _, _}) -> Obj;
+job_object({getattr, Obj, _}) -> Obj;
+job_object({call_obj, Obj, _, _}) -> Obj;
+job_object({value, Obj}) -> Obj;
+job_object({to_binary, Obj}) -> Obj;
+job_object({call, _, [Obj | _], _}) -> Obj;
+job_object(_) -> undefined.
+
+remote(Node, Job, #{timeout := Timeout} = Opts) ->
+    ErpcTimeout = case Timeout of
+                      infinity -> infinity;
+                      _ -> Timeout + ?ERPC_MARGIN
+                  end,
+    try
+        erpc:call(Node, py_exec, run, [Job, Opts#{on := default}], ErpcTimeout)
+    catch
+        error:{erpc, timeout} -> {error, timeout};
+        error:{erpc, Reason} -> {error, {erpc, Reason}};
+        error:{exception, Reason, _Stack} -> {error, {remote, error, Reason}};
+        exit:{exception, Reason} -> {error, {remote, exit, Reason}};
+        exit:{signal, Reason} -> {error, {remote, exit, Reason}};
+        throw:Value -> {error, {remote, throw, Value}}
+    end.
+
+%%% The context path
+
+on_place(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
+    Deadline = deadline(Timeout),
+    %% make_ref/0 here and the receive in await/3: the compiler then lets the
+    %% receive skip every message older than Ref.
+    Ref = make_ref(),
+    case py_nif:submit(Place, Ref, Job, Return) of
+        {ok, JobRes} ->
+            await(Ref, {JobRes, Where}, Deadline);
+        too_large ->
+            case py_nif:submit_large(Place, Ref, Job, Return) of
+                {ok, JobRes} -> await(Ref, {JobRes, Where}, Deadline);
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+await(Ref, {JobRes, _} = Job, Deadline) ->
+    receive
+        {Ref, {ok, _} = Ok} ->
+            Ok;
+        {Ref, {error, _} = Error} ->
+            Error;
+        {Ref, {callback, Call}} ->
+            callback(Job, Call),
+            await(Ref, Job, Deadline);
+        {Ref, {output, _Stream, Data}} ->
+            output(Data),
+            await(Ref, Job, Deadline)
+    after remaining(Deadline) ->
+            case py_nif:cancel(JobRes) of
+                ok ->
+                    flush(Ref, JobRes);
+                sent ->
+                    drain(Ref, JobRes)
+            end,
+            {error, timeout}
+    end.
+
+%% cancel/1 said `sent': the final reply is coming and must not be left behind.
+drain(Ref, JobRes) ->
+    receive
+        {Ref, {ok, _}} ->
+            flush(Ref, JobRes);
+        {Ref, {error, _}} ->
+            flush(Ref, JobRes);
+        {Ref, {callback, _}} ->
+            refuse_callback(JobRes),
+            drain(Ref, JobRes);
+        {Ref, {output, _Stream, Data}} ->
+            output(Data),
+            drain(Ref, JobRes)
+    end.
+
+%% Whatever the cancelled job sent before it stopped.
+flush(Ref, JobRes) ->
+    receive
+        {Ref, {callback, _}} ->
+            refuse_callback(JobRes),
+            flush(Ref, JobRes);
+        {Ref, {output, _Stream, Data}} ->
+            output(Data),
+            flush(Ref, JobRes);
+        {Ref, _} ->
+            flush(Ref, JobRes)
+    after 0 ->
+            ok
+    end.
+
+%% A callback that arrives after the deadline is answered with an error, so a
+%% Python thread waiting for it is never left hanging.
+refuse_callback(JobRes) ->
+    ok = py_nif:callback_reply(JobRes, {error, {exit, timeout, []}}).
+
+callback({JobRes, _Where} = Job, Call) ->
+    Previous = put(?CALLBACK_KEY, Job),
+    Reply = try
+                {ok, apply_call(Call)}
+            catch
+                Class:Reason:Stack -> {error, {Class, Reason, Stack}}
+            after
+                %% Callbacks nest: an outer callback's job must be current again.
+                restore(Previous)
+            end,
+    ok = py_nif:callback_reply(JobRes, Reply).
+
+restore(undefined) -> _ = erase(?CALLBACK_KEY), ok;
+restore(Job) -> _ = put(?CALLBACK_KEY, Job), ok.
+
+%% Output goes to the caller's group leader, so it shows where the call was
+%% typed, a remote shell included; a dead or refusing group leader must not
+%% make the call fail.
+output(Data) ->
+    try
+        io:put_chars(Data)
+    catch
+        _:_ -> ok
+    end.
+
+deadline(infinity) -> infinity;
+deadline(Timeout) -> erlang:monotonic_time(millisecond) + Timeout.
+
+remaining(infinity) -> infinity;
+remaining(Deadline) -> max(0, Deadline - erlang:monotonic_time(millisecond)).

@@ -1,0 +1,125 @@
+%% @doc Pure helpers of `py': Python names, jobs, bindings and the eliding of
+%% long `dir'/`vars' results. Nothing here talks to Python.
+-module(py_lib).
+
+-export([name/1, name/2, builtin/1, operator/1, class_name/1, cast_name/1,
+         target_job/3, code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
+
+-export_type([name/0, target/0]).
+
+-type name() :: atom() | binary().
+-type target() :: {name(), name()} | name() | {term(), name()}.
+
+%% How many entries dir/1 and vars/1 show before eliding the rest.
+-define(ELIDE, 28).
+
+%% @doc A Python name as a binary. `name(math)' gives `<<"math">>'.
+-spec name(name()) -> binary().
+name(Name) when is_atom(Name) -> atom_to_binary(Name, utf8);
+name(Name) when is_binary(Name) -> Name;
+name(Other) -> error({bad_name, Other}).
+
+%% @doc A dotted name. ``name('os.path', isdir)'' gives `<<"os.path.isdir">>'.
+-spec name(name(), name()) -> binary().
+name(Mod, Fun) ->
+    M = name(Mod),
+    F = name(Fun),
+    <<M/binary, ".", F/binary>>.
+
+%% @doc The dotted name of a builtin. `builtin(len)' gives `<<"builtins.len">>'.
+-spec builtin(atom()) -> binary().
+builtin(Name) ->
+    name(builtins, Name).
+
+%% @doc The dotted name of an `operator' function for a `py' function name;
+%% Erlang reserves `and', `or', `not' and `is' reads better without the
+%% trailing underscore. ``operator('and-')'' gives `<<"operator.and_">>'.
+-spec operator(atom()) -> binary().
+operator('and-') -> <<"operator.and_">>;
+operator('or-') -> <<"operator.or_">>;
+operator('not-') -> <<"operator.not_">>;
+operator(is) -> <<"operator.is_">>;
+operator(Name) -> name(operator, Name).
+
+%% @doc The name that resolves a class given to `isinstance/2': a name without
+%% a dot is a builtin. `class_name(int)' gives `<<"builtins.int">>'.
+-spec class_name(name()) -> binary().
+class_name(Name) ->
+    Bin = name(Name),
+    case binary:match(Bin, <<".">>) of
+        nomatch -> <<"builtins.", Bin/binary>>;
+        _ -> Bin
+    end.
+
+%% @doc The builtin that casts a constant. `cast_name(int)' gives `<<"builtins.int">>'.
+-spec cast_name(int | float | str) -> binary().
+cast_name(int) -> <<"builtins.int">>;
+cast_name(float) -> <<"builtins.float">>;
+cast_name(str) -> <<"builtins.str">>;
+cast_name(Other) -> error({bad_type, Other}).
+
+%% @doc The job for `py:call/4'. A tuple whose first element is a name is
+%% `{Module, Function}'; any other first element is an object with a method.
+%% `target_job({math, pow}, [2, 3], [])' gives `{ok, {call, <<"math.pow">>, [2, 3], []}}'.
+-spec target_job(term(), list(), py_nif:kwargs()) ->
+          {ok, py_nif:job()} | {error, {bad_target, term()}}.
+target_job(Target, Args, Kwargs) ->
+    try
+        {ok, job(Target, Args, Kwargs)}
+    catch
+        error:{bad_name, _} -> {error, {bad_target, Target}}
+    end.
+
+job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
+    {call, name(Mod, Fun), Args, Kwargs};
+job({Obj, Method}, Args, Kwargs) ->
+    {method, Obj, name(Method), Args, Kwargs};
+job(Dotted, Args, Kwargs) ->
+    {call, name(Dotted), Args, Kwargs}.
+
+%% @doc Source text as a binary: a binary or any chardata.
+%% `code("1 + 1")' gives `<<"1 + 1">>'.
+-spec code(unicode:chardata()) -> binary().
+code(Code) when is_binary(Code) ->
+    Code;
+code(Code) ->
+    case unicode:characters_to_binary(Code) of
+        Bin when is_binary(Bin) -> Bin;
+        _ -> error({bad_code, Code})
+    end.
+
+%% @doc Bindings with binary keys, as Python globals want them.
+%% `bindings(#{x => 1})' gives `#{<<"x">> => 1}'.
+-spec bindings(#{name() => term()}) -> #{binary() => term()}.
+bindings(Bindings) when is_map(Bindings) ->
+    maps:fold(fun(K, V, Acc) when is_atom(K); is_binary(K) -> Acc#{name(K) => V};
+                 (K, _, _) -> error({bad_binding, K})
+              end, #{}, Bindings);
+bindings(Other) ->
+    error({bad_bindings, Other}).
+
+%% @doc The number of entries kept by `elide_list/1' and `elide_map/1' (28).
+-spec elide_limit() -> pos_integer().
+elide_limit() ->
+    ?ELIDE.
+
+%% @doc The first 28 entries and `{more, N}' for the N left out.
+%% `elide_list(lists:seq(1, 30))' gives `lists:seq(1, 28) ++ [{more, 2}]'.
+-spec elide_list(list()) -> list().
+elide_list(List) ->
+    case length(List) of
+        Len when Len > ?ELIDE -> lists:sublist(List, ?ELIDE) ++ [{more, Len - ?ELIDE}];
+        _ -> List
+    end.
+
+%% @doc The 28 smallest keys and ``'$more' => N'' for the N left out.
+%% `elide_map(M)' with 30 keys gives 28 of them plus ``'$more' => 2''.
+-spec elide_map(map()) -> map().
+elide_map(Map) ->
+    case map_size(Map) of
+        Size when Size > ?ELIDE ->
+            Kept = lists:sublist(lists:sort(maps:to_list(Map)), ?ELIDE),
+            (maps:from_list(Kept))#{'$more' => Size - ?ELIDE};
+        _ ->
+            Map
+    end.

@@ -1,0 +1,189 @@
+%% @doc The native functions behind `py' (see docs/internals.md, the contract).
+%%
+%% Users never call this module: `py' and `py_exec' do. Every function here is
+%% replaced by the NIF when `priv/py_nif.so' loads; the Erlang bodies only
+%% raise `nif_not_loaded'.
+-module(py_nif).
+
+-export([versions/0, set_server/1, handle_count/0,
+         context_new/1, context_stop/1, context_info/1,
+         pool_new/2, pool_set/3, pool_info/1,
+         submit/4, submit_large/4, call_dirty/3, cancel/1, callback_reply/2,
+         bytes/1, buffer/1, is_handle/1]).
+
+-export_type([handle/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
+              return/0, kwargs/0, strategy/0, callback_result/0]).
+
+-on_load(init/0).
+
+%% NIF resources are (magic) references on OTP 25.
+-type handle() :: reference().
+-type marker() :: reference().
+-type ctx() :: reference().
+-type pool() :: reference().
+-type job_res() :: reference().
+-type place() :: ctx() | pool() | job_res().
+-type return() :: term | handle.
+-type strategy() :: round_robin | least_busy.
+-type kwargs() :: #{atom() | binary() => term()} | [{atom() | binary(), term()}].
+-type job() :: {call, Name :: binary(), Args :: list(), kwargs()}
+             | {const, Name :: binary()}
+             | {method, Obj :: term(), Name :: binary(), Args :: list(), kwargs()}
+             | {getattr, Obj :: term(), Name :: binary()}
+             | {call_obj, Obj :: term(), Args :: list(), kwargs()}
+             | {eval, Code :: binary(), Bindings :: map()}
+             | {exec, Code :: binary(), Bindings :: map()}
+             | {import, Name :: binary()}
+             | {value, handle()}
+             | {to_binary, Obj :: term()}.
+-type callback_result() :: {ok, term()}
+                         | {error, {Class :: atom(), Reason :: term(), Stack :: list()}}.
+
+%%% Loading
+
+-spec init() -> ok | {error, term()}.
+init() ->
+    %% The application spec may not be loaded yet when the module is loaded
+    %% directly (erl -pa ...), and its env holds the configuration.
+    _ = application:load(py),
+    PrivDir = priv_dir(),
+    erlang:load_nif(filename:join(PrivDir, "py_nif"), load_info(PrivDir)).
+
+-spec load_info(file:filename()) -> map().
+load_info(PrivDir) ->
+    #{python => opt_bin(env(python, undefined)),
+      venv => opt_bin(venv()),
+      path => [bin(P) || P <- env(path, [])],
+      env => [{bin(K), bin(V)} || {K, V} <- env(env, [])],
+      python_pkg => bin(python_pkg(PrivDir)),
+      max_depth => env(max_depth, 10000)}.
+
+%% An explicit `venv` wins; then an explicit `python`; only then an activated venv.
+venv() ->
+    case {env(venv, undefined), env(python, undefined)} of
+        {undefined, undefined} ->
+            case os:getenv("VIRTUAL_ENV") of
+                false -> undefined;
+                "" -> undefined;
+                Dir -> Dir
+            end;
+        {Dir, _} ->
+            Dir
+    end.
+
+python_pkg(PrivDir) ->
+    Installed = filename:join(PrivDir, "python"),
+    case filelib:is_dir(Installed) of
+        true -> Installed;
+        false -> filename:join(app_dir(), "python")
+    end.
+
+priv_dir() ->
+    case code:priv_dir(py) of
+        {error, bad_name} -> filename:join(app_dir(), "priv");
+        Dir -> Dir
+    end.
+
+%% The directory above ebin/: code:lib_dir/1 only knows the application when
+%% its directory is named like one, which a source checkout may not be.
+app_dir() ->
+    case code:which(?MODULE) of
+        Beam when is_list(Beam) ->
+            filename:dirname(filename:dirname(filename:absname(Beam)));
+        _ ->
+            case code:lib_dir(py) of
+                {error, bad_name} -> filename:absname(".");
+                Dir -> Dir
+            end
+    end.
+
+env(Key, Default) ->
+    application:get_env(py, Key, Default).
+
+opt_bin(undefined) -> undefined;
+opt_bin(Value) -> bin(Value).
+
+bin(B) when is_binary(B) -> B;
+bin(A) when is_atom(A) -> atom_to_binary(A, utf8);
+bin(L) when is_list(L) -> unicode:characters_to_binary(L).
+
+%%% Process-wide
+
+%% @doc Python, NIF and interpreter-executable versions.
+-spec versions() -> #{python := binary(), nif := binary(), executable := binary()}.
+versions() -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Sets the process that receives logs, casts and output made outside any job.
+-spec set_server(pid()) -> ok.
+set_server(_Pid) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc The number of handles alive now (resources not yet destroyed).
+-spec handle_count() -> non_neg_integer().
+handle_count() -> erlang:nif_error(nif_not_loaded).
+
+%%% Contexts and pools
+
+%% @doc Starts a context thread owned (and monitored) by `Owner'.
+-spec context_new(Owner :: pid()) -> ctx() | {error, term()}.
+context_new(_Owner) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Stops a context; its running and queued jobs get an error.
+-spec context_stop(ctx()) -> ok.
+context_stop(_Ctx) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Id, liveness, busy flag and queue length of a context.
+-spec context_info(ctx()) -> #{id := pos_integer(), alive := boolean(),
+                               busy := boolean(), queued := non_neg_integer()}.
+context_info(_Ctx) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc A fixed-size array of empty context slots.
+-spec pool_new(Size :: pos_integer(), strategy()) -> pool().
+pool_new(_Size, _Strategy) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Puts a context in a 0-based slot of a pool.
+-spec pool_set(pool(), Index :: non_neg_integer(), ctx()) -> ok.
+pool_set(_Pool, _Index, _Ctx) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Size, strategy and contexts (`undefined' for an empty slot) of a pool.
+-spec pool_info(pool()) -> #{size := pos_integer(), strategy := atom(),
+                             contexts := [ctx() | undefined]}.
+pool_info(_Pool) -> erlang:nif_error(nif_not_loaded).
+
+%%% Jobs
+
+%% @doc Queues a job; the result comes to the caller as `{Ref, {ok | error, _}}'.
+-spec submit(place(), reference(), job(), return()) ->
+          {ok, job_res()} | too_large | {error, term()}.
+submit(_Place, _Ref, _Job, _Return) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc `submit/4' for large arguments (a dirty CPU NIF copies them).
+-spec submit_large(place(), reference(), job(), return()) ->
+          {ok, job_res()} | {error, term()}.
+submit_large(_Place, _Ref, _Job, _Return) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Runs a job on a dirty CPU scheduler and returns its result.
+-spec call_dirty(job(), return(), Timeout :: non_neg_integer() | infinity) ->
+          {ok, term()} | {error, term()}.
+call_dirty(_Job, _Return, _Timeout) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Cancels a job: `ok' (no reply will come) or `sent' (the final reply must be received).
+-spec cancel(job_res()) -> ok | sent.
+cancel(_JobRes) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Answers a `{Ref, {callback, _}}' message of a job.
+-spec callback_reply(job_res(), callback_result()) -> ok.
+callback_reply(_JobRes, _Result) -> erlang:nif_error(nif_not_loaded).
+
+%%% Values
+
+%% @doc A marker that becomes Python `bytes'.
+-spec bytes(binary()) -> marker().
+bytes(_Bin) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc A marker that becomes a read-only `memoryview' over the binary (no copy).
+-spec buffer(binary()) -> marker().
+buffer(_Bin) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc True when the term is a handle to a Python object.
+-spec is_handle(term()) -> boolean().
+is_handle(_Term) -> erlang:nif_error(nif_not_loaded).

@@ -1,0 +1,123 @@
+%% @doc A pool of contexts: one supervisor (one_for_one) with one `py_context'
+%% per slot of a NIF pool resource.
+%%
+%% The resource is made and published under `{py_pool, Name}' in
+%% `persistent_term' once per pool start. A restarted context puts itself back
+%% into its slot, so callers never see a new resource for it.
+-module(py_pool).
+-behaviour(supervisor).
+
+-export([start_link/2, validate_opts/1, lookup/1, context/2, unpublish/1, unpublish_all/0]).
+-export([init/1]).
+
+-export_type([opts/0]).
+
+-type opts() :: #{size := pos_integer(), strategy := py_nif:strategy()}.
+
+%% @doc Makes the pool resource, starts its contexts, then publishes it.
+-spec start_link(atom(), opts()) -> {ok, pid()} | {error, term()}.
+start_link(Name, #{size := Size, strategy := Strategy}) ->
+    Pool = py_nif:pool_new(Size, Strategy),
+    case supervisor:start_link(?MODULE, {Pool, Size}) of
+        {ok, Pid} ->
+            %% Published only once every slot is filled, so the first callers
+            %% never meet an empty pool.
+            persistent_term:put({py_pool, Name}, Pool),
+            {ok, Pid};
+        {error, _} = Error ->
+            Error;
+        ignore ->
+            {error, ignore}
+    end.
+
+%% @doc Checks pool options; a missing one comes from the application env.
+%% `#{size => 2}' gives `{ok, #{size => 2, strategy => round_robin}}'.
+-spec validate_opts(term()) -> {ok, opts()} | {error, {bad_option, term()}}.
+validate_opts(Opts) when is_map(Opts) ->
+    Defaults = #{size => default_size(),
+                 strategy => application:get_env(py, pool_strategy, round_robin)},
+    check(maps:to_list(maps:merge(Defaults, Opts)), #{});
+validate_opts(Opts) ->
+    {error, {bad_option, Opts}}.
+
+check([], Acc) ->
+    {ok, Acc};
+check([{size, N} | Rest], Acc) when is_integer(N), N > 0 ->
+    check(Rest, Acc#{size => N});
+check([{strategy, S} | Rest], Acc) when S =:= round_robin; S =:= least_busy ->
+    check(Rest, Acc#{strategy => S});
+check([{Key, _} | _], _Acc) ->
+    {error, {bad_option, Key}}.
+
+default_size() ->
+    case application:get_env(py, pool_size, undefined) of
+        undefined -> erlang:system_info(schedulers);
+        Size -> Size
+    end.
+
+%% @doc The published resource of a pool, or `undefined' when it is not started.
+-spec lookup(atom()) -> py_nif:pool() | undefined.
+lookup(Name) ->
+    persistent_term:get({py_pool, Name}, undefined).
+
+%% @doc Context `N' (1-based) of a pool, for `on => {Name, N}'.
+%% The pool resource does not hand out its contexts, so the context's owner
+%% process is asked; this path is for the rare explicit choice of a context.
+-spec context(atom(), pos_integer()) ->
+          {ok, py_nif:ctx()} | {error, {no_pool, atom()} | {no_context, {atom(), pos_integer()}}}.
+context(Name, N) ->
+    NoContext = {error, {no_context, {Name, N}}},
+    case lookup(Name) =/= undefined andalso child(py_sup, {py_pool, Name}) of
+        false ->
+            {error, {no_pool, Name}};
+        undefined ->
+            {error, {no_pool, Name}};
+        PoolSup ->
+            case child(PoolSup, N - 1) of
+                undefined ->
+                    NoContext;
+                Owner ->
+                    try py_context:ctx(Owner) of
+                        Ctx -> {ok, Ctx}
+                    catch
+                        %% The owner stopped between the two look-ups.
+                        exit:_ -> NoContext
+                    end
+            end
+    end.
+
+child(Sup, Id) ->
+    try supervisor:which_children(Sup) of
+        Children ->
+            case lists:keyfind(Id, 1, Children) of
+                {Id, Pid, _, _} when is_pid(Pid) -> Pid;
+                _ -> undefined
+            end
+    catch
+        exit:_ -> undefined
+    end.
+
+%% @doc Forgets a stopped pool.
+-spec unpublish(atom()) -> ok.
+unpublish(Name) ->
+    _ = persistent_term:erase({py_pool, Name}),
+    ok.
+
+%% @doc Forgets every pool (the application stopped).
+-spec unpublish_all() -> ok.
+unpublish_all() ->
+    lists:foreach(fun({{py_pool, Name}, _}) -> unpublish(Name);
+                     (_) -> ok
+                  end, persistent_term:get()).
+
+%% @private
+-spec init({py_nif:pool(), pos_integer()}) ->
+          {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
+init({Pool, Size}) ->
+    Contexts = [#{id => Index,
+                  start => {py_context, start_link, [Pool, Index]},
+                  restart => permanent,
+                  shutdown => 5000,
+                  type => worker}
+                || Index <- lists:seq(0, Size - 1)],
+    {ok, {#{strategy => one_for_one, intensity => 10, period => 10}, Contexts}}.

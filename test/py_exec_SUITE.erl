@@ -1,0 +1,591 @@
+%% @doc Execution (issue 4): contexts, pools, the dirty path, timeouts and
+%% cancellation, callbacks into Erlang, output and logging, exceptions.
+-module(py_exec_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+
+-export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
+         init_per_testcase/2, end_per_testcase/2]).
+-export([timeout_while_true/1, timeout_exec/1, timeout_ignores_except_exception/1,
+         timeout_infinity/1, timeout_blocked_in_c/1, cancel_job/1,
+         caller_dies_frees_context/1,
+         context_killed_mid_call/1, pool_stopped_mid_call/1, queued_jobs_on_kill/1,
+         concurrent_1000/1, own_globals/1, no_such_pool/1,
+         callback_chain_depth_10/1, callback_chain_on_pool/1,
+         callback_runs_in_caller/1, callback_fun/1, callback_error_caught/1,
+         callback_error_uncaught/1, send_to_self/1, send_to_pid/1, cast/1,
+         self_outside_call/1,
+         print_to_group_leader/1, stderr_to_group_leader/1, logging_to_logger/1,
+         exception_format/1, exception_qualified_type/1,
+         sqlite_connection/1, dirty_same_answers/1, dirty_no_callbacks/1,
+         dirty_timeout/1, large_argument/1, large_argument_scheduler/1]).
+%% called from Python
+-export([chain/1, chain_on/2, fail/2, identity/1, cast_target/2]).
+
+-define(ONE, py_exec_one).
+
+suite() ->
+    [{timetrap, {minutes, 3}}].
+
+all() ->
+    [{group, timeouts}, {group, contexts}, {group, callbacks}, {group, output},
+     {group, errors}, {group, placement}].
+
+groups() ->
+    [{timeouts, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
+                     timeout_infinity, timeout_blocked_in_c, cancel_job,
+                     caller_dies_frees_context]},
+     {contexts, [], [context_killed_mid_call, pool_stopped_mid_call, queued_jobs_on_kill,
+                     concurrent_1000, own_globals, no_such_pool]},
+     {callbacks, [], [callback_chain_depth_10, callback_chain_on_pool,
+                      callback_runs_in_caller, callback_fun, callback_error_caught,
+                      callback_error_uncaught, send_to_self, send_to_pid, cast,
+                      self_outside_call]},
+     {output, [], [print_to_group_leader, stderr_to_group_leader, logging_to_logger]},
+     {errors, [], [exception_format, exception_qualified_type]},
+     {placement, [], [sqlite_connection, dirty_same_answers, dirty_no_callbacks,
+                      dirty_timeout, large_argument, large_argument_scheduler]}].
+
+init_per_suite(Config) ->
+    ok = py_test_util:start(),
+    ok = py:exec(<<"import sys\n"
+                   "if d not in sys.path:\n"
+                   "    sys.path.insert(0, d)\n">>,
+                 #{d => unicode:characters_to_binary(?config(data_dir, Config))}),
+    Config.
+
+end_per_suite(_Config) ->
+    ok.
+
+%% Every case gets a new pool of one context, so that a case that leaves its
+%% context busy (or dead) cannot affect the next one.
+init_per_testcase(_Case, Config) ->
+    {ok, _} = py:start_pool(?ONE, #{size => 1}),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 5000}),
+    Config.
+
+end_per_testcase(_Case, _Config) ->
+    ok = py:stop_pool(?ONE),
+    py_test_util:assert_mailbox_empty().
+
+%%% Timeouts and cancellation
+
+timeout_while_true(_Config) ->
+    T0 = now_ms(),
+    {error, timeout} = py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                               #{timeout => 300, on => ?ONE}),
+    Elapsed = now_ms() - T0,
+    ct:log("timed out after ~p ms (deadline 300 ms)", [Elapsed]),
+    true = Elapsed >= 300 andalso Elapsed =< 400,
+    %% The same (only) context is free again.
+    T1 = now_ms(),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    ct:log("next call after ~p ms", [now_ms() - T1]),
+    %% A late result never arrives.
+    timer:sleep(200),
+    py_test_util:assert_mailbox_empty().
+
+timeout_exec(_Config) ->
+    T0 = now_ms(),
+    timeout = py_test_util:raised(
+                fun() -> py:exec(<<"while True: pass">>, #{}, #{timeout => 200, on => ?ONE}) end),
+    Elapsed = now_ms() - T0,
+    true = Elapsed >= 200 andalso Elapsed =< 300,
+    42 = py:eval(<<"6 * 7">>, #{}, #{on => ?ONE}),
+    ok.
+
+%% erlang.Cancelled is a BaseException, so `except Exception' does not stop it.
+timeout_ignores_except_exception(_Config) ->
+    T0 = now_ms(),
+    {error, timeout} = py:call('callbacks.interruptible_despite_except', [], [],
+                               #{timeout => 200, on => ?ONE}),
+    true = now_ms() - T0 =< 300,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    ok.
+
+timeout_infinity(_Config) ->
+    {ok, undefined} = py:call('time.sleep', [0.05], [], #{timeout => infinity, on => ?ONE}),
+    {ok, 4.0} = py:call('math.sqrt', [16], [], #{timeout => infinity}),
+    ok.
+
+%% time.sleep blocks in C: the exception is only seen when it returns. The
+%% caller still gets its timeout on time, the context stays busy until then,
+%% and the late result is dropped.
+timeout_blocked_in_c(_Config) ->
+    Ctx = only_context(?ONE),
+    T0 = now_ms(),
+    {error, timeout} = py:call('time.sleep', [0.6], [], #{timeout => 100, on => ?ONE}),
+    true = now_ms() - T0 =< 200,
+    #{busy := true} = py_nif:context_info(Ctx),
+    ok = py_test_util:wait_until(fun() -> not maps:get(busy, py_nif:context_info(Ctx)) end, 2000),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
+    timer:sleep(100),
+    py_test_util:assert_mailbox_empty().
+
+%% py_nif:cancel/1 on a running job: no reply is ever sent and the context is
+%% free again.
+cancel_job(_Config) ->
+    Pool = py_pool:lookup(?ONE),
+    Ref = make_ref(),
+    {ok, JobRes} = py_nif:submit(Pool, Ref, {exec, <<"while True: pass">>, #{}}, term),
+    timer:sleep(100),
+    case py_nif:cancel(JobRes) of
+        ok ->
+            ok;
+        sent ->
+            %% The job was stopped and its final reply is on its way.
+            receive {Ref, {error, _}} -> ok after 2000 -> ct:fail(no_final_reply) end
+    end,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    receive {Ref, Msg} -> ct:fail({late_reply, Msg})
+    after 300 -> ok
+    end,
+    %% Cancelling a finished job is harmless: its reply was sent already.
+    Ref2 = make_ref(),
+    {ok, JobRes2} = py_nif:submit(Pool, Ref2, {eval, <<"1 + 1">>, #{}}, term),
+    receive {Ref2, {ok, 2}} -> ok after 2000 -> ct:fail(no_reply) end,
+    sent = py_nif:cancel(JobRes2),
+    ok.
+
+%% A caller that dies mid-call drops its job (its JobRes is collected with it).
+caller_dies_frees_context(_Config) ->
+    {Pid, MRef} = spawn_monitor(
+                    fun() ->
+                            py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                                    #{timeout => infinity, on => ?ONE})
+                    end),
+    timer:sleep(200),
+    exit(Pid, kill),
+    receive {'DOWN', MRef, process, Pid, killed} -> ok end,
+    T0 = now_ms(),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 3000}),
+    ct:log("context free ~p ms after its caller died", [now_ms() - T0]),
+    ok.
+
+%%% Contexts and pools
+
+context_killed_mid_call(_Config) ->
+    Self = self(),
+    Caller = spawn_link(fun() ->
+                                Self ! {result, py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                                                        #{timeout => 20000, on => ?ONE})}
+                        end),
+    timer:sleep(200),
+    Owner = context_owner(?ONE),
+    exit(Owner, kill),
+    T0 = now_ms(),
+    receive
+        {result, Result} ->
+            ct:log("caller got ~p after ~p ms", [Result, now_ms() - T0]),
+            {error, {context_down, _}} = Result
+    after 5000 ->
+            ct:fail({caller_still_waiting, Caller})
+    end,
+    %% The supervisor starts a new context in the same slot.
+    ok = py_test_util:wait_until(fun() ->
+                                         New = context_owner(?ONE),
+                                         is_pid(New) andalso New =/= Owner
+                                 end, 5000),
+    ok = py_test_util:wait_until(fun() ->
+                                         py:call({operator, add}, [1, 2], [], #{on => ?ONE}) =:= {ok, 3}
+                                 end, 5000),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
+    ok.
+
+pool_stopped_mid_call(_Config) ->
+    {ok, _} = py:start_pool(py_exec_tmp, #{size => 1}),
+    Self = self(),
+    _ = spawn_link(fun() ->
+                           Self ! {result, py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                                                   #{timeout => 20000, on => py_exec_tmp})}
+                   end),
+    timer:sleep(200),
+    ok = py:stop_pool(py_exec_tmp),
+    receive
+        {result, Result} -> {error, {context_down, _}} = Result
+    after 5000 ->
+            ct:fail(caller_still_waiting)
+    end,
+    {error, {no_pool, py_exec_tmp}} = py:call({operator, add}, [1, 2], [], #{on => py_exec_tmp}),
+    ok.
+
+%% Jobs queued behind the running one get the error too, none hangs.
+queued_jobs_on_kill(_Config) ->
+    Self = self(),
+    Callers = [spawn_link(fun() ->
+                                  Self ! {result, self(),
+                                          py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                                                  #{timeout => 20000, on => ?ONE})}
+                          end) || _ <- lists:seq(1, 5)],
+    timer:sleep(200),
+    exit(context_owner(?ONE), kill),
+    Results = [receive {result, C, R} -> R after 5000 -> {still_waiting, C} end || C <- Callers],
+    [] = [R || R <- Results, not is_context_down(R)],
+    ok = py_test_util:wait_until(fun() ->
+                                         py:call({operator, add}, [1, 2], [], #{on => ?ONE}) =:= {ok, 3}
+                                 end, 5000).
+
+concurrent_1000(_Config) ->
+    Self = self(),
+    N = 1000,
+    Pids = [spawn_link(fun() ->
+                               R1 = py:call({operator, mul}, [I, 3]),
+                               R2 = py:eval(<<"x + 1">>, #{x => I}),
+                               Self ! {done, I, R1, R2}
+                       end) || I <- lists:seq(1, N)],
+    N = length(Pids),
+    Results = [receive {done, I, R1, R2} -> {I, R1, R2} after 60000 -> {I, timeout} end
+               || I <- lists:seq(1, N)],
+    [] = [R || {I, R1, R2} = R <- Results, {R1, R2} =/= {{ok, I * 3}, I + 1}],
+    ok.
+
+%% Each context has its own globals.
+own_globals(_Config) ->
+    #{size := Size} = py_nif:pool_info(py_pool:lookup(default)),
+    case Size >= 2 of
+        true ->
+            ok = py:exec(<<"own_globals_mark = 1">>, #{}, #{on => {default, 1}}),
+            true = py:eval(<<"'own_globals_mark' in globals()">>, #{}, #{on => {default, 1}}),
+            false = py:eval(<<"'own_globals_mark' in globals()">>, #{}, #{on => {default, 2}}),
+            ok = py:exec(<<"del own_globals_mark">>, #{}, #{on => {default, 1}});
+        false ->
+            ct:fail({default_pool_too_small, Size})
+    end.
+
+no_such_pool(_Config) ->
+    {error, {no_pool, py_exec_nope}} = py:call({operator, add}, [1, 2], [], #{on => py_exec_nope}),
+    {error, {no_context, {?ONE, 2}}} = py:call({operator, add}, [1, 2], [], #{on => {?ONE, 2}}),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?ONE, 1}}),
+    ok.
+
+%%% Callbacks
+
+callback_chain_depth_10(_Config) ->
+    Expected = lists:seq(10, 0, -1),
+    Expected = chain(10),
+    ok.
+
+%% The same chain on a pool of one context: every nested call must run on the
+%% context that waits for the callback, or it deadlocks.
+callback_chain_on_pool(_Config) ->
+    Expected = lists:seq(10, 0, -1),
+    Expected = chain_on(10, ?ONE),
+    ok.
+
+%% @doc Erlang -> Python -> Erlang ...: returns [N, N-1, ..., 0].
+-spec chain(non_neg_integer()) -> [non_neg_integer()].
+chain(0) ->
+    [0];
+chain(N) ->
+    [N | py:eval(<<"(lambda e: e.call(e.Atom('py_exec_SUITE'), e.Atom('chain'), [n - 1]))"
+                   "(__import__('erlang'))">>, #{n => N})].
+
+%% @doc chain/1 with every Python call on the given pool.
+-spec chain_on(non_neg_integer(), atom()) -> [non_neg_integer()].
+chain_on(0, _Pool) ->
+    [0];
+chain_on(N, Pool) ->
+    [N | py:eval(<<"(lambda e: e.call(e.Atom('py_exec_SUITE'), e.Atom('chain_on'), [n - 1, p]))"
+                   "(__import__('erlang'))">>, #{n => N, p => Pool}, #{on => Pool})].
+
+callback_runs_in_caller(_Config) ->
+    Self = self(),
+    Self = py:func(callbacks, call_self_pid),
+    {ok, Self} = py:call('callbacks.call_self_pid', [], [], #{on => ?ONE}),
+    ok.
+
+callback_fun(_Config) ->
+    42 = py:func(callbacks, apply_fun, [fun(X) -> X * 2 end, 21]),
+    [3, 2, 1] = py:func(callbacks, apply_fun, [fun lists:reverse/1, [1, 2, 3]]),
+    ok.
+
+callback_error_caught(_Config) ->
+    {throw, oops, true, true} = py:func(callbacks, catch_error, [throw, oops]),
+    {error, {my, <<"reason">>}, true, true} =
+        py:func(callbacks, catch_error, [error, {my, <<"reason">>}]),
+    {exit, bye, true, true} = py:func(callbacks, catch_error, [exit, bye]),
+    ok.
+
+callback_error_uncaught(_Config) ->
+    {error, {python, <<"erlang.Error">>, Message, Traceback}} =
+        py:call('callbacks.call_fail', [error, boom]),
+    <<"error: Atom('boom') in py_exec_SUITE:fail/2", _/binary>> = Message,
+    true = lists:any(fun(L) -> py_test_util:contains(L, "call_fail") end, Traceback),
+    {ok, 3} = py:call({operator, add}, [1, 2]),
+    ok.
+
+send_to_self(_Config) ->
+    undefined = py:eval(<<"(lambda e: e.send(e.self(), ('hello', e.Atom('x'), 1.5)))"
+                          "(__import__('erlang'))">>),
+    receive {<<"hello">>, x, 1.5} -> ok after 2000 -> ct:fail(nothing_received) end,
+    true = py:eval(<<"__import__('erlang').self() == p">>, #{p => self()}),
+    ok.
+
+send_to_pid(_Config) ->
+    Self = self(),
+    Pid = spawn_link(fun() -> receive M -> Self ! {relay, M} end end),
+    undefined = py:eval(<<"__import__('erlang').send(p, [1, {'k': None}])">>, #{p => Pid}),
+    receive {relay, [1, #{<<"k">> := undefined}]} -> ok after 2000 -> ct:fail(nothing_relayed) end,
+    ok.
+
+cast(_Config) ->
+    undefined = py:func(callbacks, cast_to, [self(), 42]),
+    receive
+        {cast_got, 42, Runner} ->
+            %% A cast does not run in the caller.
+            true = Runner =/= self()
+    after 2000 ->
+            ct:fail(no_cast)
+    end,
+    ok.
+
+%% @doc The target of callbacks.cast_to.
+-spec cast_target(pid(), term()) -> term().
+cast_target(Pid, Value) ->
+    Pid ! {cast_got, Value, self()}.
+
+self_outside_call(_Config) ->
+    %% Inside a call it works; the Python code below calls it from a thread
+    %% of its own, outside any call, where it raises RuntimeError.
+    Code = <<"import threading, erlang\n"
+             "out = []\n"
+             "def f():\n"
+             "    try:\n"
+             "        erlang.self()\n"
+             "        out.append('no error')\n"
+             "    except RuntimeError:\n"
+             "        out.append('RuntimeError')\n"
+             "t = threading.Thread(target=f)\n"
+             "t.start()\n"
+             "t.join()\n">>,
+    ok = py:exec(Code, #{}, #{on => ?ONE}),
+    [<<"RuntimeError">>] = py:eval(<<"out">>, #{}, #{on => ?ONE}),
+    ok.
+
+%% @doc Raises an exception of the given class (for callback error tests).
+-spec fail(error | exit | throw, term()) -> no_return().
+fail(error, Reason) -> erlang:error(Reason);
+fail(exit, Reason) -> erlang:exit(Reason);
+fail(throw, Reason) -> erlang:throw(Reason).
+
+%% @doc Returns its argument (a trivial callback).
+-spec identity(term()) -> term().
+identity(X) -> X.
+
+%%% Output and logging
+
+print_to_group_leader(_Config) ->
+    Out = with_capture(fun() ->
+                               ok = py:exec(<<"print('hello from python', 42)">>),
+                               ok = py:exec(<<"print('h\\u00e9llo', end='')\nprint()">>,
+                                            #{}, #{on => ?ONE})
+                       end),
+    <<"hello from python 42\nh", 16#c3, 16#a9, "llo\n">> = Out,
+    ok.
+
+stderr_to_group_leader(_Config) ->
+    Out = with_capture(fun() ->
+                               ok = py:exec(<<"import sys\nsys.stderr.write('to stderr\\n')\n"
+                                              "sys.stdout.write('to stdout\\n')">>)
+                       end),
+    true = py_test_util:contains(Out, "to stderr\n"),
+    true = py_test_util:contains(Out, "to stdout\n"),
+    ok.
+
+logging_to_logger(_Config) ->
+    ok = py_test_util:add_log_forwarder(self()),
+    try
+        ok = py:exec(<<"import logging\n"
+                       "logging.getLogger('py_exec_test').warning('careful %s', 'now')\n"
+                       "logging.getLogger('py_exec_test').error('it broke')\n">>),
+        warning = wait_log("careful now"),
+        error = wait_log("it broke")
+    after
+        ok = py_test_util:remove_log_forwarder()
+    end,
+    _ = py_test_util:flush(),
+    ok.
+
+%%% Exceptions
+
+exception_format(_Config) ->
+    Code = <<"def exc_fn_inner():\n"
+             "    raise ValueError('bad value 42')\n"
+             "def exc_fn_outer():\n"
+             "    exc_fn_inner()\n"
+             "exc_fn_outer()\n">>,
+    {python, <<"builtins.ValueError">>, <<"bad value 42">>, Traceback} =
+        py_test_util:raised(fun() -> py:exec(Code) end),
+    true = lists:all(fun is_binary/1, Traceback),
+    %% One line per element, without line ends.
+    <<"Traceback (most recent call last):">> = hd(Traceback),
+    <<"ValueError: bad value 42">> = lists:last(Traceback),
+    [] = [L || L <- Traceback, binary:match(L, <<"\n">>) =/= nomatch],
+    Text = iolist_to_binary(Traceback),
+    true = py_test_util:contains(Text, "in exc_fn_inner"),
+    true = py_test_util:contains(Text, "in exc_fn_outer"),
+    {error, {python, <<"builtins.ValueError">>, <<"bad value 42">>, Traceback2}} =
+        py:call('builtins.exec', [Code, #{}]),
+    true = py_test_util:contains(iolist_to_binary(Traceback2), "in exc_fn_inner"),
+    ok.
+
+exception_qualified_type(_Config) ->
+    {error, {python, <<"json.decoder.JSONDecodeError">>,
+             <<"Expecting property name enclosed in double quotes: line 1 column 2 (char 1)">>, _}} =
+        py:call({json, loads}, [<<"{">>]),
+    {error, {python, <<"builtins.KeyError">>, <<"'missing'">>, _}} =
+        py:call({operator, getitem}, [#{<<"k">> => 1}, <<"missing">>]),
+    {ok, 1} = py:call({operator, getitem}, [#{<<"k">> => 1}, <<"k">>]),
+    ok.
+
+%%% Placement: handles, dirty, large terms
+
+sqlite_connection(_Config) ->
+    {ok, _} = py:start_pool(py_exec_sqlite, #{size => 2}),
+    try
+        %% sqlite3 refuses a connection used from another thread, so every
+        %% call on the handle must run on the context that made it.
+        {ok, Conn} = py:call('sqlite3.connect', [<<":memory:">>], [], #{on => py_exec_sqlite}),
+        true = is_reference(Conn),
+        _ = py:method(Conn, execute, [<<"create table t (x integer, s text)">>]),
+        [_ = py:method(Conn, execute, [<<"insert into t values (?, ?)">>, {I, integer_to_binary(I)}])
+         || I <- lists:seq(1, 20)],
+        ok = to_ok(py:method(Conn, commit)),
+        {ok, Cur} = py:call({Conn, execute}, [<<"select sum(x), count(*), max(s) from t">>], [],
+                            #{on => py_exec_sqlite}),
+        [{210, 20, <<"9">>}] = py:method(Cur, fetchall),
+        %% Through the default pool too: the handle decides where it runs.
+        Cur2 = py:method(Conn, execute, [<<"select x from t where x > 18 order by x">>]),
+        [{19}, {20}] = py:method(Cur2, fetchall),
+        ok = to_ok(py:method(Conn, close))
+    after
+        ok = py:stop_pool(py_exec_sqlite)
+    end.
+
+dirty_same_answers(_Config) ->
+    Samples = [{{operator, add}, [1, 2], []},
+               {'math.pow', [2, 16], []},
+               {'builtins.sorted', [[3, 1, 2]], []},
+               {'builtins.int', [<<"ff">>], [{base, 16}]},
+               {'json.dumps', [#{a => [1, 2.5, undefined]}], #{sort_keys => true}},
+               {'builtins.divmod', [7, 2], []},
+               {'builtins.pow', [6, 42], []},
+               {'builtins.list', [<<"h", 255>>], []},
+               {'corpus_check_absent.f', [], []},
+               {'builtins.len', [lists:seq(1, 100000)], []}],
+    lists:foreach(
+      fun({Target, Args, Kwargs}) ->
+              Ctx = py:call(Target, Args, Kwargs, #{}),
+              Dirty = py:call(Target, Args, Kwargs, #{on => dirty}),
+              case same_answer(Ctx, Dirty) of
+                  true -> ok;
+                  false -> ct:fail({different, Target, Ctx, Dirty})
+              end
+      end, Samples),
+    {error, {python, <<"builtins.ValueError">>, <<"math domain error">>, _}} =
+        py:call({math, sqrt}, [-1], [], #{on => dirty}),
+    2 = py:eval(<<"1 + 1">>, #{}, #{on => dirty}),
+    H = py:eval(<<"__import__('datetime').date(2001, 2, 3)">>, #{}, #{on => dirty}),
+    true = py_nif:is_handle(H),
+    2001 = py:attr(H, year),
+    {ok, 2001} = py:call({H, '__getattribute__'}, [year], [], #{on => dirty}),
+    ok.
+
+dirty_no_callbacks(_Config) ->
+    {error, {python, <<"builtins.RuntimeError">>, _, _}} =
+        py:call('callbacks.call_self_pid', [], [], #{on => dirty}),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
+    ok.
+
+dirty_timeout(_Config) ->
+    T0 = now_ms(),
+    {error, timeout} = py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                               #{on => dirty, timeout => 200}),
+    Elapsed = now_ms() - T0,
+    ct:log("dirty timeout after ~p ms", [Elapsed]),
+    true = Elapsed >= 200 andalso Elapsed =< 300,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
+    ok.
+
+large_argument(_Config) ->
+    L = lists:seq(1, 1000000),
+    {ok, 1000000} = py:call('builtins.len', [L]),
+    {ok, 500000500000} = py:call('builtins.sum', [L]),
+    {ok, 500000500000} = py:call('builtins.sum', [L], [], #{on => dirty}),
+    {ok, 500000500000} = py:call('builtins.sum', [L], [], #{on => ?ONE}),
+    L = py:eval(<<"list(range(1, 1000001))">>),
+    Floats = [float(I) || I <- L],
+    {ok, 1000000} = py:call('builtins.len', [Floats]),
+    ok.
+
+%% Copying a large argument must not hold a normal scheduler for long.
+large_argument_scheduler(_Config) ->
+    L = lists:seq(1, 2000000),
+    Big = #{list => L, bin => binary:copy(<<"x">>, 1000000), tuple => list_to_tuple(L)},
+    Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
+    try
+        {ok, 3} = py:call('builtins.len', [Big])
+    after
+        _ = erlang:system_monitor(Prev)
+    end,
+    Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
+    [] = Long,
+    ok.
+
+%%% Helpers
+
+now_ms() ->
+    erlang:monotonic_time(millisecond).
+
+pool_sup(Pool) ->
+    [Sup] = [P || {{py_pool, Name}, P, supervisor, _} <- supervisor:which_children(py_sup),
+                  Name =:= Pool],
+    Sup.
+
+context_owner(Pool) ->
+    case supervisor:which_children(pool_sup(Pool)) of
+        [{0, Pid, worker, _}] -> Pid;
+        Other -> Other
+    end.
+
+only_context(Pool) ->
+    %% py_nif:pool_info/1 gives context ids, not Ctx resources (see the report).
+    {ok, Ctx} = py_pool:context(Pool, 1),
+    Ctx.
+
+is_context_down({error, {context_down, _}}) -> true;
+is_context_down(_) -> false.
+
+with_capture(Fun) ->
+    GL = py_test_util:start_capture(),
+    Old = group_leader(),
+    group_leader(GL, self()),
+    try
+        Fun()
+    after
+        group_leader(Old, self())
+    end,
+    Out = py_test_util:captured(GL),
+    ok = py_test_util:stop_capture(GL),
+    Out.
+
+wait_log(Needle) ->
+    receive
+        {py_test_log, Level, Text} ->
+            case py_test_util:contains(Text, Needle) of
+                true -> Level;
+                false -> wait_log(Needle)
+            end
+    after 3000 ->
+            ct:fail({no_log, Needle})
+    end.
+
+same_answer({ok, A}, {ok, B}) ->
+    A =:= B;
+same_answer({error, {python, T, M, _}}, {error, {python, T, M, _}}) ->
+    true;
+same_answer(_, _) ->
+    false.
+
+to_ok(undefined) -> ok;
+to_ok(Other) -> Other.

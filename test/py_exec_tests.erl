@@ -1,0 +1,140 @@
+%% Option validation and the routing decisions that need no Python.
+-module(py_exec_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+-define(JOB, {call, <<"math.pow">>, [2, 16], []}).
+
+%% Every test that reads the application env gets a known one and leaves it as it was.
+with_env(Key, Value, Fun) ->
+    Old = application:get_env(py, Key),
+    case Value of
+        unset -> application:unset_env(py, Key);
+        _ -> application:set_env(py, Key, Value)
+    end,
+    try Fun()
+    after
+        case Old of
+            undefined -> application:unset_env(py, Key);
+            {ok, V} -> application:set_env(py, Key, V)
+        end
+    end.
+
+defaults_test() ->
+    with_env(call_timeout, unset, fun() ->
+        ?assertEqual({ok, #{timeout => 5000, return => term, on => default}},
+                     py_exec:validate_opts(#{}))
+    end).
+
+default_timeout_from_env_test() ->
+    with_env(call_timeout, 250, fun() ->
+        ?assertEqual({ok, #{timeout => 250, return => term, on => default}},
+                     py_exec:validate_opts(#{})),
+        %% An explicit option wins over the env.
+        ?assertEqual({ok, #{timeout => infinity, return => term, on => default}},
+                     py_exec:validate_opts(#{timeout => infinity}))
+    end).
+
+bad_timeout_in_env_test() ->
+    with_env(call_timeout, -5, fun() ->
+        ?assertEqual({error, {bad_option, timeout}}, py_exec:validate_opts(#{}))
+    end).
+
+all_options_test() ->
+    ?assertEqual({ok, #{timeout => 10, return => handle, on => dirty}},
+                 py_exec:validate_opts(#{timeout => 10, return => handle, on => dirty})).
+
+good_timeouts_test_() ->
+    [?_assertMatch({ok, #{timeout := T}}, py_exec:validate_opts(#{timeout => T}))
+     || T <- [0, 1, 5000, 1 bsl 40, infinity]].
+
+bad_timeouts_test_() ->
+    [?_assertEqual({error, {bad_option, timeout}}, py_exec:validate_opts(#{timeout => T}))
+     || T <- [-1, 1.5, 1.0, foo, "1000", <<"1000">>, undefined, {1000}]].
+
+good_returns_test_() ->
+    [?_assertMatch({ok, #{return := R}}, py_exec:validate_opts(#{return => R}))
+     || R <- [term, handle]].
+
+bad_returns_test_() ->
+    [?_assertEqual({error, {bad_option, return}}, py_exec:validate_opts(#{return => R}))
+     || R <- [terms, <<"term">>, "handle", 1, undefined, {handle}]].
+
+good_ons_test_() ->
+    [?_assertEqual({ok, #{timeout => 1, return => term, on => On}},
+                   py_exec:validate_opts(#{on => On, timeout => 1}))
+     || On <- [default, dirty, mypool, {mypool, 1}, {default, 3},
+               {node, 'a@b'}, {node, nonode@nohost},
+               %% A pool may be named `node': an integer makes it a context.
+               {node, 2}]].
+
+bad_ons_test_() ->
+    [?_assertEqual({error, {bad_option, on}}, py_exec:validate_opts(#{on => On}))
+     || On <- [<<"default">>, "default", 1, {mypool, 0}, {mypool, -1}, {mypool, a},
+               {mypool, 1.0}, {<<"mypool">>, 1}, {node, "a@b"}, {node, <<"a@b">>},
+               {a, b, c}, {}, [default], #{}]].
+
+unknown_key_test() ->
+    ?assertEqual({error, {bad_option, timout}}, py_exec:validate_opts(#{timout => 5})),
+    ?assertEqual({error, {bad_option, <<"timeout">>}},
+                 py_exec:validate_opts(#{<<"timeout">> => 5})).
+
+not_a_map_test() ->
+    ?assertEqual({error, {bad_option, [{timeout, 5}]}},
+                 py_exec:validate_opts([{timeout, 5}])).
+
+run_rejects_bad_options_test() ->
+    ?assertEqual({error, {bad_option, return}}, py_exec:run(?JOB, #{return => value})).
+
+run_on_missing_pool_test() ->
+    ?assertEqual({error, {no_pool, no_such_pool}},
+                 py_exec:run(?JOB, #{on => no_such_pool})),
+    ?assertEqual({error, {no_pool, no_such_pool}},
+                 py_exec:run(?JOB, #{on => {no_such_pool, 1}})).
+
+run_on_missing_node_test() ->
+    %% This VM is not distributed, so no node can be reached.
+    ?assertEqual({error, {erpc, noconnection}},
+                 py_exec:run(?JOB, #{on => {node, 'nobody@nowhere'}, timeout => 100})).
+
+apply_call_test() ->
+    ?assertEqual([2, 1], py_exec:apply_call({lists, reverse, [[1, 2]]})),
+    ?assertEqual([2, 1], py_exec:apply_call({<<"lists">>, <<"reverse">>, [[1, 2]]})),
+    ?assertEqual(3, py_exec:apply_call({fun erlang:'+'/2, [1, 2]})).
+
+apply_call_no_new_atoms_test() ->
+    Name = <<"py_exec_tests_no_such_atom_4711">>,
+    ?assertError(badarg, py_exec:apply_call({Name, reverse, []})),
+    ?assertError(badarg, binary_to_existing_atom(Name, utf8)).
+
+%%% The py facade: what it answers without Python.
+str_of_chardata_test() ->
+    ?assertEqual(<<"abc">>, py:str("abc")),
+    ?assertEqual(<<"héllo"/utf8>>, py:str("héllo")),
+    ?assertEqual(<<"ab">>, py:str(["a", <<"b">>])),
+    ?assertEqual(<<>>, py:str([])),
+    ?assertEqual(<<"as is">>, py:str(<<"as is">>)).
+
+str_of_bad_chardata_test() ->
+    ?assertError(badarg, py:str([16#110000])),
+    ?assertError(badarg, py:str([a])).
+
+call_bad_target_test() ->
+    ?assertEqual({error, {bad_target, 42}}, py:call(42, [])),
+    ?assertEqual({error, {bad_target, "math.pow"}}, py:call("math.pow", [2, 16], [])).
+
+call_bad_option_test() ->
+    ?assertEqual({error, {bad_option, colour}},
+                 py:call({math, pow}, [2, 16], [], #{colour => blue})),
+    ?assertEqual({error, {bad_option, timeout}},
+                 py:call('math.pow', [2, 16], #{}, #{timeout => -1})).
+
+call_no_pool_test() ->
+    ?assertEqual({error, {no_pool, py_exec_tests_none}},
+                 py:call({math, pow}, [2, 16], [], #{on => py_exec_tests_none})).
+
+direct_functions_raise_test() ->
+    ?assertError({bad_option, on}, py:eval("1", #{}, #{on => <<"x">>})),
+    ?assertError({bad_option, wait}, py:exec("x = 1", #{}, #{wait => 1})),
+    ?assertError({bad_name, "math"}, py:func("math", pow, [2, 16])),
+    ?assertError({bad_type, double}, py:const(math, pi, double)),
+    ?assertError({bad_binding, 1}, py:eval("x", #{1 => 2})).

@@ -1,0 +1,258 @@
+%% @doc Helpers shared by the Common Test suites: the codec corpus, paths,
+%% mailbox checks, a capturing group leader and a logger handler that
+%% forwards events to a test process.
+-module(py_test_util).
+
+-export([start/0,
+         corpus/0, from_python_corpus/0, runtime_corpus/0, expected/2,
+         test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0,
+         raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
+         start_capture/0, captured/1, stop_capture/1,
+         add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1,
+         contains/2, run/4]).
+
+-type corpus_entry() :: {atom(), term(), binary(), term()}.
+-export_type([corpus_entry/0]).
+
+-define(LOG_HANDLER, py_test_forwarder).
+
+%% @doc Starts the py application (and what it needs).
+-spec start() -> ok.
+start() ->
+    {ok, _} = application:ensure_all_started(py),
+    ok.
+
+%% @doc The shared corpus: `{Name, Term, PyExpr, Back}' entries from
+%% test/corpus/corpus.eterm.
+-spec corpus() -> [corpus_entry()].
+corpus() ->
+    {ok, Entries} = file:consult(filename:join(corpus_dir(), "corpus.eterm")),
+    Entries.
+
+%% @doc Python-only samples: `{Name, PyExpr, Expected}' from
+%% test/corpus/from_python.eterm.
+-spec from_python_corpus() -> [{atom(), binary(), term()}].
+from_python_corpus() ->
+    {ok, Entries} = file:consult(filename:join(corpus_dir(), "from_python.eterm")),
+    Entries.
+
+%% @doc Values that cannot be written in a consult file (pids, references,
+%% ports, funs), in the corpus shape `{Name, Term, PyPredicate, Back}'.
+%% PyPredicate is a Python expression over the converted value `v' (and
+%% `erlang', `math') that must be true.
+-spec runtime_corpus() -> [corpus_entry()].
+runtime_corpus() ->
+    Pid = self(),
+    Ref = make_ref(),
+    Port = hd(erlang:ports()),
+    Fun = fun(X) -> X + 1 end,
+    Ext = fun lists:reverse/1,
+    Remote = list_to_pid("<0.1.0>"),
+    [{pid_self, Pid, <<"isinstance(v, erlang.Pid) and v == v and hash(v) == hash(v)">>, same},
+     {pid_other, Remote, <<"isinstance(v, erlang.Pid)">>, same},
+     {ref, Ref, <<"isinstance(v, erlang.Ref) and v == v">>, same},
+     {port, Port, <<"isinstance(v, erlang.Port)">>, same},
+     {fun_local, Fun, <<"isinstance(v, erlang.Fun)">>, same},
+     {fun_external, Ext, <<"isinstance(v, erlang.Fun)">>, same},
+     {pid_list_distinct, [Pid, Remote],
+      <<"v[0] != v[1] and isinstance(v[1], erlang.Pid)">>, same},
+     {pid_key, #{Pid => Ref},
+      <<"isinstance(list(v)[0], erlang.Pid) and isinstance(list(v.values())[0], erlang.Ref)">>,
+      same},
+     {mixed_opaque, {Pid, Ref, Port, Fun, [Ext]},
+      <<"[type(x).__name__ for x in v[:4]] == ['Pid', 'Ref', 'Port', 'Fun']">>, same},
+     {pid_as_set_member, [Pid, Pid],
+      <<"len(set(v)) == 1">>, same}].
+
+%% @doc What an entry's Term is expected to come back as.
+-spec expected(term(), term()) -> term().
+expected(Term, same) -> Term;
+expected(_Term, Back) -> Back.
+
+%% @doc The test directory of the source tree (where this module's source is).
+-spec test_dir() -> file:filename().
+test_dir() ->
+    Source = proplists:get_value(source, ?MODULE:module_info(compile)),
+    Dir = filename:dirname(Source),
+    case filelib:is_dir(filename:join(Dir, "corpus")) of
+        true -> Dir;
+        false -> error({test_dir_not_found, Source})
+    end.
+
+%% @doc The corpus directory.
+-spec corpus_dir() -> file:filename().
+corpus_dir() ->
+    filename:join(test_dir(), "corpus").
+
+%% @doc The repository root (physical path, symlinks resolved).
+-spec repo_root() -> file:filename().
+repo_root() ->
+    Root = filename:dirname(test_dir()),
+    Marks = ["rebar.config", "native", "src", "scripts/build-native.sh"],
+    case lists:all(fun(M) -> filelib:is_file(filename:join(Root, M)) end, Marks) of
+        true -> resolve(Root);
+        false -> error({repo_root_not_found, Root})
+    end.
+
+%% Symlinks are resolved so that a _checkouts link points at the real tree.
+resolve(Dir) ->
+    string:trim(os:cmd("cd '" ++ Dir ++ "' && pwd -P")).
+
+%% @doc Puts test/corpus on Python's `sys.path' (process-wide, so every
+%% context sees it) for `corpus_check'.
+-spec add_corpus_path() -> ok.
+add_corpus_path() ->
+    Code = <<"import sys\n"
+             "if corpus_dir not in sys.path:\n"
+             "    sys.path.insert(0, corpus_dir)\n">>,
+    _ = py:exec(Code, #{corpus_dir => unicode:characters_to_binary(corpus_dir())}),
+    ok.
+
+%% @doc Runs Fun and returns the reason of the error it raises; fails the
+%% test when it returns or raises anything else.
+-spec raised(fun(() -> term())) -> term().
+raised(Fun) ->
+    try Fun() of
+        Value -> ct:fail({expected_error, {returned, Value}})
+    catch
+        error:Reason -> Reason
+    end.
+
+%% @doc Every message in the mailbox (removing them).
+-spec flush() -> [term()].
+flush() ->
+    receive Msg -> [Msg | flush()]
+    after 0 -> []
+    end.
+
+%% @doc Fails the test when a stray message is in the mailbox.
+-spec assert_mailbox_empty() -> ok.
+assert_mailbox_empty() ->
+    case flush() of
+        [] -> ok;
+        Msgs -> ct:fail({stray_messages, Msgs})
+    end.
+
+%% @doc Polls Fun every 10 ms until it returns true, at most Timeout ms.
+-spec wait_until(fun(() -> boolean()), non_neg_integer()) -> ok | timeout.
+wait_until(Fun, Timeout) when Timeout =< 0 ->
+    case Fun() of
+        true -> ok;
+        false -> timeout
+    end;
+wait_until(Fun, Timeout) ->
+    case Fun() of
+        true -> ok;
+        false ->
+            timer:sleep(10),
+            wait_until(Fun, Timeout - 10)
+    end.
+
+%% @doc Starts a process that speaks the I/O protocol and keeps everything
+%% written to it; use it as a group leader.
+-spec start_capture() -> pid().
+start_capture() ->
+    spawn(fun() -> capture_loop([]) end).
+
+%% @doc Everything written to a capture process so far, as one binary.
+-spec captured(pid()) -> binary().
+captured(Pid) ->
+    Ref = make_ref(),
+    Pid ! {captured, self(), Ref},
+    receive {Ref, Bin} -> Bin
+    after 5000 -> error(capture_not_answering)
+    end.
+
+%% @doc Stops a capture process.
+-spec stop_capture(pid()) -> ok.
+stop_capture(Pid) ->
+    exit(Pid, kill),
+    ok.
+
+capture_loop(Acc) ->
+    receive
+        {io_request, From, ReplyAs, Request} ->
+            {Reply, Acc1} = io_request(Request, Acc),
+            From ! {io_reply, ReplyAs, Reply},
+            capture_loop(Acc1);
+        {captured, From, Ref} ->
+            From ! {Ref, unicode:characters_to_binary(lists:reverse(Acc))},
+            capture_loop(Acc);
+        _ ->
+            capture_loop(Acc)
+    end.
+
+io_request({put_chars, Enc, Chars}, Acc) ->
+    {ok, [unicode:characters_to_binary(Chars, Enc) | Acc]};
+io_request({put_chars, Enc, M, F, A}, Acc) ->
+    io_request({put_chars, Enc, apply(M, F, A)}, Acc);
+io_request({put_chars, Chars}, Acc) ->
+    io_request({put_chars, latin1, Chars}, Acc);
+io_request({put_chars, M, F, A}, Acc) ->
+    io_request({put_chars, latin1, M, F, A}, Acc);
+io_request({requests, Reqs}, Acc) ->
+    lists:foldl(fun(R, {_, A}) -> io_request(R, A) end, {ok, Acc}, Reqs);
+io_request({get_geometry, _}, Acc) ->
+    {{error, enotsup}, Acc};
+io_request(getopts, Acc) ->
+    {[{binary, false}, {encoding, unicode}], Acc};
+io_request({setopts, _}, Acc) ->
+    {ok, Acc};
+io_request(_, Acc) ->
+    {{error, request}, Acc}.
+
+%% @doc Adds a logger handler that sends `{py_test_log, Level, Text}' to Pid
+%% for every log event.
+-spec add_log_forwarder(pid()) -> ok.
+add_log_forwarder(Pid) ->
+    _ = logger:remove_handler(?LOG_HANDLER),
+    ok = logger:add_handler(?LOG_HANDLER, ?MODULE, #{level => all, config => #{pid => Pid}}).
+
+%% @doc Removes the handler added by add_log_forwarder/1.
+-spec remove_log_forwarder() -> ok.
+remove_log_forwarder() ->
+    _ = logger:remove_handler(?LOG_HANDLER),
+    ok.
+
+%% @doc logger handler callback.
+-spec log(logger:log_event(), logger:handler_config()) -> ok.
+log(#{level := Level} = Event, #{config := #{pid := Pid}}) ->
+    Pid ! {py_test_log, Level, log_text(Event)},
+    ok.
+
+%% @doc The text of a log event's message, whatever its form.
+-spec log_text(logger:log_event()) -> binary().
+log_text(#{msg := {string, S}}) ->
+    unicode:characters_to_binary(S);
+log_text(#{msg := {report, R}}) ->
+    unicode:characters_to_binary(io_lib:format("~0p", [R]));
+log_text(#{msg := {Format, Args}}) ->
+    unicode:characters_to_binary(io_lib:format(Format, Args)).
+
+%% @doc True when Needle occurs in Haystack.
+-spec contains(unicode:chardata(), unicode:chardata()) -> boolean().
+contains(Haystack, Needle) ->
+    string:find(Haystack, Needle) =/= nomatch.
+
+%% @doc Runs an executable (found on PATH) with arguments in a directory with
+%% extra environment, and returns `{ExitStatus, Output}' (stdout and stderr).
+-spec run(string(), [string()], file:filename(), [{string(), string() | false}]) ->
+          {non_neg_integer() | timeout, binary()}.
+run(Exe, Args, Dir, Env) ->
+    Path = case os:find_executable(Exe) of
+               false -> error({not_found, Exe});
+               P -> P
+           end,
+    Port = open_port({spawn_executable, Path},
+                     [{args, Args}, {cd, Dir}, {env, Env}, exit_status,
+                      stderr_to_stdout, binary, hide]),
+    collect(Port, []).
+
+collect(Port, Acc) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, [Data | Acc]);
+        {Port, {exit_status, Status}} -> {Status, iolist_to_binary(lists:reverse(Acc))}
+    after 600000 ->
+        catch port_close(Port),
+        {timeout, iolist_to_binary(lists:reverse(Acc))}
+    end.
