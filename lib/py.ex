@@ -332,6 +332,54 @@ defmodule Py do
     end
   end
 
+  @typedoc "A call started by `async_call/4`, for `await/1` and `cancel/1`."
+  @opaque request :: :py_exec.request()
+
+  @doc """
+  Starts a call like `call/4` and returns at once, so that it can be awaited
+  later and cancelled meanwhile, from any process. Runs on a context (not
+  `on: :dirty` nor `{:node, n}`); the process that started it must await it.
+
+      iex> {:ok, request} = Py.async_call({:operator, :add}, [1, 2])
+      iex> Py.await(request)
+      {:ok, 3}
+  """
+  @spec async_call(target(), args(), kwargs(), options()) ::
+          {:ok, request()} | {:error, Py.Error.t()}
+  def async_call(target, args \\ [], kwargs \\ [], options \\ []) do
+    case :py.async_call(target, args, kwargs, options_map(options)) do
+      {:ok, request} -> {:ok, request}
+      {:error, reason} -> {:error, Py.Error.exception(reason)}
+    end
+  end
+
+  @doc """
+  Waits for a call started by `async_call/4`: `{:ok, value}`, or an error whose
+  reason is `:timeout` once its deadline passed, `:cancelled` after `cancel/1`.
+
+      iex> {:ok, request} = Py.async_call("time.sleep", [5], [], timeout: :infinity)
+      iex> Py.cancel(request)
+      :ok
+      iex> {:error, error} = Py.await(request)
+      iex> error.reason
+      :cancelled
+  """
+  @spec await(request()) :: {:ok, term()} | {:error, Py.Error.t()}
+  def await(request) do
+    case :py.await(request) do
+      {:ok, value} -> {:ok, nil_for_none(value)}
+      {:error, reason} -> {:error, Py.Error.exception(reason)}
+    end
+  end
+
+  @doc """
+  Cancels a call started by `async_call/4`, from any process. Running Python
+  code is interrupted; code blocked inside C runs on until it returns, and its
+  context stays busy until then.
+  """
+  @spec cancel(request()) :: :ok
+  defdelegate cancel(request), to: :py
+
   ## Source code
 
   @doc """

@@ -31,6 +31,7 @@
          gt/2, ge/2, 'not-'/1, contains/2, getitem/2, concat/2, is/2, is_not/2]).
 %% the general call, source text and values
 -export([call/2, call/3, call/4,
+         async_call/4, await/1, cancel/1,
          eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
 %% pools
@@ -473,6 +474,33 @@ call(Target, Args, Kwargs, Opts) ->
         {ok, Job} -> py_exec:run(Job, Opts);
         {error, _} = Error -> Error
     end.
+
+%% @doc Starts a call like call/4 and returns at once, so that it can be awaited
+%% later and cancelled meanwhile, from any process. On a context only (not
+%% `on => dirty' nor `{node, N}'). The process that started it must await it.
+%% `{ok, R} = py:async_call({time, sleep}, [10], [], #{timeout => infinity})'.
+-spec async_call(py_lib:target(), list(), kwargs(), opts()) ->
+          {ok, py_exec:request()} | {error, term()}.
+async_call(Target, Args, Kwargs, Opts) ->
+    case py_lib:target_job(Target, Args, Kwargs) of
+        {ok, Job} -> py_exec:async(Job, Opts);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Waits for a call started by async_call/4: `{ok, Value}', or `{error, Reason}'
+%% with `timeout' once its deadline passed and `cancelled' after cancel/1.
+%% `{ok, 3} = py:await(element(2, py:async_call({operator, add}, [1, 2], [], #{})))'.
+-spec await(py_exec:request()) -> {ok, term()} | {error, term()}.
+await(Request) ->
+    py_exec:await(Request).
+
+%% @doc Cancels a call started by async_call/4: Python code that runs is
+%% interrupted (code blocked inside C runs on until it returns, and its context
+%% is busy until then), and await/1 gives `{error, cancelled}'.
+%% `ok = py:cancel(R)'.
+-spec cancel(py_exec:request()) -> ok.
+cancel(Request) ->
+    py_exec:cancel(Request).
 
 %% @doc Evaluates an expression. `py:eval(<<"1 + 1">>)' gives `2'.
 -spec eval(unicode:chardata()) -> term().

@@ -3,9 +3,9 @@
 %% waits for the result while serving callbacks and output.
 -module(py_exec).
 
--export([run/2, validate_opts/1, apply_call/1]).
+-export([run/2, validate_opts/1, apply_call/1, async/2, await/1, cancel/1]).
 
--export_type([opts/0, on/0]).
+-export_type([opts/0, on/0, request/0]).
 
 -type on() :: default
             | atom()
@@ -13,6 +13,13 @@
             | dirty
             | {node, node()}.
 -type opts() :: #{timeout := timeout(), return := py_nif:return(), on := on()}.
+
+%% A call started by async/2: only the process that started it may await it.
+-record(py_request, {ref :: reference(),
+                     job :: {py_nif:job_res(), term()},
+                     deadline :: integer() | infinity,
+                     owner :: pid()}).
+-opaque request() :: #py_request{}.
 
 %% {JobRes, Where} of the job whose callback this process is running, so that
 %% a call made from inside the callback runs on the context that waits for it.
@@ -35,6 +42,14 @@ run(Job, Opts) ->
 %% knows them. `validate_opts(#{return => handle})' gives
 %% `{ok, #{timeout => 5000, return => handle, on => default}}'.
 -spec validate_opts(term()) -> {ok, opts()} | {error, {bad_option, term()}}.
+validate_opts(Opts) when map_size(Opts) =:= 0 ->
+    %% The common case, on every call: no merge, no list, one lookup.
+    case application:get_env(py, call_timeout, 5000) of
+        T when T =:= infinity; is_integer(T), T >= 0 ->
+            {ok, #{timeout => T, return => term, on => default}};
+        _ ->
+            {error, {bad_option, timeout}}
+    end;
 validate_opts(Opts) when is_map(Opts) ->
     Defaults = #{timeout => application:get_env(py, call_timeout, 5000),
                  return => term,
@@ -85,31 +100,77 @@ route({node, Node}, Job, Opts) when is_atom(Node) ->
 route(On, Job, Opts) ->
     case remote_owner(On, Job) of
         local ->
-            case get(?CALLBACK_KEY) of
-                {JobRes, Where} when On =:= default; On =:= Where ->
-                    on_place(JobRes, Where, Job, Opts);
-                {JobRes, {On, _} = Where} ->
-                    on_place(JobRes, Where, Job, Opts);
-                _ ->
-                    local(On, Job, Opts)
+            case start(On, Job, Opts) of
+                {ok, Request} -> await(Request);
+                {error, _} = Error -> Error
             end;
         Node ->
             remote(Node, Job, Opts)
+    end.
+
+%% @doc Starts a job on a context and returns at once, for await/1 and cancel/1.
+%% `{ok, R} = py_exec:async({call, <<"time.sleep">>, [1], []}, #{})'.
+-spec async(py_nif:job(), map()) -> {ok, request()} | {error, term()}.
+async(Job, Opts) ->
+    case validate_opts(Opts) of
+        {ok, #{on := dirty}} -> {error, {bad_option, on}};
+        {ok, #{on := {node, _}}} -> {error, {bad_option, on}};
+        {ok, #{on := On} = Normal} -> start(On, Job, Normal);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Waits for a job started by async/2, serving its callbacks and output, until
+%% its result, its deadline (`{error, timeout}') or a cancel (`{error, cancelled}').
+%% Only the process that started it may await it.
+-spec await(request()) -> {ok, term()} | {error, term()}.
+await(#py_request{ref = Ref, job = Job, deadline = Deadline, owner = Owner}) when Owner =:= self() ->
+    await(Ref, Job, Deadline);
+await(#py_request{}) ->
+    {error, not_owner}.
+
+%% @doc Cancels a job started by async/2, from any process: running Python code is
+%% interrupted and the job's await/1 returns `{error, cancelled}' (or the result, if
+%% it was already on its way). Nothing else is ever delivered for it.
+-spec cancel(request()) -> ok.
+cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
+    case py_nif:cancel(JobRes) of
+        ok ->
+            %% The NIF will send nothing more: this is the job's one final message.
+            Owner ! {Ref, {error, cancelled}},
+            ok;
+        sent ->
+            ok
+    end.
+
+%% Where the job runs: during a callback, a call naming the same place (or none)
+%% goes to the waiting context, the only one that can serve it without deadlock
+%% when the pool has one context.
+start(On, Job, Opts) ->
+    case where(On) of
+        {ok, Place, Where} -> start(Place, Where, Job, Opts);
+        {error, _} = Error -> Error
+    end.
+
+where(On) ->
+    case get(?CALLBACK_KEY) of
+        {JobRes, Where} when On =:= default; On =:= Where -> {ok, JobRes, Where};
+        {JobRes, {On, _} = Where} -> {ok, JobRes, Where};
+        _ -> local(On)
     end.
 
 %% Where: the pool or context the caller asked for, remembered while the
 %% job's callbacks run so that a nested call naming the same place runs on
 %% the waiting context (the only one that can serve it without deadlock
 %% when the pool has one context).
-local({Name, N} = Where, Job, Opts) ->
+local({Name, N} = Where) ->
     case py_pool:context(Name, N) of
-        {ok, Ctx} -> on_place(Ctx, Where, Job, Opts);
+        {ok, Ctx} -> {ok, Ctx, Where};
         {error, _} = Error -> Error
     end;
-local(Name, Job, Opts) ->
+local(Name) ->
     case py_pool:lookup(Name) of
         undefined -> {error, {no_pool, Name}};
-        Pool -> on_place(Pool, Name, Job, Opts)
+        Pool -> {ok, Pool, Name}
     end.
 
 %% A handle made on another node is only meaningful there; an explicit `on'
@@ -148,19 +209,16 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 
 %%% The context path
 
-on_place(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
+start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Deadline = deadline(Timeout),
-    %% make_ref/0 here and the receive in await/3: the compiler then lets the
-    %% receive skip every message older than Ref.
     Ref = make_ref(),
-    case py_nif:submit(Place, Ref, Job, Return) of
+    Submitted = case py_nif:submit(Place, Ref, Job, Return) of
+                    too_large -> py_nif:submit_large(Place, Ref, Job, Return);
+                    Other -> Other
+                end,
+    case Submitted of
         {ok, JobRes} ->
-            await(Ref, {JobRes, Where}, Deadline);
-        too_large ->
-            case py_nif:submit_large(Place, Ref, Job, Return) of
-                {ok, JobRes} -> await(Ref, {JobRes, Where}, Deadline);
-                {error, _} = Error -> Error
-            end;
+            {ok, #py_request{ref = Ref, job = {JobRes, Where}, deadline = Deadline, owner = self()}};
         {error, _} = Error ->
             Error
     end.

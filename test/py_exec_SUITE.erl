@@ -9,6 +9,8 @@
 -export([timeout_while_true/1, timeout_exec/1, timeout_ignores_except_exception/1,
          timeout_infinity/1, timeout_blocked_in_c/1, cancel_job/1,
          caller_dies_frees_context/1,
+         async_cancel_running/1, async_cancel_from_another_process/1,
+         async_cancel_after_result/1, async_refused_where_it_cannot_run/1,
          context_killed_mid_call/1, pool_stopped_mid_call/1, queued_jobs_on_kill/1,
          concurrent_1000/1, own_globals/1, no_such_pool/1,
          callback_chain_depth_10/1, callback_chain_on_pool/1,
@@ -34,7 +36,9 @@ all() ->
 groups() ->
     [{timeouts, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
                      timeout_infinity, timeout_blocked_in_c, cancel_job,
-                     caller_dies_frees_context]},
+                     caller_dies_frees_context,
+                     async_cancel_running, async_cancel_from_another_process,
+                     async_cancel_after_result, async_refused_where_it_cannot_run]},
      {contexts, [], [context_killed_mid_call, pool_stopped_mid_call, queued_jobs_on_kill,
                      concurrent_1000, own_globals, no_such_pool]},
      {callbacks, [], [callback_chain_depth_10, callback_chain_on_pool,
@@ -124,6 +128,50 @@ timeout_blocked_in_c(_Config) ->
 
 %% py_nif:cancel/1 on a running job: no reply is ever sent and the context is
 %% free again.
+%% py:cancel/1 on demand: the loop is interrupted, the caller's await says so,
+%% and the context takes the next call.
+async_cancel_running(_Config) ->
+    {ok, R} = py:async_call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                            #{on => ?ONE, timeout => infinity}),
+    timer:sleep(100),
+    ok = py:cancel(R),
+    T0 = now_ms(),
+    {error, cancelled} = py:await(R),
+    true = now_ms() - T0 < 100,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    timer:sleep(100),
+    py_test_util:assert_mailbox_empty().
+
+async_cancel_from_another_process(_Config) ->
+    {ok, R} = py:async_call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                            #{on => ?ONE, timeout => infinity}),
+    Self = self(),
+    spawn_link(fun() -> timer:sleep(100), Self ! {cancel, py:cancel(R)} end),
+    T0 = now_ms(),
+    {error, cancelled} = py:await(R),
+    Waited = now_ms() - T0,
+    ct:log("await returned ~p ms after the start", [Waited]),
+    true = Waited >= 100 andalso Waited < 300,
+    receive {cancel, ok} -> ok after 1000 -> ct:fail(no_cancel) end,
+    {error, not_owner} = py_test_util:in_process(fun() -> py:await(R) end),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    py_test_util:assert_mailbox_empty().
+
+%% A result that was already sent wins over a late cancel; nothing is left behind.
+async_cancel_after_result(_Config) ->
+    {ok, R} = py:async_call({operator, add}, [40, 2], [], #{on => ?ONE}),
+    timer:sleep(100),
+    ok = py:cancel(R),
+    {ok, 42} = py:await(R),
+    timer:sleep(50),
+    py_test_util:assert_mailbox_empty().
+
+async_refused_where_it_cannot_run(_Config) ->
+    {error, {bad_option, on}} = py:async_call({operator, add}, [1, 2], [], #{on => dirty}),
+    {error, {bad_option, on}} = py:async_call({operator, add}, [1, 2], [], #{on => {node, node()}}),
+    {error, {bad_option, colour}} = py:async_call({operator, add}, [1, 2], [], #{colour => red}),
+    {error, {no_pool, nope}} = py:async_call({operator, add}, [1, 2], [], #{on => nope}).
+
 cancel_job(_Config) ->
     Pool = py_pool:lookup(?ONE),
     Ref = make_ref(),

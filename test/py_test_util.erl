@@ -9,7 +9,7 @@
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
          start_capture/0, captured/1, stop_capture/1,
          add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1,
-         contains/2, run/4]).
+         contains/2, run/4, in_process/1]).
 
 -type corpus_entry() :: {atom(), term(), binary(), term()}.
 -export_type([corpus_entry/0]).
@@ -255,4 +255,13 @@ collect(Port, Acc) ->
     after 600000 ->
         catch port_close(Port),
         {timeout, iolist_to_binary(lists:reverse(Acc))}
+    end.
+
+%% @doc The result of `Fun()' run in a new process.
+-spec in_process(fun(() -> T)) -> T.
+in_process(Fun) ->
+    {Pid, Mon} = spawn_monitor(fun() -> exit({result, Fun()}) end),
+    receive
+        {'DOWN', Mon, process, Pid, {result, Result}} -> Result;
+        {'DOWN', Mon, process, Pid, Other} -> error({in_process, Other})
     end.

@@ -35,11 +35,40 @@ pub use py_core::jobstate::State;
 /// What the submitting process gave: the job and the tag of its reply, in an
 /// environment of the job's own (read-only once made, so any thread may read it).
 pub struct Payload {
-    env: OwnedEnv,
+    env: EnvSlot,
     job: rustler::sys::ErlNifTerm,
     reference: rustler::sys::ErlNifTerm,
     pub caller: LocalPid,
     want_handle: bool,
+}
+
+/// Job environments are reused: allocating and freeing one per call costs more than
+/// the rest of a small call's copy. A cleared environment goes back to a bounded pool.
+struct EnvSlot(Option<OwnedEnv>);
+
+const ENV_POOL_MAX: usize = 256;
+static ENV_POOL: Mutex<Vec<OwnedEnv>> = Mutex::new(Vec::new());
+
+impl EnvSlot {
+    fn take() -> EnvSlot {
+        EnvSlot(Some(lock(&ENV_POOL).pop().unwrap_or_default()))
+    }
+
+    fn env(&self) -> &OwnedEnv {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for EnvSlot {
+    fn drop(&mut self) {
+        if let Some(mut env) = self.0.take() {
+            env.clear();
+            let mut pool = lock(&ENV_POOL);
+            if pool.len() < ENV_POOL_MAX {
+                pool.push(env);
+            }
+        }
+    }
 }
 
 pub enum CbMsg {
@@ -436,7 +465,7 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     job.executing.store(true, Ordering::Release);
     lock(&inner.running).push(job.clone());
     FRAMES.with(|f| f.borrow_mut().push(Frame::Context(job.clone())));
-    p.env.run(|jenv| {
+    p.env.env().run(|jenv| {
         let term = unsafe { Term::new(jenv, p.job) };
         let outcome = job::execute(py, jenv, term);
         job.executing.store(false, Ordering::Release);
@@ -646,8 +675,8 @@ pub fn submit<'a>(
     want_handle: bool,
 ) -> Result<Term<'a>, Error> {
     crate::interp::runtime()?;
-    let owned = OwnedEnv::new();
-    let (job_raw, ref_raw) = owned.run(|e| {
+    let owned = EnvSlot::take();
+    let (job_raw, ref_raw) = owned.env().run(|e| {
         (
             crate::util::copy(e, job.as_c_arg()).as_c_arg(),
             crate::util::copy(e, reference.as_c_arg()).as_c_arg(),
@@ -694,17 +723,27 @@ pub fn submit<'a>(
 /// top-level argument that is a handle.
 fn affinity(job: Term<'_>) -> Option<Arc<ContextInner>> {
     let parts = rustler::types::tuple::get_tuple(job).ok()?;
-    let from = |t: &Term<'_>| {
+    let from = |t: Term<'_>| {
+        // Only references can be handles: skip the resource lookup for everything else.
+        if !t.is_ref() {
+            return None;
+        }
         t.try_get_resource::<handle::PyHandle>()
             .and_then(|h| h.context())
             .filter(|c| c.alive())
     };
     let tag = *parts.first()?;
     if atoms::call() == tag {
-        let args: Vec<Term<'_>> = parts.get(2)?.decode().ok()?;
-        return args.iter().find_map(from);
+        let mut rest = *parts.get(2)?;
+        while let Ok((head, tail)) = rest.list_get_cell() {
+            if let Some(ctx) = from(head) {
+                return Some(ctx);
+            }
+            rest = tail;
+        }
+        return None;
     }
-    parts.get(1).and_then(from)
+    parts.get(1).and_then(|t| from(*t))
 }
 
 /// A cheap bound on the work of copying `t`: counts terms, stopping once over `budget`.

@@ -177,11 +177,12 @@ fn pool_info(env: Env<'_>, pool: ResourceArc<Pool>) -> Term<'_> {
 }
 
 fn place<'t>(t: &'t Term<'_>) -> Option<Place<'t>> {
-    if let Some(c) = t.try_get_resource::<CtxRes>() {
-        return Some(Place::Ctx(c));
-    }
+    // Most calls go to a pool: look for that first.
     if let Some(p) = t.try_get_resource::<Pool>() {
         return Some(Place::Pool(p));
+    }
+    if let Some(c) = t.try_get_resource::<CtxRes>() {
+        return Some(Place::Ctx(c));
     }
     t.try_get_resource::<JobRes>().map(Place::Nested)
 }
