@@ -33,7 +33,7 @@ test: build
 	@echo "make test: all suites and lint checks passed"
 
 test-rust:
-	cargo test --locked -p py_nif
+	cargo test --locked --workspace
 
 test-erlang:
 	$(REBAR) eunit
@@ -47,7 +47,7 @@ test-python:
 
 lint: setup
 	cargo fmt --all -- --check
-	cargo clippy --locked -p py_nif --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 	$(REBAR) xref
 	$(REBAR) dialyzer
 	mix format --check-formatted
