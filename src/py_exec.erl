@@ -98,14 +98,14 @@ route(dirty, Job, #{return := Return, timeout := Timeout}) ->
 route({node, Node}, Job, Opts) when is_atom(Node) ->
     remote(Node, Job, Opts);
 route(On, Job, Opts) ->
-    case remote_owner(On, Job) of
-        local ->
+    case remote_handle(Job) of
+        false ->
             case start(On, Job, Opts) of
                 {ok, Request} -> await(Request);
                 {error, _} = Error -> Error
             end;
         Node ->
-            remote(Node, Job, Opts)
+            {error, {remote_handle, Node}}
     end.
 
 %% @doc Starts a job on a context and returns at once, for await/1 and cancel/1.
@@ -173,22 +173,20 @@ local(Name) ->
         Pool -> {ok, Pool, Name}
     end.
 
-%% A handle made on another node is only meaningful there; an explicit `on'
-%% is obeyed as it is.
-remote_owner(default, Job) ->
+%% A handle is only meaningful on the node that made it, and it cannot even be
+%% sent back there: OTP turns a NIF resource that leaves its node into a plain
+%% reference. A call on one is refused plainly rather than run on a dead reference.
+remote_handle(Job) ->
     case job_object(Job) of
         Obj when is_reference(Obj), node(Obj) =/= node() -> node(Obj);
-        _ -> local
-    end;
-remote_owner(_On, _Job) ->
-    local.
+        _ -> false
+    end.
 
 job_object({method, Obj, _, _, _}) -> Obj;
 job_object({getattr, Obj, _}) -> Obj;
 job_object({call_obj, Obj, _, _}) -> Obj;
 job_object({value, Obj}) -> Obj;
 job_object({to_binary, Obj}) -> Obj;
-job_object({call, _, [Obj | _], _}) -> Obj;
 job_object(_) -> undefined.
 
 remote(Node, Job, #{timeout := Timeout} = Opts) ->
