@@ -55,10 +55,7 @@ groups() ->
 init_per_suite(Config) ->
     ok = py_test_util:start(),
     ok = py_test_util:add_corpus_path(),
-    ok = py:exec(<<"import sys\n"
-                   "if d not in sys.path:\n"
-                   "    sys.path.insert(0, d)\n">>,
-                 #{d => unicode:characters_to_binary(?config(data_dir, Config))}),
+    ok = py_test_util:add_python_path(?config(data_dir, Config)),
     Config.
 
 end_per_suite(_Config) ->

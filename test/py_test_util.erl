@@ -5,7 +5,7 @@
 
 -export([start/0,
          corpus/0, from_python_corpus/0, runtime_corpus/0, expected/2,
-         test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0,
+         test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0, add_python_path/1,
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
          start_capture/0, captured/1, stop_capture/1,
          add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1,
@@ -102,11 +102,16 @@ resolve(Dir) ->
 %% context sees it) for `corpus_check'.
 -spec add_corpus_path() -> ok.
 add_corpus_path() ->
+    add_python_path(corpus_dir()).
+
+%% @doc Puts a directory at the front of Python's `sys.path' (shared by every
+%% context), once.
+-spec add_python_path(file:filename_all()) -> ok.
+add_python_path(Dir) ->
     Code = <<"import sys\n"
-             "if corpus_dir not in sys.path:\n"
-             "    sys.path.insert(0, corpus_dir)\n">>,
-    _ = py:exec(Code, #{corpus_dir => unicode:characters_to_binary(corpus_dir())}),
-    ok.
+             "if d not in sys.path:\n"
+             "    sys.path.insert(0, d)\n">>,
+    ok = py:exec(Code, #{d => unicode:characters_to_binary(Dir)}).
 
 %% @doc Runs Fun and returns the reason of the error it raises; fails the
 %% test when it returns or raises anything else.
