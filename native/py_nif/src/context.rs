@@ -358,35 +358,16 @@ fn thread_main(res: ResourceArc<CtxRes>, owner: LocalPid) {
     drop(pinned);
 }
 
-fn spin_params() -> (Duration, bool) {
-    static P: OnceLock<(Duration, bool)> = OnceLock::new();
-    *P.get_or_init(|| {
-        let us = std::env::var("PY_NIF_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(SPIN.as_micros() as u64);
-        let yield_ = std::env::var("PY_NIF_SPIN_YIELD")
-            .map(|v| v == "1")
-            .unwrap_or(true);
-        (Duration::from_micros(us), yield_)
-    })
-}
-
 fn next_msg(inner: &ContextInner) -> Msg {
-    let (spin, yield_) = spin_params();
     let start = Instant::now();
     inner.spinning.store(true, Ordering::Relaxed);
     let msg = loop {
         match inner.rx.try_recv() {
             Ok(m) => break m,
             Err(TryRecvError::Disconnected) => break Msg::Stop,
-            Err(TryRecvError::Empty) if start.elapsed() < spin => {
-                if yield_ {
-                    std::thread::yield_now()
-                } else {
-                    std::hint::spin_loop()
-                }
-            }
+            // Yield, not a busy spin: with few cores a spinning context would take the
+            // CPU from the very scheduler that is about to send it the next job.
+            Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::thread::yield_now(),
             Err(TryRecvError::Empty) => {
                 inner.spinning.store(false, Ordering::Relaxed);
                 break inner.rx.recv().unwrap_or(Msg::Stop);
@@ -810,10 +791,7 @@ pub fn call_dirty<'a>(
     shared.start();
     shared.tid.store(tid, Ordering::Release);
     if let Some(ms) = timeout_ms {
-        housekeeping::post(housekeeping::Task::Deadline(
-            Instant::now() + Duration::from_millis(ms),
-            shared.clone(),
-        ));
+        housekeeping::register_deadline(Instant::now() + Duration::from_millis(ms), shared.clone());
     }
     Python::attach(|py| {
         FRAMES.with(|f| f.borrow_mut().push(Frame::Dirty(env.as_c_arg(), env.pid())));
@@ -821,6 +799,9 @@ pub fn call_dirty<'a>(
         let outcome = job::execute(py, env, job);
         shared.executing.store(false, Ordering::Release);
         FRAMES.with(|f| f.borrow_mut().pop());
+        if timeout_ms.is_some() {
+            housekeeping::unregister_deadline(&shared);
+        }
         if shared.state.complete() {
             job::reply(env, outcome, want_handle)
         } else {

@@ -7,10 +7,8 @@ use crate::util::Outgoing;
 use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 use rustler::LocalPid;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Idle wake-ups: how long dropped handles may wait for their decref.
@@ -20,32 +18,44 @@ pub enum Task {
     Send(LocalPid, Outgoing),
     FlushLogs,
     Inject(Arc<JobShared>),
-    Deadline(Instant, Arc<JobShared>),
+    /// A deadline earlier than the next planned wake-up was registered.
+    Wake,
 }
 
 static TX: OnceLock<Sender<Task>> = OnceLock::new();
 
-pub fn post(task: Task) {
-    if let Some(tx) = TX.get() {
-        let _ = tx.send(task);
+/// Dirty calls running now that have a deadline: at most one per dirty scheduler.
+/// A call registers on entry and removes itself on exit, so nothing outlives its call,
+/// and a call whose deadline is later than the next tick costs no message here.
+static DIRTY_DEADLINES: Mutex<Vec<(Instant, Arc<JobShared>)>> = Mutex::new(Vec::new());
+/// When this thread next wakes up, in nanoseconds since BASE.
+static NEXT_WAKE: AtomicU64 = AtomicU64::new(0);
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+fn since_base(t: Instant) -> u64 {
+    t.saturating_duration_since(*BASE.get_or_init(Instant::now))
+        .as_nanos() as u64
+}
+
+fn deadlines() -> MutexGuard<'static, Vec<(Instant, Arc<JobShared>)>> {
+    DIRTY_DEADLINES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Registers a dirty call's deadline; the call removes it with `unregister_deadline`.
+pub fn register_deadline(at: Instant, job: Arc<JobShared>) {
+    deadlines().push((at, job));
+    if since_base(at) < NEXT_WAKE.load(Ordering::Acquire) {
+        post(Task::Wake);
     }
 }
 
-struct Due(Instant, Arc<JobShared>);
-impl PartialEq for Due {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
+pub fn unregister_deadline(job: &Arc<JobShared>) {
+    deadlines().retain(|(_, j)| !Arc::ptr_eq(j, job));
 }
-impl Eq for Due {}
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.cmp(&other.0)
+
+pub fn post(task: Task) {
+    if let Some(tx) = TX.get() {
+        let _ = tx.send(task);
     }
 }
 
@@ -57,28 +67,31 @@ pub fn start() {
             .name("py-housekeeping".into())
             .spawn(move || {
                 let _pinned = python.then(Pinned::new);
-                let mut deadlines: BinaryHeap<Reverse<Due>> = BinaryHeap::new();
                 loop {
-                    let wait = deadlines
-                        .peek()
-                        .map(|Reverse(d)| d.0.saturating_duration_since(Instant::now()))
+                    let now = Instant::now();
+                    let earliest = deadlines().iter().map(|(at, _)| *at).min();
+                    let wait = earliest
+                        .map(|at| at.saturating_duration_since(now))
                         .unwrap_or(TICK)
                         .min(TICK);
+                    NEXT_WAKE.store(since_base(now + wait), Ordering::Release);
                     match rx.recv_timeout(wait) {
                         Ok(Task::Send(pid, out)) => out.send(pid),
                         Ok(Task::FlushLogs) => crate::logging::flush(),
                         Ok(Task::Inject(job)) if python => Python::attach(|py| job.inject(py)),
-                        Ok(Task::Inject(_)) => {}
-                        Ok(Task::Deadline(at, job)) => deadlines.push(Reverse(Due(at, job))),
+                        Ok(Task::Inject(_)) | Ok(Task::Wake) => {}
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
                     let now = Instant::now();
-                    while deadlines.peek().is_some_and(|Reverse(d)| d.0 <= now) {
-                        if let Some(Reverse(Due(_, job))) = deadlines.pop() {
-                            if python {
-                                context::expire(&job);
-                            }
+                    let due: Vec<Arc<JobShared>> = deadlines()
+                        .iter()
+                        .filter(|(at, _)| *at <= now)
+                        .map(|(_, j)| j.clone())
+                        .collect();
+                    if python {
+                        for job in &due {
+                            context::expire(job);
                         }
                     }
                     if python && crate::handle::PENDING_DROPS.swap(0, Ordering::Relaxed) > 0 {
