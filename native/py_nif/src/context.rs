@@ -379,10 +379,14 @@ fn next_msg(inner: &ContextInner) -> Msg {
 }
 
 fn serve(inner: &Arc<ContextInner>) {
+    let mut carried: Option<Arc<JobShared>> = None;
     loop {
-        let first = match next_msg(inner) {
-            Msg::Stop => return,
-            Msg::Job(job) => job,
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match next_msg(inner) {
+                Msg::Stop => return,
+                Msg::Job(job) => job,
+            },
         };
         if !inner.alive() {
             first.cancel(Some(&inner.down_reason()));
@@ -403,8 +407,8 @@ fn serve(inner: &Arc<ContextInner>) {
                     Err(_) => return false,
                 };
             }
-            // The batch is full: queue the job we took and let other threads have the GIL.
-            let _ = inner.tx.send(Msg::Job(job));
+            // The batch is full: let other threads have the GIL; this job runs first next.
+            carried = Some(job);
             false
         });
         inner.busy.store(false, Ordering::Relaxed);
