@@ -9,7 +9,7 @@
          init_per_testcase/2, end_per_testcase/2]).
 -export([math_pow/1, os_getcwd/1, exception_shape/1, exception_shape_call/1,
          venv_is_used/1, erlang_package_on_path/1, versions/1,
-         numpy_import/1, numpy_sum/1, rebar3_dependency/1]).
+         numpy_import/1, numpy_sum/1, rebar3_dependency/1, bad_venv_is_a_clear_error/1, bad_python_is_a_clear_error/1]).
 
 suite() ->
     [{timetrap, {minutes, 10}}].
@@ -17,7 +17,7 @@ suite() ->
 all() ->
     [math_pow, os_getcwd, exception_shape, exception_shape_call, venv_is_used,
      erlang_package_on_path, versions, numpy_import, numpy_sum,
-     rebar3_dependency].
+     rebar3_dependency, bad_venv_is_a_clear_error, bad_python_is_a_clear_error].
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
@@ -173,3 +173,23 @@ copy_project(From, To) ->
                           {ok, _} = file:copy(filename:join(From, F), filename:join(To, F))
                   end, Files),
     ok.
+
+%% A configuration that names no real Python fails `py''s start with the reason,
+%% instead of a Python that quietly lacks the venv''s packages. In a VM of its own:
+%% an interpreter starts once per OS process.
+bad_venv_is_a_clear_error(_Config) ->
+    Out = start_in_new_vm(["-py", "venv", "\"/nonexistent/venv\""]),
+    true = py_test_util:contains(Out, <<"not a virtualenv (no pyvenv.cfg)">>),
+    true = py_test_util:contains(Out, <<"python_init_failed">>).
+
+bad_python_is_a_clear_error(_Config) ->
+    Out = start_in_new_vm(["-py", "python", "\"/nonexistent/python3\""]),
+    true = py_test_util:contains(Out, <<"no Python executable at">>).
+
+start_in_new_vm(Flags) ->
+    Ebin = filename:dirname(code:which(py)),
+    Eval = "io:format(\"~p~n\", [application:ensure_all_started(py)]), halt().",
+    {0, Out} = py_test_util:run("erl", ["-noshell", "-pa", Ebin | Flags] ++ ["-eval", Eval],
+                                py_test_util:repo_root(), [{"VIRTUAL_ENV", false}]),
+    ct:log("~ts", [Out]),
+    Out.

@@ -72,6 +72,7 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         std::env::set_var(k, v);
     }
     let executable = choose_executable(info);
+    check_paths(info, &executable)?;
 
     let mut config: ffi::PyConfig = std::mem::zeroed();
     ffi::PyConfig_InitPythonConfig(&mut config);
@@ -124,6 +125,21 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         executable,
         version,
     })
+}
+
+/// Python quietly falls back to its built-in prefix when the executable it is given does
+/// not exist, which would hide a mistyped venv until an import fails: say it at once.
+fn check_paths(info: &LoadInfo, executable: &str) -> Result<(), String> {
+    if let Some(venv) = info.venv.as_deref().filter(|v| !v.is_empty()) {
+        let cfg = std::path::Path::new(venv).join("pyvenv.cfg");
+        if !cfg.is_file() {
+            return Err(format!("venv {venv:?} is not a virtualenv (no pyvenv.cfg)"));
+        }
+    }
+    if !std::path::Path::new(executable).exists() {
+        return Err(format!("no Python executable at {executable:?}"));
+    }
+    Ok(())
 }
 
 fn choose_executable(info: &LoadInfo) -> String {
