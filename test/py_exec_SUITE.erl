@@ -13,6 +13,7 @@
          async_cancel_after_result/1, async_refused_where_it_cannot_run/1,
          context_killed_mid_call/1, pool_stopped_mid_call/1, queued_jobs_on_kill/1,
          concurrent_1000/1, own_globals/1, no_such_pool/1,
+         busy_context_is_skipped/1,
          callback_chain_depth_10/1, callback_chain_on_pool/1,
          callback_runs_in_caller/1, callback_fun/1, callback_error_caught/1,
          callback_error_uncaught/1, send_to_self/1, send_to_pid/1, cast/1,
@@ -40,7 +41,8 @@ groups() ->
                      async_cancel_running, async_cancel_from_another_process,
                      async_cancel_after_result, async_refused_where_it_cannot_run]},
      {contexts, [], [context_killed_mid_call, pool_stopped_mid_call, queued_jobs_on_kill,
-                     concurrent_1000, own_globals, no_such_pool]},
+                     concurrent_1000, own_globals, no_such_pool,
+                     busy_context_is_skipped]},
      {callbacks, [], [callback_chain_depth_10, callback_chain_on_pool,
                       callback_runs_in_caller, callback_fun, callback_error_caught,
                       callback_error_uncaught, send_to_self, send_to_pid, cast,
@@ -168,6 +170,23 @@ async_refused_where_it_cannot_run(_Config) ->
     {error, {bad_option, on}} = py:async_call({operator, add}, [1, 2], [], #{on => {node, node()}}),
     {error, {bad_option, colour}} = py:async_call({operator, add}, [1, 2], [], #{colour => red}),
     {error, {no_pool, nope}} = py:async_call({operator, add}, [1, 2], [], #{on => nope}).
+
+%% A context still blocked in C after its caller timed out reports itself busy, and
+%% the pool sends new calls to the free one: none of them waits behind the sleep.
+busy_context_is_skipped(_Config) ->
+    {ok, _} = py:start_pool(py_exec_two, #{size => 2}),
+    try
+        {error, timeout} = py:call({time, sleep}, [3], [], #{on => py_exec_two, timeout => 100}),
+        Results = [py:call({numpy, frombuffer}, [py:buffer(<<1, 2, 3, 4>>)], #{dtype => <<"uint8">>},
+                           #{on => py_exec_two, timeout => 1000})
+                   || _ <- lists:seq(1, 50)],
+        [] = [R || R <- Results, element(1, R) =/= ok],
+        {ok, Ctx1} = py_pool:context(py_exec_two, 1),
+        {ok, Ctx2} = py_pool:context(py_exec_two, 2),
+        [false, true] = lists:sort([maps:get(busy, py_nif:context_info(C)) || C <- [Ctx1, Ctx2]])
+    after
+        ok = py:stop_pool(py_exec_two)
+    end.
 
 cancel_job(_Config) ->
     Pool = py_pool:lookup(?ONE),

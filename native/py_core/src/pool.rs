@@ -5,6 +5,31 @@ pub fn round_robin(n: usize, start: usize, alive: impl Fn(usize) -> bool) -> Opt
     (0..n).map(|i| (start + i) % n.max(1)).find(|&i| alive(i))
 }
 
+/// How ready a context is for a call, best first.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Readiness {
+    /// Idle and awake (polling its queue): the call starts without a wake-up.
+    Awake,
+    /// Idle, parked.
+    Idle,
+    /// Running a job, or with jobs queued; possibly stuck in C code after a timeout.
+    Busy,
+}
+
+/// Round robin from `start` among the readiest live slots: an idle context is chosen
+/// before a busy one (so a context still blocked in C after a timeout does not get new
+/// calls while another is free), and an awake one before a parked one. Under load every
+/// context is busy and this is plain round robin.
+pub fn round_robin_ready(
+    n: usize,
+    start: usize,
+    readiness: impl Fn(usize) -> Option<Readiness>,
+) -> Option<usize> {
+    [Readiness::Awake, Readiness::Idle, Readiness::Busy]
+        .into_iter()
+        .find_map(|tier| round_robin(n, start, |i| readiness(i).is_some_and(|r| r <= tier)))
+}
+
 /// The live slot with the least load (queued jobs plus the running one); ties go to
 /// the lowest index.
 pub fn least_busy(loads: impl IntoIterator<Item = Option<usize>>) -> Option<usize> {
@@ -28,6 +53,44 @@ mod tests {
         assert_eq!(round_robin(3, 2, |i| i == 0), Some(0));
         assert_eq!(round_robin(3, 0, |_| false), None);
         assert_eq!(round_robin(0, 0, |_| true), None);
+    }
+
+    #[test]
+    fn ready_contexts_first_then_in_turn() {
+        use Readiness::*;
+        let r = |v: Vec<Option<Readiness>>| move |i: usize| v[i];
+        // One busy (say, stuck in C after a timeout), one idle: the idle one, every time.
+        for start in 0..4 {
+            assert_eq!(
+                round_robin_ready(2, start, r(vec![Some(Busy), Some(Idle)])),
+                Some(1)
+            );
+        }
+        // Awake before parked.
+        assert_eq!(
+            round_robin_ready(3, 0, r(vec![Some(Idle), Some(Busy), Some(Awake)])),
+            Some(2)
+        );
+        // All busy: plain round robin.
+        assert_eq!(
+            round_robin_ready(3, 1, r(vec![Some(Busy), Some(Busy), Some(Busy)])),
+            Some(1)
+        );
+        assert_eq!(
+            round_robin_ready(3, 2, r(vec![Some(Busy), Some(Busy), Some(Busy)])),
+            Some(2)
+        );
+        // Equally ready: in turn.
+        assert_eq!(
+            round_robin_ready(2, 0, r(vec![Some(Idle), Some(Idle)])),
+            Some(0)
+        );
+        assert_eq!(
+            round_robin_ready(2, 1, r(vec![Some(Idle), Some(Idle)])),
+            Some(1)
+        );
+        // Dead slots never.
+        assert_eq!(round_robin_ready(2, 0, r(vec![None, None])), None);
     }
 
     #[test]

@@ -211,7 +211,10 @@ pub struct ContextInner {
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
     alive: AtomicBool,
-    busy: AtomicBool,
+    /// Jobs begun and not yet answered (a job waiting for a callback counts, and so does
+    /// the nested job it runs meanwhile). Decremented just before the final reply leaves,
+    /// so a caller that gets its answer sees the context free at once.
+    active: AtomicUsize,
     /// Idle but awake (polling its queue): a call sent here starts without a wake-up.
     spinning: AtomicBool,
     down: Mutex<Option<DownReason>>,
@@ -224,8 +227,19 @@ impl ContextInner {
         self.alive.load(Ordering::Acquire)
     }
 
+    pub fn readiness(&self) -> py_core::pool::Readiness {
+        use py_core::pool::Readiness;
+        if self.active.load(Ordering::Acquire) > 0 || !self.tx.is_empty() {
+            Readiness::Busy
+        } else if self.spinning.load(Ordering::Relaxed) {
+            Readiness::Awake
+        } else {
+            Readiness::Idle
+        }
+    }
+
     pub fn load(&self) -> usize {
-        self.tx.len() + self.busy.load(Ordering::Relaxed) as usize
+        self.tx.len() + self.active.load(Ordering::Acquire)
     }
 
     pub fn enqueue(self: &Arc<Self>, job: Arc<JobShared>) -> Result<(), Error> {
@@ -280,7 +294,7 @@ impl ContextInner {
             tx,
             rx,
             alive: AtomicBool::new(true),
-            busy: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
             spinning: AtomicBool::new(false),
             down: Mutex::new(None),
             running: Mutex::new(Vec::new()),
@@ -392,7 +406,6 @@ fn serve(inner: &Arc<ContextInner>) {
             first.cancel(Some(&inner.down_reason()));
             continue;
         }
-        inner.busy.store(true, Ordering::Relaxed);
         let stop = Python::attach(|py| {
             let mut job = first;
             for _ in 0..BATCH {
@@ -411,7 +424,6 @@ fn serve(inner: &Arc<ContextInner>) {
             carried = Some(job);
             false
         });
-        inner.busy.store(false, Ordering::Relaxed);
         if stop {
             return;
         }
@@ -446,6 +458,7 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
         return;
     }
     let Some(p) = &job.payload else { return };
+    inner.active.fetch_add(1, Ordering::AcqRel);
     job.tid.store(TID.with(Cell::get), Ordering::Release);
     job.executing.store(true, Ordering::Release);
     lock(&inner.running).push(job.clone());
@@ -454,6 +467,7 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
         let term = unsafe { Term::new(jenv, p.job) };
         let outcome = job::execute(py, jenv, term);
         job.executing.store(false, Ordering::Release);
+        inner.active.fetch_sub(1, Ordering::AcqRel);
         job.finish(|renv| job::reply(renv, outcome, p.want_handle));
     });
     FRAMES.with(|f| f.borrow_mut().pop());
@@ -635,9 +649,8 @@ impl Pool {
         let chosen = if self.least_busy {
             py_core::pool::least_busy((0..n).map(|i| live(i).map(|c| c.load())))
         } else {
-            py_core::pool::round_robin(n, self.next.fetch_add(1, Ordering::Relaxed), |i| {
-                live(i).is_some()
-            })
+            let start = self.next.fetch_add(1, Ordering::Relaxed);
+            py_core::pool::round_robin_ready(n, start, |i| live(i).map(|c| c.readiness()))
         };
         chosen.and_then(|i| slots[i].clone())
     }
