@@ -21,7 +21,7 @@
          error_improper_list/1, error_improper_list_nested/1, error_bitstring/1,
          error_unhashable_key/1, error_too_deep_erlang/1,
          error_too_deep_python/1, error_cycle_list/1, error_cycle_dict/1,
-         error_lone_surrogate/1, error_in_kwargs/1, deep_but_allowed/1,
+         error_lone_surrogate/1, error_in_kwargs/1, error_in_large_argument/1, deep_but_allowed/1,
          prop_round_trip/1, handle_leak/1,
          large_map/1, large_dict_from_python/1, large_list_and_tuple/1]).
 
@@ -47,7 +47,7 @@ groups() ->
                     value_plain, value_encoder]},
      {errors, [], [error_improper_list, error_improper_list_nested, error_bitstring,
                    error_unhashable_key, error_cycle_list, error_cycle_dict,
-                   error_lone_surrogate, error_in_kwargs]},
+                   error_lone_surrogate, error_in_kwargs, error_in_large_argument]},
      %% Last: big and deep terms are where a crash would be most likely.
      {large, [], [large_map, large_dict_from_python, large_list_and_tuple]},
      {depth, [], [deep_but_allowed, error_too_deep_python, error_too_deep_erlang]}].
@@ -639,3 +639,12 @@ nest(N) -> [nest(N - 1)].
 
 max_depth() ->
     application:get_env(py, max_depth, 10000).
+
+%% A big argument list is converted on a dirty scheduler before it reaches a context:
+%% its errors have the same exact shape, and the next call works.
+error_in_large_argument(_Config) ->
+    Big = lists:seq(1, 30000) ++ [[1 | 2]],
+    {error, {unsupported, [0, 30000], [1 | 2]}} = py:call({builtins, len}, [Big], [], #{}),
+    {error, {unsupported, [1, 30000], [1 | 2]}} = py:call({builtins, max}, [1, Big], [], #{}),
+    {ok, 30001} = py:call({builtins, len}, [lists:seq(1, 30001)], [], #{}),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{}).

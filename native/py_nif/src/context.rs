@@ -89,6 +89,8 @@ pub struct JobShared {
     in_callback: AtomicBool,
     tid: AtomicU64,
     ctx: OnceLock<Weak<ContextInner>>,
+    /// The call's arguments, already Python objects (see `prepare_args`).
+    prepared: Mutex<Option<Py<pyo3::types::PyTuple>>>,
 }
 // The payload environment is never written after submission.
 unsafe impl Sync for JobShared {}
@@ -103,6 +105,7 @@ impl JobShared {
             in_callback: AtomicBool::new(false),
             tid: AtomicU64::new(0),
             ctx: OnceLock::new(),
+            prepared: Mutex::new(None),
         }
     }
 
@@ -463,9 +466,10 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     job.executing.store(true, Ordering::Release);
     lock(&inner.running).push(job.clone());
     FRAMES.with(|f| f.borrow_mut().push(Frame::Context(job.clone())));
+    let prepared = lock(&job.prepared).take().map(|t| t.into_bound(py));
     p.env.env().run(|jenv| {
         let term = unsafe { Term::new(jenv, p.job) };
-        let outcome = job::execute(py, jenv, term);
+        let outcome = job::execute(py, jenv, term, prepared);
         job.executing.store(false, Ordering::Release);
         inner.active.fetch_sub(1, Ordering::AcqRel);
         job.finish(|renv| job::reply(renv, outcome, p.want_handle));
@@ -671,12 +675,15 @@ pub fn submit<'a>(
     reference: Term<'a>,
     job: Term<'a>,
     want_handle: bool,
+    prepared: Option<Prepared<'a>>,
 ) -> Result<Term<'a>, Error> {
     crate::interp::runtime()?;
     let owned = EnvSlot::take();
+    // With prepared arguments, only the job's small remainder is copied.
+    let to_copy = prepared.as_ref().map(|p| p.rest).unwrap_or(job);
     let (job_raw, ref_raw) = owned.env().run(|e| {
         (
-            crate::util::copy(e, job.as_c_arg()).as_c_arg(),
+            crate::util::copy(e, to_copy.as_c_arg()).as_c_arg(),
             crate::util::copy(e, reference.as_c_arg()).as_c_arg(),
         )
     });
@@ -687,6 +694,7 @@ pub fn submit<'a>(
         caller: env.pid(),
         want_handle,
     })));
+    *lock(&shared.prepared) = prepared.map(|p| p.args);
     let res = ResourceArc::new(JobRes(shared.clone()));
     let target = match place {
         Place::Ctx(c) => c.inner.clone(),
@@ -714,6 +722,52 @@ pub fn submit<'a>(
     };
     target.enqueue(shared)?;
     Ok((atoms::ok(), res).encode(env))
+}
+
+/// A job's argument list converted to Python ahead of time, and the job without it.
+pub struct Prepared<'a> {
+    args: Py<pyo3::types::PyTuple>,
+    rest: Term<'a>,
+}
+
+/// For a big argument list: converts it to Python right here, on the dirty scheduler
+/// that `submit_large` runs on, instead of copying the whole term into the job's
+/// environment for the context to convert later (the copy of a million floats costs
+/// as much as their conversion). Ok(None): not a job with an argument list.
+pub fn prepare_args<'a>(env: Env<'a>, job: Term<'a>) -> Result<Option<Prepared<'a>>, Error> {
+    let Ok(parts) = rustler::types::tuple::get_tuple(job) else {
+        return Ok(None);
+    };
+    let at = match parts.first() {
+        Some(t) if atoms::call() == *t && parts.len() == 4 => 2,
+        Some(t) if atoms::call_obj() == *t && parts.len() == 4 => 2,
+        Some(t) if atoms::method() == *t && parts.len() == 5 => 3,
+        _ => return Ok(None),
+    };
+    if !parts[at].is_list() {
+        return Ok(None);
+    }
+    pin_dirty_thread();
+    let args = Python::attach(|py| -> Result<Py<pyo3::types::PyTuple>, Error> {
+        let list = to_python::decode(py, parts[at])?;
+        let list = list
+            .cast_into::<pyo3::types::PyList>()
+            .map_err(|_| Error::BadJob(job.as_c_arg()))?;
+        Ok(list.to_tuple().unbind())
+    })?;
+    let mut rest = parts.clone();
+    rest[at] = Vec::<Term<'a>>::new().encode(env);
+    Ok(Some(Prepared {
+        args,
+        rest: rustler::types::tuple::make_tuple(env, &rest),
+    }))
+}
+
+/// A dirty scheduler thread that runs Python keeps one thread state for its life.
+fn pin_dirty_thread() -> u64 {
+    let tid = DIRTY_PIN.with(|p| p.borrow_mut().get_or_insert_with(Pinned::new).tid);
+    TID.with(|t| t.set(tid));
+    tid
 }
 
 /// A job on a handle goes to the context that made the handle (thread-bound objects,
@@ -802,8 +856,7 @@ pub fn call_dirty<'a>(
     if let Err(e) = crate::interp::runtime() {
         return e.encode_tagged(env);
     }
-    let tid = DIRTY_PIN.with(|p| p.borrow_mut().get_or_insert_with(Pinned::new).tid);
-    TID.with(|t| t.set(tid));
+    let tid = pin_dirty_thread();
     let shared = Arc::new(JobShared::new(None));
     shared.start();
     shared.tid.store(tid, Ordering::Release);
@@ -813,7 +866,7 @@ pub fn call_dirty<'a>(
     Python::attach(|py| {
         FRAMES.with(|f| f.borrow_mut().push(Frame::Dirty(env.as_c_arg(), env.pid())));
         shared.executing.store(true, Ordering::Release);
-        let outcome = job::execute(py, env, job);
+        let outcome = job::execute(py, env, job, None);
         shared.executing.store(false, Ordering::Release);
         FRAMES.with(|f| f.borrow_mut().pop());
         if timeout_ms.is_some() {

@@ -63,6 +63,7 @@ pub fn execute<'a, 'py>(
     py: Python<'py>,
     env: Env<'a>,
     job: Term<'a>,
+    prepared: Option<Bound<'py, PyTuple>>,
 ) -> Result<Executed<'py>, Error> {
     let bad = || Error::BadJob(job.as_c_arg());
     let parts = get_tuple(job).map_err(|_| bad())?;
@@ -79,13 +80,13 @@ pub fn execute<'a, 'py>(
     match rest {
         [n, args, kw] if atoms::call() == tag => {
             let f = resolve(py, &name(*n)?).map_err(&e)?;
-            call(py, env, &f, *args, *kw, job)
+            call(py, env, &f, *args, *kw, job, prepared)
         }
         [n] if atoms::const_() == tag => term(resolve(py, &name(*n)?).map_err(&e)?),
         [obj, n, args, kw] if atoms::method() == tag => {
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
             let f = o.getattr(name(*n)?).map_err(&e)?;
-            call(py, env, &f, *args, *kw, job)
+            call(py, env, &f, *args, *kw, job, prepared)
         }
         [obj, n] if atoms::getattr() == tag => {
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
@@ -93,7 +94,7 @@ pub fn execute<'a, 'py>(
         }
         [obj, args, kw] if atoms::call_obj() == tag => {
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
-            call(py, env, &o, *args, *kw, job)
+            call(py, env, &o, *args, *kw, job, prepared)
         }
         [code, bindings] if atoms::eval() == tag => term(run_code(
             py,
@@ -140,19 +141,20 @@ fn call<'a, 'py>(
     args: Term<'a>,
     kw: Term<'a>,
     job: Term<'a>,
+    prepared: Option<Bound<'py, PyTuple>>,
 ) -> Result<Executed<'py>, Error> {
-    if !args.is_list() {
-        return Err(Error::BadJob(job.as_c_arg()));
-    }
-    let dec = to_python::Decoder::new(py, env);
-    let list = dec.decode(args.as_c_arg(), 0)?;
-    let tuple = PyTuple::new(
-        py,
-        list.cast::<pyo3::types::PyList>()
-            .map_err(|_| Error::BadJob(job.as_c_arg()))?
-            .iter(),
-    )
-    .map_err(py_err(py))?;
+    let tuple = match prepared {
+        Some(tuple) => tuple,
+        None => {
+            if !args.is_list() {
+                return Err(Error::BadJob(job.as_c_arg()));
+            }
+            let list = to_python::Decoder::new(py, env).decode(args.as_c_arg(), 0)?;
+            list.cast_into::<pyo3::types::PyList>()
+                .map_err(|_| Error::BadJob(job.as_c_arg()))?
+                .to_tuple()
+        }
+    };
     let kwargs = match kw.is_empty_list() {
         true => None,
         false => to_python::kwargs(py, env, kw.as_c_arg())?,

@@ -210,7 +210,19 @@ fn do_submit<'a>(
     if check && !context::small_enough(job, SUBMIT_BUDGET) {
         return Ok(atoms::too_large().encode(env));
     }
-    Ok(result(env, context::submit(env, p, reference, job, want)))
+    // submit_large runs on a dirty scheduler: there the arguments are converted at once.
+    let prepared = if check {
+        None
+    } else {
+        match context::prepare_args(env, job) {
+            Ok(prepared) => prepared,
+            Err(e) => return Ok(e.encode_tagged(env)),
+        }
+    };
+    Ok(result(
+        env,
+        context::submit(env, p, reference, job, want, prepared),
+    ))
 }
 
 #[rustler::nif]
