@@ -276,11 +276,7 @@ builtins_vs_python(_Config) ->
              {hash, [<<"some text">>], <<"hash(a)">>},
              {hash, [{1, 2}], <<"hash(a)">>},
              {callable, [<<"x">>], <<"callable(a)">>}],
-    [] = [{F, Args, Got, Expected}
-          || {F, Args, Expr} <- Cases,
-             Got <- [apply(py, F, Args)],
-             Expected <- [py:eval(Expr, bind(Args))],
-             Got =/= Expected],
+    [] = mismatches(Cases),
     ok.
 
 dir_and_vars(_Config) ->
@@ -413,11 +409,7 @@ operators_vs_python(_Config) ->
              {concat, [<<"ab">>, <<"cd">>], <<"a + b">>},
              {is, [undefined, false], <<"a is b">>},
              {is_not, [undefined, false], <<"a is not b">>}],
-    [] = [{F, Args, Got, Expected}
-          || {F, Args, Expr} <- Cases,
-             Got <- [apply(py, F, Args)],
-             Expected <- [py:eval(Expr, bind(Args))],
-             Got =/= Expected],
+    [] = mismatches(Cases),
     ok.
 
 %%% The general call, eval, exec, import, values, pools
@@ -571,3 +563,12 @@ python_error({python, Type, Message, Traceback}) when is_list(Traceback) ->
     {Type, Message};
 python_error(Other) ->
     ct:fail({not_a_python_error, Other}).
+
+%% Each `{Function, Args, PythonExpr}' whose py result differs from what Python
+%% itself computes for the expression (with the arguments bound to a, b, c).
+mismatches(Cases) ->
+    [{F, Args, Got, Expected}
+     || {F, Args, Expr} <- Cases,
+        Got <- [apply(py, F, Args)],
+        Expected <- [py:eval(Expr, bind(Args))],
+        Got =/= Expected].

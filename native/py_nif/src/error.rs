@@ -151,9 +151,3 @@ fn encode_path<'a>(env: Env<'a>, path: &[PathElem]) -> Term<'a> {
         .collect();
     elems.encode(env)
 }
-
-impl From<PyErr> for Error {
-    fn from(err: PyErr) -> Self {
-        Python::attach(|py| Error::from_pyerr(py, err))
-    }
-}

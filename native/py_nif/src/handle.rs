@@ -46,16 +46,7 @@ impl PyHandle {
 pub fn make_handle(env: Env<'_>, obj: Py<PyAny>) -> Term<'_> {
     let ctx = CURRENT_CONTEXT.with(|c| c.borrow().clone());
     LIVE.fetch_add(1, Ordering::Relaxed);
-    ResourceArc::new(PyHandle { obj, ctx }).encode_term(env)
-}
-
-trait EncodeTerm {
-    fn encode_term<'a>(&self, env: Env<'a>) -> Term<'a>;
-}
-impl<T: Resource> EncodeTerm for ResourceArc<T> {
-    fn encode_term<'a>(&self, env: Env<'a>) -> Term<'a> {
-        rustler::Encoder::encode(self, env)
-    }
+    rustler::Encoder::encode(&ResourceArc::new(PyHandle { obj, ctx }), env)
 }
 
 /// `py:bytes/1` and `py:buffer/1`: the binary, kept alive in an environment of its own

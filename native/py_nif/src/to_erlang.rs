@@ -6,9 +6,10 @@ use crate::{atoms, handle, pymod, terms};
 use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::type_object::PyTypeInfo;
 use pyo3::types::PyDict;
 use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM};
-use rustler::{Encoder as _, Env, Term};
+use rustler::{Env, Term};
 use std::ptr::addr_of_mut;
 
 /// `bytes` longer than this become binaries that point into the Python object (no copy);
@@ -83,8 +84,6 @@ pub fn encode_value<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>
 pub fn encode_key_for_error<'a>(env: Env<'a>, key: &Bound<'_, PyAny>) -> Term<'a> {
     encode(env, key).unwrap_or_else(|_| handle::make_handle(env, key.clone().unbind()))
 }
-
-use pyo3::type_object::PyTypeInfo;
 
 impl<'a, 'py> Encoder<'a, 'py> {
     fn encode(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
@@ -468,9 +467,4 @@ pub fn make_atom<'a>(env: Env<'a>, name: &str) -> Option<ERL_NIF_TERM> {
         (sys::enif_binary_to_term(env.as_c_arg(), etf.as_ptr(), etf.len(), &mut term, 0) != 0)
             .then_some(term)
     }
-}
-
-#[allow(dead_code)]
-fn ok_term<'a>(env: Env<'a>, t: Term<'a>) -> Term<'a> {
-    (atoms::ok(), t).encode(env)
 }

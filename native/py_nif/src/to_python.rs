@@ -149,7 +149,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
 
     fn bignum(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
         let py = self.py;
-        let bin = Term::new_raw(self.env, t).to_binary();
+        let bin = unsafe { Term::new(self.env, t) }.to_binary();
         let (negative, magnitude) =
             bigint::parse_etf_bignum(bin.as_slice()).ok_or_else(|| unsupported(t))?;
         unsafe {
@@ -297,7 +297,7 @@ pub fn kwargs<'py>(
     let dec = Decoder::new(py, env);
     let dict = PyDict::new(py);
     let put = |k: Term<'_>, v: Term<'_>| -> Result<(), Error> {
-        let name = kwarg_name(env, k).ok_or_else(|| Error::Unsupported {
+        let name = name_of(env, k).ok_or_else(|| Error::Unsupported {
             path: vec![],
             culprit: Culprit::Erl(k.as_c_arg()),
         })?;
@@ -338,18 +338,5 @@ pub fn name_of(env: Env<'_>, t: Term<'_>) -> Option<String> {
     } else {
         let bin = rustler::Binary::from_term(t).ok()?;
         std::str::from_utf8(bin.as_slice()).ok().map(str::to_owned)
-    }
-}
-
-fn kwarg_name(env: Env<'_>, t: Term<'_>) -> Option<String> {
-    name_of(env, t)
-}
-
-trait NewRaw<'a> {
-    fn new_raw(env: Env<'a>, t: ERL_NIF_TERM) -> Term<'a>;
-}
-impl<'a> NewRaw<'a> for Term<'a> {
-    fn new_raw(env: Env<'a>, t: ERL_NIF_TERM) -> Term<'a> {
-        unsafe { Term::new(env, t) }
     }
 }
