@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # The NIF is built against, and embeds, this Python (3.11 with a shared libpython).
-export PYO3_PYTHON ?= $(shell command -v python3.11 || command -v python3)
+export PYO3_PYTHON ?= $(shell sh scripts/find-python.sh)
 # The embedded interpreter uses the project's virtualenv (numpy, pytest) unless told otherwise.
 export VIRTUAL_ENV ?= $(CURDIR)/.venv
 REBAR ?= rebar3

@@ -26,11 +26,7 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is required (Rust toolchain)" >&2; exit 1; }
 
 # The NIF embeds the Python it was built against: a 3.11 with a shared libpython.
-python=${PYO3_PYTHON:-$(command -v python3.11 || command -v python3)}
-"$python" - <<'PY' || { echo "setup: $python is not CPython 3.11 with a shared libpython" >&2; exit 1; }
-import sys, sysconfig
-sys.exit(0 if sys.version_info[:2] == (3, 11) and sysconfig.get_config_var("Py_ENABLE_SHARED") else 1)
-PY
+python=$(sh scripts/find-python.sh) || exit 1
 
 stamp=.venv/.py-setup
 want="$("$python" -c 'import sys; print(sys.executable)') $(cat python/requirements-dev.txt | tr '\n' ' ')"
