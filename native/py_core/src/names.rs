@@ -169,6 +169,11 @@ mod tests {
         });
     }
 
+    fn call_f(py: Python<'_>) -> i32 {
+        let f = resolve(py, "py_core_cache_test.f").unwrap();
+        f.call0().unwrap().extract().unwrap()
+    }
+
     #[test]
     fn owners_are_cached_but_attributes_are_looked_up_each_time() {
         with_py(|py| {
@@ -185,30 +190,14 @@ mod tests {
                 .unwrap()
                 .set_item("py_core_cache_test", &m)
                 .unwrap();
-            assert_eq!(
-                resolve(py, "py_core_cache_test.f")
-                    .unwrap()
-                    .call0()
-                    .unwrap()
-                    .extract::<i32>()
-                    .unwrap(),
-                1
-            );
+            assert_eq!(call_f(py), 1);
             py.run(
                 c"import py_core_cache_test as m; m.f = lambda: 2",
                 None,
                 None,
             )
             .unwrap();
-            assert_eq!(
-                resolve(py, "py_core_cache_test.f")
-                    .unwrap()
-                    .call0()
-                    .unwrap()
-                    .extract::<i32>()
-                    .unwrap(),
-                2
-            );
+            assert_eq!(call_f(py), 2);
         });
     }
 

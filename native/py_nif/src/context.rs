@@ -508,12 +508,7 @@ pub fn callback(
     // Set before the request leaves: the caller may submit a nested call at once.
     job.in_callback.store(true, Ordering::Release);
     job.executing.store(false, Ordering::Release);
-    let mut req = Some(req);
-    let sent = job.send_if_running(|e| {
-        req.take()
-            .map(|r| r.load(e))
-            .unwrap_or_else(|| atoms::undefined().encode(e))
-    });
+    let sent = job.send_if_running(|e| req.load(e));
     let reply = if sent {
         let inner = handle::CURRENT_CONTEXT.with(|c| c.borrow().as_ref().and_then(Weak::upgrade));
         py.detach(|| loop {

@@ -26,12 +26,7 @@ impl TermBox {
         crate::util::copy(env, self.raw)
     }
 
-    pub fn raw(&self) -> ERL_NIF_TERM {
-        self.raw
-    }
-
     fn repr(&self, class: &str) -> String {
-        let _ = &self.env;
         let mut buf = vec![0u8; 256];
         let n = unsafe {
             sys::get_enif_snprintf()(
