@@ -6,14 +6,18 @@
 
 -define(LOG_FILTER, py_domain).
 
-%% @doc Starts `py_sup' with the default pool sized from the application env.
+%% @doc Starts `py_sup' with the default pool sized from the application env,
+%% once the env's pool and call settings are known to be valid.
 -spec start(application:start_type(), term()) -> {ok, pid()} | {error, term()}.
 start(_Type, _Args) ->
-    case py_pool:validate_opts(#{}) of
-        {ok, PoolOpts} ->
+    %% A bad call_timeout is refused here, not on some later call that waits.
+    case {py_pool:validate_opts(#{}), py_exec:validate_opts(#{})} of
+        {{ok, PoolOpts}, {ok, _}} ->
             show_py_logs(),
             py_sup:start_link(PoolOpts);
-        {error, _} = Error ->
+        {{error, _} = Error, _} ->
+            Error;
+        {_, {error, _} = Error} ->
             Error
     end.
 

@@ -32,6 +32,10 @@
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
 -spec run(py_nif:job(), map()) -> {ok, term()} | {error, term()}.
+run(Job, Opts) when map_size(Opts) =:= 0 ->
+    %% The common case, on every call: the default timeout is read only if the
+    %% call has to wait for its result (py_app checked it at start).
+    route(default, Job, #{timeout => default, return => term, on => default});
 run(Job, Opts) ->
     case validate_opts(Opts) of
         {ok, #{on := On} = Normal} -> route(On, Job, Normal);
@@ -51,10 +55,11 @@ validate_opts(Opts) when map_size(Opts) =:= 0 ->
             {error, {bad_option, timeout}}
     end;
 validate_opts(Opts) when is_map(Opts) ->
-    Defaults = #{timeout => application:get_env(py, call_timeout, 5000),
-                 return => term,
-                 on => default},
-    check_opts(maps:to_list(maps:merge(Defaults, Opts)), #{});
+    case check_opts(maps:to_list(Opts), #{return => term, on => default}) of
+        {ok, #{timeout := _}} = Ok -> Ok;
+        {ok, Normal} -> check_opts([{timeout, application:get_env(py, call_timeout, 5000)}], Normal);
+        {error, _} = Error -> Error
+    end;
 validate_opts(Opts) ->
     {error, {bad_option, Opts}}.
 
@@ -95,13 +100,23 @@ existing_atom(Other) -> error({badarg, Other}).
 
 route(dirty, Job, #{return := Return, timeout := Timeout}) ->
     py_nif:call_dirty(Job, Return, Timeout);
+route(default, Job, Opts) ->
+    case remote_handle(Job) of
+        false ->
+            case where(default) of
+                {ok, Place, Where} -> call(Place, Where, Job, Opts);
+                {error, _} = Error -> Error
+            end;
+        Node ->
+            {error, {remote_handle, Node}}
+    end;
 route({node, Node}, Job, Opts) when is_atom(Node) ->
     remote(Node, Job, Opts);
 route(On, Job, Opts) ->
     case remote_handle(Job) of
         false ->
-            case start(On, Job, Opts) of
-                {ok, Request} -> await(Request);
+            case where(On) of
+                {ok, Place, Where} -> call(Place, Where, Job, Opts);
                 {error, _} = Error -> Error
             end;
         Node ->
@@ -207,6 +222,63 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 
 %%% The context path
 
+%% A call whose caller waits at once: the NIF answers a short job on an idle
+%% context by returning its final message, so most small calls never wait in
+%% `receive'. The deadline counts from the moment the NIF gave the job back to
+%% the mailbox path, a few microseconds after it was queued.
+call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
+    Ref = make_ref(),
+    First = case Timeout of
+                0 -> py_nif:submit(Place, Ref, Job, Return);
+                _ -> py_nif:call(Place, Ref, Job, Return)
+            end,
+    Submitted = case First of
+                    too_large -> py_nif:submit_large(Place, Ref, Job, Return);
+                    Other -> Other
+                end,
+    case Submitted of
+        {Ref, Result} ->
+            Result;
+        {ok, JobRes} ->
+            case default_timeout(Timeout) of
+                {ok, T} ->
+                    await_first(Ref, {JobRes, Where}, T);
+                {error, _} = Error ->
+                    abandon(Ref, JobRes),
+                    Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+default_timeout(default) ->
+    case application:get_env(py, call_timeout, 5000) of
+        T when T =:= infinity; is_integer(T), T >= 0 -> {ok, T};
+        _ -> {error, {bad_option, timeout}}
+    end;
+default_timeout(T) ->
+    {ok, T}.
+
+%% The first wait needs no clock reading: a deadline is only worked out if a
+%% callback or output interrupts the wait.
+await_first(Ref, {JobRes, _} = Job, Timeout) ->
+    Start = erlang:monotonic_time(millisecond),
+    receive
+        {Ref, {ok, _} = Ok} ->
+            Ok;
+        {Ref, {error, _} = Error} ->
+            Error;
+        {Ref, {callback, Call}} ->
+            callback(Job, Call),
+            await(Ref, Job, deadline(Start, Timeout));
+        {Ref, {output, _Stream, Data}} ->
+            output(Data),
+            await(Ref, Job, deadline(Start, Timeout))
+    after Timeout ->
+            abandon(Ref, JobRes),
+            {error, timeout}
+    end.
+
 start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Deadline = deadline(Timeout),
     Ref = make_ref(),
@@ -234,13 +306,15 @@ await(Ref, {JobRes, _} = Job, Deadline) ->
             output(Data),
             await(Ref, Job, Deadline)
     after remaining(Deadline) ->
-            case py_nif:cancel(JobRes) of
-                ok ->
-                    flush(Ref, JobRes);
-                sent ->
-                    drain(Ref, JobRes)
-            end,
+            abandon(Ref, JobRes),
             {error, timeout}
+    end.
+
+%% The caller gives up on a job: nothing of it may be left in the mailbox.
+abandon(Ref, JobRes) ->
+    case py_nif:cancel(JobRes) of
+        ok -> flush(Ref, JobRes);
+        sent -> drain(Ref, JobRes)
     end.
 
 %% cancel/1 said `sent': the final reply is coming and must not be left behind.
@@ -305,6 +379,9 @@ output(Data) ->
 
 deadline(infinity) -> infinity;
 deadline(Timeout) -> erlang:monotonic_time(millisecond) + Timeout.
+
+deadline(_Start, infinity) -> infinity;
+deadline(Start, Timeout) -> Start + Timeout.
 
 remaining(infinity) -> infinity;
 remaining(Deadline) -> max(0, Deadline - erlang:monotonic_time(millisecond)).

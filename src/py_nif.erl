@@ -8,7 +8,7 @@
 -export([versions/0, set_server/1, handle_count/0,
          context_new/1, context_stop/1, context_info/1,
          pool_new/2, pool_set/3, pool_info/1,
-         submit/4, submit_large/4, call_dirty/3, cancel/1, callback_reply/2,
+         submit/4, call/4, submit_large/4, call_dirty/3, cancel/1, callback_reply/2,
          bytes/1, buffer/1, is_handle/1]).
 
 -export_type([handle/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
@@ -155,6 +155,14 @@ pool_info(_Pool) -> erlang:nif_error(nif_not_loaded).
 -spec submit(place(), reference(), job(), return()) ->
           {ok, job_res()} | too_large | {error, term()}.
 submit(_Place, _Ref, _Job, _Return) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc `submit/4' for a caller that waits at once: when an idle context
+%% finishes the job within a few microseconds, its final message
+%% `{Ref, {ok | error, _}}' is returned instead of sent.
+-spec call(place(), reference(), job(), return()) ->
+          {ok, job_res()} | {reference(), {ok, term()} | {error, term()}}
+        | too_large | {error, term()}.
+call(_Place, _Ref, _Job, _Return) -> erlang:nif_error(nif_not_loaded).
 
 %% @doc `submit/4' for large arguments (a dirty CPU NIF copies them).
 -spec submit_large(place(), reference(), job(), return()) ->

@@ -29,8 +29,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 // ---------------------------------------------------------------- jobs
 
-use py_core::jobstate::JobState;
 pub use py_core::jobstate::State;
+use py_core::jobstate::{Finish, JobState, Poll};
 
 /// What the submitting process gave: the job and the tag of its reply, in an
 /// environment of the job's own (read-only once made, so any thread may read it).
@@ -81,7 +81,7 @@ pub enum CbMsg {
 
 pub struct JobShared {
     payload: Option<Payload>,
-    state: JobState,
+    state: JobState<Outgoing>,
     chan: OnceLock<(Sender<CbMsg>, Receiver<CbMsg>)>,
     /// True while this job's Python code is what its thread runs (not waiting in a callback):
     /// only then may an exception be injected into the thread for it.
@@ -91,6 +91,8 @@ pub struct JobShared {
     ctx: OnceLock<Weak<ContextInner>>,
     /// The call's arguments, already Python objects (see `prepare_args`).
     prepared: Mutex<Option<Py<pyo3::types::PyTuple>>>,
+    /// Counted in IN_FLIGHT: from its queueing until it has replied or ended unanswered.
+    in_flight: AtomicBool,
 }
 // The payload environment is never written after submission.
 unsafe impl Sync for JobShared {}
@@ -106,6 +108,19 @@ impl JobShared {
             tid: AtomicU64::new(0),
             ctx: OnceLock::new(),
             prepared: Mutex::new(None),
+            in_flight: AtomicBool::new(false),
+        }
+    }
+
+    fn enter_flight(&self) {
+        if !self.in_flight.swap(true, Ordering::AcqRel) {
+            IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn leave_flight(&self) {
+        if self.in_flight.swap(false, Ordering::AcqRel) {
+            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -134,19 +149,24 @@ impl JobShared {
         })
     }
 
-    /// The final reply: built and sent outside the lock (it may be large), with the state
-    /// at Sending meanwhile so that `cancel` knows it is coming.
+    /// The final reply: built outside the lock (it may be large), then handed over to a
+    /// caller that waits for it in the NIF, or sent with the state at Sending meanwhile
+    /// so that `cancel` knows it is coming.
     fn finish(&self, build: impl for<'a> FnOnce(Env<'a>) -> Term<'a>) {
         let Some(p) = &self.payload else { return };
-        if !self.state.begin_send() {
+        if !matches!(self.state.get(), State::Running) {
             return;
         }
-        if let Ok(out) = Outgoing::build(|e| {
+        let Ok(out) = Outgoing::build(|e| {
             Ok::<_, ()>((crate::util::copy(e, p.reference), build(e)).encode(e))
-        }) {
+        }) else {
+            return;
+        };
+        self.leave_flight();
+        if let Finish::Send(out) = self.state.finish(out) {
             out.send(p.caller);
+            self.state.end_send();
         }
-        self.state.end_send();
     }
 
     /// Stops the job: `down` = Some sends the caller `{error, {context_down, R}}` as the
@@ -167,6 +187,9 @@ impl JobShared {
             _ => None,
         };
         let before = self.state.stop(final_reply);
+        if before == State::Queued {
+            self.leave_flight();
+        }
         if before == State::Running {
             // Wake a wait for a callback reply, and interrupt Python code that runs.
             let _ = self.chan().0.send(CbMsg::Cancel);
@@ -195,6 +218,13 @@ pub struct JobRes(pub Arc<JobShared>);
 
 #[rustler::resource_impl]
 impl Resource for JobRes {}
+
+impl Drop for JobShared {
+    fn drop(&mut self) {
+        // A job dropped on a path that never ran nor cancelled it (a failed enqueue).
+        self.leave_flight();
+    }
+}
 
 impl Drop for JobRes {
     fn drop(&mut self) {
@@ -250,6 +280,7 @@ impl ContextInner {
             return Err(Error::ContextDown(self.down_reason()));
         }
         let _ = job.ctx.set(Arc::downgrade(self));
+        job.enter_flight();
         self.tx
             .send(Msg::Job(job))
             .map_err(|_| Error::ContextDown(DownReason::Stopped))
@@ -458,6 +489,7 @@ pub fn current_caller() -> Option<LocalPid> {
 
 fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     if !job.start() {
+        job.leave_flight();
         return;
     }
     let Some(p) = &job.payload else { return };
@@ -476,7 +508,8 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     });
     FRAMES.with(|f| f.borrow_mut().pop());
     lock(&inner.running).pop();
-    if job.state() != State::Done || job.executing.load(Ordering::Acquire) {
+    job.leave_flight();
+    if !matches!(job.state(), State::Done | State::Ready) || job.executing.load(Ordering::Acquire) {
         // A cancel may have left an exception pending for this thread: it must not hit
         // the next job.
         unsafe { ffi::PyThreadState_SetAsyncExc(TID.with(Cell::get) as _, std::ptr::null_mut()) };
@@ -663,7 +696,9 @@ pub enum Place<'a> {
     Nested(&'a JobRes),
 }
 
-/// Copies the job into its own environment and hands it to a context.
+/// Copies the job into its own environment and hands it to a context. With `wait`, a
+/// job that an idle context finishes within `WAIT` is answered here: the final message
+/// `{Ref, Result}` is returned instead of sent (see `wait_for`).
 pub fn submit<'a>(
     env: Env<'a>,
     place: Place<'_>,
@@ -671,6 +706,7 @@ pub fn submit<'a>(
     job: Term<'a>,
     want_handle: bool,
     prepared: Option<Prepared<'a>>,
+    wait: bool,
 ) -> Result<Term<'a>, Error> {
     crate::interp::runtime()?;
     let owned = EnvSlot::take();
@@ -715,8 +751,63 @@ pub fn submit<'a>(
                 .ok_or(Error::ContextDown(DownReason::Stopped))?
         }
     };
-    target.enqueue(shared)?;
+    // Wait only when no other job is in flight anywhere: then the caller's scheduler
+    // has nothing better to do, and the context (idle) starts at once. Under load the
+    // schedulers run other callers instead, and replies come by message.
+    let wait = wait && IN_FLIGHT.load(Ordering::Acquire) == 0;
+    if wait {
+        shared.state.wait_direct();
+    }
+    target.enqueue(shared.clone())?;
+    if wait {
+        if let Some(out) = wait_for(&shared) {
+            return Ok(out.load(env));
+        }
+    }
     Ok((atoms::ok(), res).encode(env))
+}
+
+/// Jobs queued or running on any context (`ContextInner::enqueue` to the final reply).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a caller waits in the NIF for a job it gave to an idle context.
+const WAIT: Duration = Duration::from_micros(10);
+/// Polls between two readings of the clock while waiting.
+const CLOCK_EVERY: u32 = 16;
+
+/// Waits up to `WAIT` for the final reply of a job submitted with `wait`, or until the
+/// job sends something else (output, a callback request: the caller must serve those).
+///
+/// Why wait on a normal scheduler at all: a trivial call takes a context about a
+/// microsecond, while a reply by message to a process that has gone to sleep in
+/// `receive` costs a scheduler wake-up and a process switch, several microseconds on
+/// a small machine. Python never runs here; the wait is bounded far below the
+/// millisecond a NIF may take, and it yields the CPU, so a context that shares this
+/// core gets it at once. A longer job answers by message as usual.
+fn wait_for(job: &JobShared) -> Option<Outgoing> {
+    let start = Instant::now();
+    let mut round = 0u32;
+    loop {
+        match job.state.poll() {
+            Poll::Ready(out) => return Some(out),
+            Poll::Gone => return job.state.stop_waiting(),
+            Poll::Pending => {}
+        }
+        round += 1;
+        if round.is_multiple_of(CLOCK_EVERY) {
+            let waited = start.elapsed();
+            if waited >= WAIT {
+                return job.state.stop_waiting();
+            }
+            // A context on this very core cannot run while we spin: after a while,
+            // give it the CPU. Yielding from the start costs more than it saves when
+            // the context has a core of its own (the usual case).
+            if waited >= WAIT / 2 {
+                std::thread::yield_now();
+            }
+        }
+        std::hint::spin_loop();
+    }
 }
 
 /// A job's argument list converted to Python ahead of time, and the job without it.

@@ -204,6 +204,7 @@ fn do_submit<'a>(
     job: Term<'a>,
     ret: Atom,
     check: bool,
+    wait: bool,
 ) -> Result<Term<'a>, rustler::Error> {
     let want = want_handle(ret)?;
     let p = place(&place_term).ok_or(rustler::Error::BadArg)?;
@@ -221,7 +222,7 @@ fn do_submit<'a>(
     };
     Ok(result(
         env,
-        context::submit(env, p, reference, job, want, prepared),
+        context::submit(env, p, reference, job, want, prepared, wait),
     ))
 }
 
@@ -233,7 +234,20 @@ fn submit<'a>(
     job: Term<'a>,
     ret: Atom,
 ) -> Result<Term<'a>, rustler::Error> {
-    do_submit(env, place, reference, job, ret, true)
+    do_submit(env, place, reference, job, ret, true, false)
+}
+
+/// `submit/4` for a caller that waits for the result at once: a short job on an idle
+/// context is answered by returning its final message `{Ref, Result}`.
+#[rustler::nif]
+fn call<'a>(
+    env: Env<'a>,
+    place: Term<'a>,
+    reference: Term<'a>,
+    job: Term<'a>,
+    ret: Atom,
+) -> Result<Term<'a>, rustler::Error> {
+    do_submit(env, place, reference, job, ret, true, true)
 }
 
 /// The same as `submit/4` for big arguments: the copy runs on a dirty CPU scheduler.
@@ -245,7 +259,7 @@ fn submit_large<'a>(
     job: Term<'a>,
     ret: Atom,
 ) -> Result<Term<'a>, rustler::Error> {
-    do_submit(env, place, reference, job, ret, false)
+    do_submit(env, place, reference, job, ret, false, false)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -267,7 +281,7 @@ fn call_dirty<'a>(
 #[rustler::nif]
 fn cancel(job: ResourceArc<JobRes>) -> Atom {
     match job.0.cancel(None) {
-        context::State::Sending | context::State::Done => atoms::sent(),
+        context::State::Sending | context::State::Ready | context::State::Done => atoms::sent(),
         _ => atoms::ok(),
     }
 }
