@@ -21,7 +21,10 @@
          print_to_group_leader/1, stderr_to_group_leader/1, logging_to_logger/1,
          exception_format/1, exception_qualified_type/1,
          sqlite_connection/1, dirty_same_answers/1, dirty_no_callbacks/1,
-         dirty_timeout/1, large_argument/1, large_argument_scheduler/1]).
+         dirty_timeout/1, large_argument/1, large_argument_scheduler/1,
+         direct_reply_when_idle/1, direct_reply_leaves_nothing/1,
+         no_direct_reply_under_load/1, direct_output_keeps_order/1,
+         direct_callback_falls_back/1, timeout_zero/1]).
 %% called from Python
 -export([chain/1, chain_on/2, fail/2, identity/1, cast_target/2]).
 
@@ -32,7 +35,7 @@ suite() ->
 
 all() ->
     [{group, timeouts}, {group, contexts}, {group, callbacks}, {group, output},
-     {group, errors}, {group, placement}].
+     {group, errors}, {group, placement}, {group, direct}].
 
 groups() ->
     [{timeouts, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
@@ -50,7 +53,10 @@ groups() ->
      {output, [], [print_to_group_leader, stderr_to_group_leader, logging_to_logger]},
      {errors, [], [exception_format, exception_qualified_type]},
      {placement, [], [sqlite_connection, dirty_same_answers, dirty_no_callbacks,
-                      dirty_timeout, large_argument, large_argument_scheduler]}].
+                      dirty_timeout, large_argument, large_argument_scheduler]},
+     {direct, [], [direct_reply_when_idle, direct_reply_leaves_nothing,
+                   no_direct_reply_under_load, direct_output_keeps_order,
+                   direct_callback_falls_back, timeout_zero]}].
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
@@ -69,6 +75,65 @@ init_per_testcase(_Case, Config) ->
 
 end_per_testcase(_Case, _Config) ->
     ok = py:stop_pool(?ONE),
+    py_test_util:assert_mailbox_empty().
+
+%%% Short calls answered without a message (py_nif:call/4)
+
+%% With nothing else in flight, a short call is answered by the NIF itself.
+%% Scheduling noise can push a few past the wait, never all of them.
+direct_reply_when_idle(_Config) ->
+    N = 1000,
+    Direct = direct_count(py_pool:lookup(?ONE), N),
+    ct:log("~b of ~b calls answered directly", [Direct, N]),
+    true = Direct > 0,
+    ok.
+
+%% Whichever way the answers come, none is left behind or delivered twice.
+direct_reply_leaves_nothing(_Config) ->
+    Pool = py_pool:lookup(?ONE),
+    _ = direct_count(Pool, 500),
+    [{ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}) || _ <- lists:seq(1, 500)],
+    [{error, {python, <<"builtins.ZeroDivisionError">>, _, _}} =
+         py:call({operator, truediv}, [1, 0], [], #{on => ?ONE}) || _ <- lists:seq(1, 100)],
+    timer:sleep(50),
+    py_test_util:assert_mailbox_empty().
+
+%% While another job is in flight the NIF never waits: the schedulers are
+%% better used running other callers, and the reply comes by message.
+no_direct_reply_under_load(_Config) ->
+    {ok, Slow} = py:async_call({time, sleep}, [0.5], [], #{timeout => infinity}),
+    0 = direct_count(py_pool:lookup(?ONE), 200),
+    {ok, undefined} = py:await(Slow),
+    true = direct_count(py_pool:lookup(?ONE), 200) > 0,
+    ok.
+
+%% Output sent before the result must be written before the call returns:
+%% the reply then comes by message, behind the output.
+direct_output_keeps_order(_Config) ->
+    N = 200,
+    Code = <<"(print('x', end=''), 7)[1]">>,
+    Out = with_capture(fun() ->
+                               [7 = py:eval(Code, #{}, #{on => ?ONE}) || _ <- lists:seq(1, N)]
+                       end),
+    N = byte_size(Out),
+    <<"x">> = binary:part(Out, N - 1, 1),
+    py_test_util:assert_mailbox_empty().
+
+%% A callback request stops the wait at once: the caller serves it from receive.
+direct_callback_falls_back(_Config) ->
+    Code = <<"__import__('erlang').call(__import__('erlang').Atom('py_exec_SUITE'), "
+             "__import__('erlang').Atom('identity'), [5]) + 1">>,
+    [6 = py:eval(Code, #{}, #{on => ?ONE}) || _ <- lists:seq(1, 200)],
+    py_test_util:assert_mailbox_empty().
+
+%% A zero timeout never waits in the NIF: the call times out unless it
+%% already answered, and nothing of it is left in the mailbox.
+timeout_zero(_Config) ->
+    Results = [py:call({time, sleep}, [0.01], [], #{on => ?ONE, timeout => 0})
+               || _ <- lists:seq(1, 20)],
+    [] = [R || R <- Results, R =/= {error, timeout}],
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
+    timer:sleep(50),
     py_test_util:assert_mailbox_empty().
 
 %%% Timeouts and cancellation
@@ -600,6 +665,19 @@ large_argument_scheduler(_Config) ->
 
 now_ms() ->
     erlang:monotonic_time(millisecond).
+
+-define(ADD, {call, <<"operator.add">>, [1, 2], []}).
+
+%% How many of N calls made with py_nif:call/4 came back directly (the rest by
+%% message, which is received here): every one must be right either way.
+direct_count(Place, N) ->
+    lists:sum([begin
+                   Ref = make_ref(),
+                   case py_nif:call(Place, Ref, ?ADD, term) of
+                       {Ref, {ok, 3}} -> 1;
+                       {ok, _JobRes} -> receive {Ref, {ok, 3}} -> 0 after 5000 -> error(lost) end
+                   end
+               end || _ <- lists:seq(1, N)]).
 
 pool_sup(Pool) ->
     [Sup] = [P || {{py_pool, Name}, P, supervisor, _} <- supervisor:which_children(py_sup),

@@ -91,7 +91,7 @@ pub struct JobShared {
     ctx: OnceLock<Weak<ContextInner>>,
     /// The call's arguments, already Python objects (see `prepare_args`).
     prepared: Mutex<Option<Py<pyo3::types::PyTuple>>>,
-    /// Counted in IN_FLIGHT: from its queueing until it has replied or ended unanswered.
+    /// Counted in IN_FLIGHT: from its queueing until it replies, is cancelled or ends.
     in_flight: AtomicBool,
 }
 // The payload environment is never written after submission.
@@ -187,7 +187,8 @@ impl JobShared {
             _ => None,
         };
         let before = self.state.stop(final_reply);
-        if before == State::Queued {
+        if matches!(before, State::Queued | State::Running) {
+            // Nobody waits for it any more, even if its thread is still stuck in C.
             self.leave_flight();
         }
         if before == State::Running {
@@ -767,7 +768,7 @@ pub fn submit<'a>(
     Ok((atoms::ok(), res).encode(env))
 }
 
-/// Jobs queued or running on any context (`ContextInner::enqueue` to the final reply).
+/// Jobs queued or running on any context that a caller still waits for.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// How long a caller waits in the NIF for a job it gave to an idle context.
