@@ -1,8 +1,9 @@
 %% @doc The figures of `make bench' (issues 3, 4 and 5): each is the median
 %% of several timed runs, printed with its target.
 %%
-%% Run it with `bench/run.sh'. A figure that misses its target is marked
-%% `MISSED'; the run itself does not fail on it.
+%% Run it with `bench/run.sh' (`make bench'; `BENCH=exec make bench' runs one
+%% group). A figure that misses its target is marked `MISSED'; the run itself
+%% does not fail on it.
 -module(py_bench).
 
 -export([main/0, identity/1]).
@@ -24,11 +25,22 @@ main() ->
               [erlang:system_info(system_version) -- "\n",
                erlang:system_info(schedulers), erlang:system_info(dirty_cpu_schedulers),
                pool_size()]),
-    Missed = codec() ++ exec() ++ api(),
+    Missed = lists:append([Run() || {Name, Run} <- [{"codec", fun codec/0},
+                                                    {"exec", fun exec/0},
+                                                    {"api", fun api/0}],
+                                     selected(Name)]),
     io:format("~nbench done in ~.1f s; ~b figure(s) missed their target~n",
               [(erlang:monotonic_time(millisecond) - T0) / 1000, length([M || M <- Missed, M])]),
     ok = py:stop_pool(?POOL),
     erlang:halt(0).
+
+%% BENCH=exec (or a comma-separated list of codec, exec, api) runs only those groups.
+selected(Name) ->
+    case os:getenv("BENCH") of
+        false -> true;
+        "" -> true;
+        Groups -> lists:member(Name, string:lexemes(Groups, ","))
+    end.
 
 %% @doc The Erlang side of the callback benchmark.
 -spec identity(term()) -> term().
