@@ -46,19 +46,17 @@ run(Job, Opts) ->
 %% knows them. `validate_opts(#{return => handle})' gives
 %% `{ok, #{timeout => 5000, return => handle, on => default}}'.
 -spec validate_opts(term()) -> {ok, opts()} | {error, {bad_option, term()}}.
-validate_opts(Opts) when map_size(Opts) =:= 0 ->
-    %% The common case, on every call: no merge, no list, one lookup.
-    case application:get_env(py, call_timeout, 5000) of
-        T when T =:= infinity; is_integer(T), T >= 0 ->
-            {ok, #{timeout => T, return => term, on => default}};
-        _ ->
-            {error, {bad_option, timeout}}
-    end;
 validate_opts(Opts) when is_map(Opts) ->
     case check_opts(maps:to_list(Opts), #{return => term, on => default}) of
-        {ok, #{timeout := _}} = Ok -> Ok;
-        {ok, Normal} -> check_opts([{timeout, application:get_env(py, call_timeout, 5000)}], Normal);
-        {error, _} = Error -> Error
+        {ok, #{timeout := _}} = Ok ->
+            Ok;
+        {ok, Normal} ->
+            case env_timeout() of
+                {ok, T} -> {ok, Normal#{timeout => T}};
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
     end;
 validate_opts(Opts) ->
     {error, {bad_option, Opts}}.
@@ -100,16 +98,6 @@ existing_atom(Other) -> error({badarg, Other}).
 
 route(dirty, Job, #{return := Return, timeout := Timeout}) ->
     py_nif:call_dirty(Job, Return, Timeout);
-route(default, Job, Opts) ->
-    case remote_handle(Job) of
-        false ->
-            case where(default) of
-                {ok, Place, Where} -> call(Place, Where, Job, Opts);
-                {error, _} = Error -> Error
-            end;
-        Node ->
-            {error, {remote_handle, Node}}
-    end;
 route({node, Node}, Job, Opts) when is_atom(Node) ->
     remote(Node, Job, Opts);
 route(On, Job, Opts) ->
@@ -240,7 +228,7 @@ call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
         {Ref, Result} ->
             Result;
         {ok, JobRes} ->
-            case default_timeout(Timeout) of
+            case resolve_timeout(Timeout) of
                 {ok, T} ->
                     await_first(Ref, {JobRes, Where}, T);
                 {error, _} = Error ->
@@ -251,33 +239,21 @@ call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
             Error
     end.
 
-default_timeout(default) ->
+resolve_timeout(default) -> env_timeout();
+resolve_timeout(T) -> {ok, T}.
+
+%% The default timeout: the one place that reads and checks it.
+env_timeout() ->
     case application:get_env(py, call_timeout, 5000) of
         T when T =:= infinity; is_integer(T), T >= 0 -> {ok, T};
         _ -> {error, {bad_option, timeout}}
-    end;
-default_timeout(T) ->
-    {ok, T}.
-
-%% The first wait needs no clock reading: a deadline is only worked out if a
-%% callback or output interrupts the wait.
-await_first(Ref, {JobRes, _} = Job, Timeout) ->
-    Start = erlang:monotonic_time(millisecond),
-    receive
-        {Ref, {ok, _} = Ok} ->
-            Ok;
-        {Ref, {error, _} = Error} ->
-            Error;
-        {Ref, {callback, Call}} ->
-            callback(Job, Call),
-            await(Ref, Job, deadline(Start, Timeout));
-        {Ref, {output, _Stream, Data}} ->
-            output(Data),
-            await(Ref, Job, deadline(Start, Timeout))
-    after Timeout ->
-            abandon(Ref, JobRes),
-            {error, timeout}
     end.
+
+%% The first wait takes the timeout as it is: no clock reading beyond the
+%% start, which the deadline of a wait resumed after a callback counts from.
+await_first(Ref, Job, Timeout) ->
+    Start = erlang:monotonic_time(millisecond),
+    await(Ref, Job, deadline(Start, Timeout), Timeout).
 
 start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Deadline = deadline(Timeout),
@@ -293,7 +269,10 @@ start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
             Error
     end.
 
-await(Ref, {JobRes, _} = Job, Deadline) ->
+await(Ref, Job, Deadline) ->
+    await(Ref, Job, Deadline, remaining(Deadline)).
+
+await(Ref, {JobRes, _} = Job, Deadline, After) ->
     receive
         {Ref, {ok, _} = Ok} ->
             Ok;
@@ -305,7 +284,7 @@ await(Ref, {JobRes, _} = Job, Deadline) ->
         {Ref, {output, _Stream, Data}} ->
             output(Data),
             await(Ref, Job, Deadline)
-    after remaining(Deadline) ->
+    after After ->
             abandon(Ref, JobRes),
             {error, timeout}
     end.
@@ -378,7 +357,7 @@ output(Data) ->
     end.
 
 deadline(infinity) -> infinity;
-deadline(Timeout) -> erlang:monotonic_time(millisecond) + Timeout.
+deadline(Timeout) -> deadline(erlang:monotonic_time(millisecond), Timeout).
 
 deadline(_Start, infinity) -> infinity;
 deadline(Start, Timeout) -> Start + Timeout.

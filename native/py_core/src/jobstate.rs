@@ -144,21 +144,6 @@ impl<R> JobState<R> {
         }
     }
 
-    /// Running -> Sending without a reply in hand (see `finish`).
-    pub fn begin_send(&self) -> bool {
-        matches!(self.finish_plain(), Finish::Send(()))
-    }
-
-    fn finish_plain(&self) -> Finish<()> {
-        let mut st = self.lock();
-        if st.state == State::Running {
-            st.state = State::Sending;
-            Finish::Send(())
-        } else {
-            Finish::Dropped(())
-        }
-    }
-
     pub fn end_send(&self) {
         self.lock().state = State::Done;
     }
@@ -204,7 +189,7 @@ mod tests {
         assert!(!s.start(), "starts once");
         let mut sent = 0;
         assert!(s.while_running(|| sent += 1));
-        assert!(s.begin_send());
+        assert_eq!(s.finish(()), Finish::Send(()));
         assert!(
             !s.while_running(|| sent += 1),
             "nothing after the final reply began"
@@ -228,14 +213,18 @@ mod tests {
         s.start();
         assert_eq!(s.stop(None), State::Running);
         assert!(!s.while_running(|| panic!("no message after a cancel")));
-        assert!(!s.begin_send(), "the final reply is dropped");
+        assert_eq!(
+            s.finish(()),
+            Finish::Dropped(()),
+            "the final reply is dropped"
+        );
     }
 
     #[test]
     fn cancel_during_the_final_reply_reports_it() {
         let s: JobState<()> = JobState::default();
         s.start();
-        s.begin_send();
+        s.finish(());
         assert_eq!(s.stop(None), State::Sending);
         assert_eq!(
             s.get(),
@@ -252,7 +241,11 @@ mod tests {
         assert_eq!(s.stop(Some(&mut || answered = true)), State::Running);
         assert!(answered);
         assert_eq!(s.get(), State::Done);
-        assert!(!s.begin_send(), "the runner's late reply is dropped");
+        assert_eq!(
+            s.finish(()),
+            Finish::Dropped(()),
+            "the runner's late reply is dropped"
+        );
         assert_eq!(s.stop(None), State::Done, "a cancel now says sent");
     }
 

@@ -490,7 +490,7 @@ pub fn current_caller() -> Option<LocalPid> {
 
 fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     if !job.start() {
-        job.leave_flight();
+        // Cancelled while queued: `cancel` took it out of IN_FLIGHT already.
         return;
     }
     let Some(p) = &job.payload else { return };
