@@ -75,7 +75,7 @@ func(Mod, Fun, Args) ->
 %% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
 -spec func(name(), name(), list(), kwargs()) -> term().
 func(Mod, Fun, Args, Kwargs) ->
-    run_call(py_lib:name(Mod, Fun), Args, Kwargs).
+    run_call(py_lib:dotted(Mod, Fun), Args, Kwargs).
 
 %% @doc A module attribute by dotted name.
 %% ``py:const('math.pi')'' gives `3.141592653589793'.
@@ -86,7 +86,7 @@ const(Dotted) ->
 %% @doc A module attribute. `py:const(math, pi)' gives `3.141592653589793'.
 -spec const(name(), name()) -> term().
 const(Mod, Name) ->
-    direct({const, py_lib:name(Mod, Name)}).
+    direct({const, py_lib:dotted(Mod, Name)}).
 
 %% @doc A module attribute cast with Python's `int', `float' or `str'.
 %% `py:const(math, pi, int)' gives `3'.
@@ -94,7 +94,7 @@ const(Mod, Name) ->
 const(Mod, Name, Type) ->
     Cast = py_lib:cast_name(Type),
     %% As a handle: the cast then runs where the value lives, whatever it is.
-    Value = direct({const, py_lib:name(Mod, Name)}, #{return => handle}),
+    Value = direct({const, py_lib:dotted(Mod, Name)}, #{return => handle}),
     run_call(Cast, [Value], []).
 
 %% @doc Instantiates a class given by one dotted name.

@@ -2,7 +2,7 @@
 %% long `dir'/`vars' results. Nothing here talks to Python.
 -module(py_lib).
 
--export([name/1, name/2, builtin/1, operator/1, class_name/1, cast_name/1,
+-export([name/1, name/2, dotted/2, builtin/1, operator/1, class_name/1, cast_name/1,
          target_job/3, code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
 
 -export_type([name/0, target/0]).
@@ -25,6 +25,17 @@ name(Mod, Fun) ->
     M = name(Mod),
     F = name(Fun),
     <<M/binary, ".", F/binary>>.
+
+%% @doc A dotted name as a pair, for jobs: the NIF reads `{Mod, Fun}' as
+%% `Mod.Fun', so no binary is built per call. ``dotted('os.path', isdir)''
+%% gives `{'os.path', isdir}'; a name that is neither an atom nor a binary
+%% raises `{bad_name, Name}' as name/2 does.
+-spec dotted(name(), name()) -> {name(), name()}.
+dotted(Mod, Fun) when (is_atom(Mod) orelse is_binary(Mod)),
+                      (is_atom(Fun) orelse is_binary(Fun)) ->
+    {Mod, Fun};
+dotted(Mod, Fun) ->
+    {name(Mod), name(Fun)}.
 
 %% @doc The dotted name of a builtin. `builtin(len)' gives `<<"builtins.len">>'.
 -spec builtin(atom()) -> binary().
@@ -60,7 +71,7 @@ cast_name(Other) -> error({bad_type, Other}).
 
 %% @doc The job for `py:call/4'. A tuple whose first element is a name is
 %% `{Module, Function}'; any other first element is an object with a method.
-%% `target_job({math, pow}, [2, 3], [])' gives `{ok, {call, <<"math.pow">>, [2, 3], []}}'.
+%% `target_job({math, pow}, [2, 3], [])' gives `{ok, {call, {math, pow}, [2, 3], []}}'.
 -spec target_job(term(), list(), py_nif:kwargs()) ->
           {ok, py_nif:job()} | {error, {bad_target, term()}}.
 target_job(Target, Args, Kwargs) ->
@@ -71,7 +82,7 @@ target_job(Target, Args, Kwargs) ->
     end.
 
 job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
-    {call, name(Mod, Fun), Args, Kwargs};
+    {call, dotted(Mod, Fun), Args, Kwargs};
 job({Obj, Method}, Args, Kwargs) ->
     {method, Obj, name(Method), Args, Kwargs};
 job(Dotted, Args, Kwargs) ->

@@ -26,8 +26,10 @@
 -type return() :: term | handle.
 -type strategy() :: round_robin | least_busy.
 -type kwargs() :: #{atom() | binary() => term()} | [{atom() | binary(), term()}].
--type job() :: {call, Name :: binary(), Args :: list(), kwargs()}
-             | {const, Name :: binary()}
+%% A dotted name: one binary (or atom), or `{Owner, Attr}', read as "Owner.Attr".
+-type dotted() :: py_lib:name() | {py_lib:name(), py_lib:name()}.
+-type job() :: {call, Name :: dotted(), Args :: list(), kwargs()}
+             | {const, Name :: dotted()}
              | {method, Obj :: term(), Name :: binary(), Args :: list(), kwargs()}
              | {getattr, Obj :: term(), Name :: binary()}
              | {call_obj, Obj :: term(), Args :: list(), kwargs()}

@@ -9,7 +9,7 @@
          init_per_testcase/2, end_per_testcase/2]).
 -export([func_arities/1, const_arities/1, init_arities/1, method_arities/1,
          attr/1, pycall_arities/1, get_versions/1, datetime_example/1,
-         names_atom_or_binary/1, kwargs_forms/1,
+         names_atom_or_binary/1, job_name_pairs/1, kwargs_forms/1,
          builtins/1, builtins_vs_python/1, dir_and_vars/1, isinstance/1,
          range_len_pylist/1, operators/1, operators_vs_python/1,
          call_arities/1, call_options/1, eval_arities/1, exec_arities/1,
@@ -29,7 +29,7 @@ all() ->
 groups() ->
     [{surface, [], [func_arities, const_arities, init_arities, method_arities, attr,
                     pycall_arities, get_versions, datetime_example,
-                    names_atom_or_binary, kwargs_forms]},
+                    names_atom_or_binary, job_name_pairs, kwargs_forms]},
      {builtins, [], [builtins, builtins_vs_python, dir_and_vars, isinstance,
                      range_len_pylist]},
      {operators, [], [operators, operators_vs_python]},
@@ -179,6 +179,25 @@ names_atom_or_binary(_Config) ->
     D = py:init(<<"datetime">>, <<"date">>, [2000, 1, 1]),
     2000 = py:attr(D, <<"year">>),
     <<"2000">> = py:method(D, <<"strftime">>, [<<"%Y">>]),
+    ok.
+
+%% Jobs name a function as one binary or as a {Owner, Attr} pair of names
+%% (what py:func/4 sends: no binary is built per call); both read the same.
+job_name_pairs(_Config) ->
+    {ok, 65536.0} = py_exec:run({call, {math, pow}, [2, 16], []}, #{}),
+    {ok, 65536.0} = py_exec:run({call, {<<"math">>, <<"pow">>}, [2, 16], []}, #{}),
+    {ok, true} = py_exec:run({call, {'os.path', isdir}, [<<"/">>], []}, #{}),
+    {ok, Today} = py_exec:run({call, {datetime, 'date.today'}, [], []}, #{}),
+    true = is_reference(Today),
+    Pi = math:pi(),
+    {ok, Pi} = py_exec:run({const, {math, pi}}, #{}),
+    %% Not a pair of names: a clear error, and the next call works.
+    [{error, {bad_job, Job}} = py_exec:run(Job, #{})
+     || Job <- [{call, {math, pow, x}, [2, 16], []}, {call, {math, "pow"}, [2, 16], []},
+                {call, {<<255>>, pow}, [2, 16], []}, {const, {}}]],
+    {error, {python, <<"builtins.AttributeError">>, _, _}} =
+        py_exec:run({call, {math, no_such_function}, [], []}, #{}),
+    {ok, 3} = py_exec:run({call, {operator, add}, [1, 2], []}, #{}),
     ok.
 
 kwargs_forms(_Config) ->

@@ -18,6 +18,13 @@ dotted_name_test() ->
     ?assertEqual(<<"datetime.datetime.now">>, py_lib:name(datetime, 'datetime.now')),
     ?assertError({bad_name, "pow"}, py_lib:name(math, "pow")).
 
+dotted_pair_test() ->
+    ?assertEqual({math, pow}, py_lib:dotted(math, pow)),
+    ?assertEqual({<<"os.path">>, <<"isdir">>}, py_lib:dotted(<<"os.path">>, <<"isdir">>)),
+    ?assertEqual({datetime, 'datetime.now'}, py_lib:dotted(datetime, 'datetime.now')),
+    ?assertError({bad_name, "pow"}, py_lib:dotted(math, "pow")),
+    ?assertError({bad_name, 1}, py_lib:dotted(1, pow)).
+
 builtin_test() ->
     ?assertEqual(<<"builtins.len">>, py_lib:builtin(len)),
     ?assertEqual(<<"builtins.list">>, py_lib:builtin(list)).
@@ -76,9 +83,9 @@ cast_name_test() ->
     ?assertError({bad_type, bool}, py_lib:cast_name(bool)).
 
 target_job_test() ->
-    ?assertEqual({ok, {call, <<"math.pow">>, [2, 3], []}},
+    ?assertEqual({ok, {call, {math, pow}, [2, 3], []}},
                  py_lib:target_job({math, pow}, [2, 3], [])),
-    ?assertEqual({ok, {call, <<"os.path.join">>, [<<"a">>], #{}}},
+    ?assertEqual({ok, {call, {<<"os.path">>, join}, [<<"a">>], #{}}},
                  py_lib:target_job({<<"os.path">>, join}, [<<"a">>], #{})),
     ?assertEqual({ok, {call, <<"math.pow">>, [2, 3], [{z, 1}]}},
                  py_lib:target_job('math.pow', [2, 3], [{z, 1}])),

@@ -752,10 +752,14 @@ pub fn submit<'a>(
                 .ok_or(Error::ContextDown(DownReason::Stopped))?
         }
     };
-    // Wait only when no other job is in flight anywhere: then the caller's scheduler
-    // has nothing better to do, and the context (idle) starts at once. Under load the
-    // schedulers run other callers instead, and replies come by message.
-    let wait = wait && IN_FLIGHT.load(Ordering::Acquire) == 0;
+    // Wait only when this caller is alone: no other job in flight anywhere, and no other
+    // process has submitted a job lately. Then the caller's scheduler has nothing better
+    // to do, and the context (idle) starts at once. With several callers, their replies
+    // are often sitting in their mailboxes while nothing is in flight: a wait here would
+    // hold up the scheduler they need. So under load the schedulers run them instead,
+    // and replies come by message.
+    // `alone` first: every submission counts, waiting or not.
+    let wait = alone(env) && wait && IN_FLIGHT.load(Ordering::Acquire) == 0;
     if wait {
         shared.state.wait_direct();
     }
@@ -770,6 +774,33 @@ pub fn submit<'a>(
 
 /// Jobs queued or running on any context that a caller still waits for.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// The process that submitted the latest job (a hash of its pid: a collision only
+/// costs a wait, never a wrong reply).
+static LAST_CALLER: AtomicU64 = AtomicU64::new(0);
+/// When (ns since `EPOCH`) a process submitted a job after another process had.
+static SHARED_AT: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// A caller is alone when no other process has submitted a job for this long.
+const ALONE_AFTER: Duration = Duration::from_micros(100);
+
+/// Whether the calling process is the only one submitting jobs lately. Time, not just
+/// "the previous job was mine": a caller answered directly would otherwise stay "alone"
+/// while the replies of the others wait in their mailboxes for its scheduler.
+fn alone(env: Env<'_>) -> bool {
+    let now = EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64;
+    let me = unsafe {
+        rustler::sys::enif_hash(
+            rustler::sys::ErlNifHash::ERL_NIF_INTERNAL_HASH,
+            env.pid().encode(env).as_c_arg(),
+            0,
+        )
+    };
+    if LAST_CALLER.swap(me, Ordering::AcqRel) != me {
+        SHARED_AT.store(now, Ordering::Release);
+        return false;
+    }
+    now.saturating_sub(SHARED_AT.load(Ordering::Acquire)) > ALONE_AFTER.as_nanos() as u64
+}
 
 /// How long a caller waits in the NIF for a job it gave to an idle context.
 const WAIT: Duration = Duration::from_micros(10);

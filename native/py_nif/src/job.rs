@@ -70,6 +70,7 @@ pub fn execute<'a, 'py>(
     let (tag, rest) = parts.split_first().ok_or_else(bad)?;
     let tag = *tag;
     let name = |t: Term<'a>| to_python::name_of(env, t).ok_or_else(bad);
+    let dotted = |t: Term<'a>| to_python::dotted_name(env, t).ok_or_else(bad);
     let term = |obj: Bound<'py, PyAny>| {
         Ok(Executed {
             obj,
@@ -79,10 +80,10 @@ pub fn execute<'a, 'py>(
     let e = py_err(py);
     match rest {
         [n, args, kw] if atoms::call() == tag => {
-            let f = resolve(py, &name(*n)?).map_err(&e)?;
+            let f = resolve(py, &dotted(*n)?).map_err(&e)?;
             call(py, env, &f, *args, *kw, job, prepared)
         }
-        [n] if atoms::const_() == tag => term(resolve(py, &name(*n)?).map_err(&e)?),
+        [n] if atoms::const_() == tag => term(resolve(py, &dotted(*n)?).map_err(&e)?),
         [obj, n, args, kw] if atoms::method() == tag => {
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
             let f = o.getattr(name(*n)?).map_err(&e)?;

@@ -331,6 +331,23 @@ pub fn kwargs<'py>(
     Ok(if dict.is_empty() { None } else { Some(dict) })
 }
 
+/// A dotted name ("os.path.isdir"): a name, or `{Owner, Attr}` of two names, which
+/// reads "Owner.Attr" (the pair spares the caller building a binary on every call).
+pub fn dotted_name(env: Env<'_>, t: Term<'_>) -> Option<String> {
+    match rustler::types::tuple::get_tuple(t) {
+        Ok(parts) => match parts[..] {
+            [owner, attr] => {
+                let mut name = name_of(env, owner)?;
+                name.push('.');
+                name.push_str(&name_of(env, attr)?);
+                Some(name)
+            }
+            _ => None,
+        },
+        Err(_) => name_of(env, t),
+    }
+}
+
 /// A name given as an atom or a binary (module, function, attribute or keyword).
 pub fn name_of(env: Env<'_>, t: Term<'_>) -> Option<String> {
     if t.is_atom() {
