@@ -9,7 +9,7 @@
          init_per_testcase/2, end_per_testcase/2]).
 -export([func_arities/1, const_arities/1, init_arities/1, method_arities/1,
          attr/1, pycall_arities/1, get_versions/1, datetime_example/1,
-         names_atom_or_binary/1, job_name_pairs/1, kwargs_forms/1,
+         names_atom_or_binary/1, job_name_pairs/1, names_follow_rebinding/1, kwargs_forms/1,
          builtins/1, builtins_vs_python/1, dir_and_vars/1, isinstance/1,
          range_len_pylist/1, operators/1, operators_vs_python/1,
          call_arities/1, call_options/1, eval_arities/1, exec_arities/1,
@@ -29,7 +29,7 @@ all() ->
 groups() ->
     [{surface, [], [func_arities, const_arities, init_arities, method_arities, attr,
                     pycall_arities, get_versions, datetime_example,
-                    names_atom_or_binary, job_name_pairs, kwargs_forms]},
+                    names_atom_or_binary, job_name_pairs, names_follow_rebinding, kwargs_forms]},
      {builtins, [], [builtins, builtins_vs_python, dir_and_vars, isinstance,
                      range_len_pylist]},
      {operators, [], [operators, operators_vs_python]},
@@ -198,6 +198,25 @@ job_name_pairs(_Config) ->
     {error, {python, <<"builtins.AttributeError">>, _, _}} =
         py_exec:run({call, {math, no_such_function}, [], []}, #{}),
     {ok, 3} = py_exec:run({call, {operator, add}, [1, 2], []}, #{}),
+    ok.
+
+%% Each context caches what a name resolves to, but looks the last attribute up
+%% on every call: rebinding or deleting a function in Python is seen at once,
+%% on every context of the pool.
+names_follow_rebinding(_Config) ->
+    ok = py:exec(<<"import sys, types\n"
+                          "m = types.ModuleType('py_rebind_test')\n"
+                          "m.f = lambda: 1\n"
+                          "sys.modules['py_rebind_test'] = m\n">>),
+    Calls = fun() -> lists:usort([py:func(py_rebind_test, f, []) || _ <- lists:seq(1, 8)]) end,
+    [1] = Calls(),
+    ok = py:exec(<<"import sys\nsys.modules['py_rebind_test'].f = lambda: 2\n">>),
+    [2] = Calls(),
+    ok = py:exec(<<"import sys\ndel sys.modules['py_rebind_test'].f\n">>),
+    [{error, {python, <<"builtins.AttributeError">>, _, _}}] =
+        lists:usort([py:call({py_rebind_test, f}, []) || _ <- lists:seq(1, 8)]),
+    ok = py:exec(<<"import sys\nsys.modules['py_rebind_test'].f = lambda: 3\n">>),
+    [3] = Calls(),
     ok.
 
 kwargs_forms(_Config) ->

@@ -46,6 +46,17 @@ pub fn resolve<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
     }
 }
 
+/// The owner and last attribute of a dotted name that `resolve` has already seen on this
+/// thread ("os.path" and "isdir" for "os.path.isdir"); None for a bare name or a new one.
+pub fn cached_owner<'py, 'n>(
+    py: Python<'py>,
+    name: &'n str,
+) -> Option<(Bound<'py, PyAny>, &'n str)> {
+    let (owner, attr) = name.rsplit_once('.')?;
+    let obj = OWNERS.with(|o| o.borrow().get(owner).map(|x| x.clone_ref(py)))?;
+    Some((obj.into_bound(py), attr))
+}
+
 fn walk<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let mut parts = path.split('.');
     let first = parts.next().unwrap_or_default();
@@ -133,6 +144,20 @@ mod tests {
                 root.getattr("tag").unwrap().extract::<String>().unwrap(),
                 "a"
             );
+        });
+    }
+
+    #[test]
+    fn cached_owner_after_resolve() {
+        with_py(|py| {
+            // Per thread, and each test runs on a thread of its own.
+            assert!(cached_owner(py, "json.dumps").is_none());
+            resolve(py, "os.path.join").unwrap();
+            let (owner, attr) = cached_owner(py, "os.path.join").unwrap();
+            assert_eq!(attr, "join");
+            assert!(owner.getattr("isdir").is_ok());
+            assert!(cached_owner(py, "len").is_none());
+            assert!(cached_owner(py, "no_such_module_xyz.f").is_none());
         });
     }
 

@@ -42,16 +42,13 @@ pub struct Payload {
     want_handle: bool,
 }
 
-/// Job environments are reused: allocating and freeing one per call costs more than
-/// the rest of a small call's copy. A cleared environment goes back to a bounded pool.
+/// A job's environment, from the pool of `util::take_env` and back to it when the job
+/// is dropped.
 struct EnvSlot(Option<OwnedEnv>);
-
-const ENV_POOL_MAX: usize = 256;
-static ENV_POOL: Mutex<Vec<OwnedEnv>> = Mutex::new(Vec::new());
 
 impl EnvSlot {
     fn take() -> EnvSlot {
-        EnvSlot(Some(lock(&ENV_POOL).pop().unwrap_or_default()))
+        EnvSlot(Some(crate::util::take_env()))
     }
 
     fn env(&self) -> &OwnedEnv {
@@ -61,12 +58,8 @@ impl EnvSlot {
 
 impl Drop for EnvSlot {
     fn drop(&mut self) {
-        if let Some(mut env) = self.0.take() {
-            env.clear();
-            let mut pool = lock(&ENV_POOL);
-            if pool.len() < ENV_POOL_MAX {
-                pool.push(env);
-            }
+        if let Some(env) = self.0.take() {
+            crate::util::give_env(env);
         }
     }
 }
@@ -727,7 +720,8 @@ pub fn submit<'a>(
         want_handle,
     })));
     *lock(&shared.prepared) = prepared.map(|p| p.args);
-    let res = ResourceArc::new(JobRes(shared.clone()));
+    // The resource is made only when the caller gets one: a job answered here needs none.
+    let res = |shared: Arc<JobShared>| ResourceArc::new(JobRes(shared));
     let target = match place {
         Place::Ctx(c) => c.inner.clone(),
         Place::Pool(p) => match affinity(job) {
@@ -741,9 +735,9 @@ pub fn submit<'a>(
                 outer
                     .chan()
                     .0
-                    .send(CbMsg::Nested(shared))
+                    .send(CbMsg::Nested(shared.clone()))
                     .map_err(|_| Error::ContextDown(DownReason::Stopped))?;
-                return Ok((atoms::ok(), res).encode(env));
+                return Ok((atoms::ok(), res(shared)).encode(env));
             }
             outer
                 .ctx
@@ -769,7 +763,7 @@ pub fn submit<'a>(
             return Ok(out.load(env));
         }
     }
-    Ok((atoms::ok(), res).encode(env))
+    Ok((atoms::ok(), res(shared)).encode(env))
 }
 
 /// Jobs queued or running on any context that a caller still waits for.

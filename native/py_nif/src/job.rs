@@ -2,10 +2,10 @@
 //! term, run it against the thread's own globals and caches, and encode the reply.
 use crate::error::{Culprit, Error, PathElem};
 use crate::{atoms, handle, to_erlang, to_python};
-use py_core::names::resolve;
+use py_core::names::{cached_owner, resolve};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, Term};
 use std::cell::RefCell;
@@ -24,6 +24,55 @@ struct Tls {
 
 thread_local! {
     static TLS: RefCell<Option<Tls>> = const { RefCell::new(None) };
+    /// `{Mod, Fun}` pairs of atoms already resolved on this thread: the owner object and
+    /// the attribute as an interned Python string, so a call builds no name at all.
+    /// Atoms are never freed, so their raw terms are stable keys. The attribute is still
+    /// looked up on each call: rebinding it in Python is seen at once.
+    static ATOM_NAMES: RefCell<HashMap<AtomPair, Resolved>> = RefCell::new(HashMap::new());
+}
+
+type AtomPair = (rustler::sys::ErlNifTerm, rustler::sys::ErlNifTerm);
+/// An owner object and the name of one of its attributes.
+type Resolved = (Py<PyAny>, Py<PyString>);
+const ATOM_NAMES_MAX: usize = 4096;
+
+/// Resolves the name of a `call` or `const` job (see `to_python::dotted_name`).
+fn resolve_name<'py>(
+    py: Python<'py>,
+    env: Env<'_>,
+    t: Term<'_>,
+) -> Result<Option<Bound<'py, PyAny>>, PyErr> {
+    let key = match get_tuple(t).as_deref() {
+        Ok([m, f]) if m.is_atom() && f.is_atom() => Some((m.as_c_arg(), f.as_c_arg())),
+        _ => None,
+    };
+    if let Some(key) = &key {
+        let hit = ATOM_NAMES.with(|c| {
+            c.borrow()
+                .get(key)
+                .map(|(o, a)| (o.clone_ref(py), a.clone_ref(py)))
+        });
+        if let Some((owner, attr)) = hit {
+            // A miss here (the attribute was deleted) takes the full path below.
+            if let Ok(v) = owner.bind(py).getattr(attr.bind(py)) {
+                return Ok(Some(v));
+            }
+        }
+    }
+    let Some(name) = to_python::dotted_name(env, t) else {
+        return Ok(None);
+    };
+    let value = resolve(py, &name)?;
+    if let (Some(key), Some((owner, attr))) = (key, cached_owner(py, &name)) {
+        ATOM_NAMES.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= ATOM_NAMES_MAX {
+                c.clear();
+            }
+            c.insert(key, (owner.unbind(), PyString::intern(py, attr).unbind()));
+        });
+    }
+    Ok(Some(value))
 }
 
 fn with_tls<R>(py: Python<'_>, f: impl FnOnce(&mut Tls) -> R) -> PyResult<R> {
@@ -70,7 +119,6 @@ pub fn execute<'a, 'py>(
     let (tag, rest) = parts.split_first().ok_or_else(bad)?;
     let tag = *tag;
     let name = |t: Term<'a>| to_python::name_of(env, t).ok_or_else(bad);
-    let dotted = |t: Term<'a>| to_python::dotted_name(env, t).ok_or_else(bad);
     let term = |obj: Bound<'py, PyAny>| {
         Ok(Executed {
             obj,
@@ -78,12 +126,13 @@ pub fn execute<'a, 'py>(
         })
     };
     let e = py_err(py);
+    let resolved = |t: Term<'a>| resolve_name(py, env, t).map_err(&e)?.ok_or_else(bad);
     match rest {
         [n, args, kw] if atoms::call() == tag => {
-            let f = resolve(py, &dotted(*n)?).map_err(&e)?;
+            let f = resolved(*n)?;
             call(py, env, &f, *args, *kw, job, prepared)
         }
-        [n] if atoms::const_() == tag => term(resolve(py, &dotted(*n)?).map_err(&e)?),
+        [n] if atoms::const_() == tag => term(resolved(*n)?),
         [obj, n, args, kw] if atoms::method() == tag => {
             let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
             let f = o.getattr(name(*n)?).map_err(&e)?;
