@@ -23,12 +23,14 @@
          sqlite_connection/1, dirty_same_answers/1, dirty_no_callbacks/1,
          dirty_timeout/1, large_argument/1, large_argument_scheduler/1,
          direct_reply_when_idle/1, direct_reply_leaves_nothing/1,
-         no_direct_reply_under_load/1, direct_output_keeps_order/1,
+         no_direct_reply_behind_busy_context/1, no_direct_reply_for_two_callers/1,
+         direct_output_keeps_order/1,
          direct_callback_falls_back/1, timeout_zero/1]).
 %% called from Python
 -export([chain/1, chain_on/2, fail/2, identity/1, cast_target/2]).
 
 -define(ONE, py_exec_one).
+-define(ADD, {call, <<"operator.add">>, [1, 2], []}).
 
 suite() ->
     [{timetrap, {minutes, 3}}].
@@ -55,7 +57,8 @@ groups() ->
      {placement, [], [sqlite_connection, dirty_same_answers, dirty_no_callbacks,
                       dirty_timeout, large_argument, large_argument_scheduler]},
      {direct, [], [direct_reply_when_idle, direct_reply_leaves_nothing,
-                   no_direct_reply_under_load, direct_output_keeps_order,
+                   no_direct_reply_behind_busy_context,
+                   no_direct_reply_for_two_callers, direct_output_keeps_order,
                    direct_callback_falls_back, timeout_zero]}].
 
 init_per_suite(Config) ->
@@ -98,13 +101,41 @@ direct_reply_leaves_nothing(_Config) ->
     timer:sleep(50),
     py_test_util:assert_mailbox_empty().
 
-%% While another job is in flight the NIF never waits: the schedulers are
-%% better used running other callers, and the reply comes by message.
-no_direct_reply_under_load(_Config) ->
-    {ok, Slow} = py:async_call({time, sleep}, [0.5], [], #{timeout => infinity}),
-    0 = direct_count(py_pool:lookup(?ONE), 200),
+%% A context that runs or holds a job cannot start a new one at once: the
+%% NIF does not wait for it, and the reply comes by message.
+no_direct_reply_behind_busy_context(_Config) ->
+    {ok, Slow} = py:async_call({time, sleep}, [0.2], [], #{on => ?ONE, timeout => infinity}),
+    Ref = make_ref(),
+    {ok, _JobRes} = py_nif:call(py_pool:lookup(?ONE), Ref, ?ADD, term),
     {ok, undefined} = py:await(Slow),
+    receive {Ref, {ok, 3}} -> ok after 5000 -> error(lost) end,
     true = direct_count(py_pool:lookup(?ONE), 200) > 0,
+    ok.
+
+%% Two processes that take turns never wait in the NIF, even on a free
+%% context: each would hold up the scheduler that the other needs.
+no_direct_reply_for_two_callers(_Config) ->
+    Pool = py_pool:lookup(?ONE),
+    Self = self(),
+    Turn = fun Turn(Peer, 0, Acc) -> Peer ! {turn, 0}, Acc;
+               Turn(Peer, N, Acc) ->
+                   receive {turn, _} -> ok end,
+                   D = direct_count(Pool, 1),
+                   Peer ! {turn, N},
+                   Turn(Peer, N - 1, Acc + D)
+           end,
+    Other = spawn_link(fun() ->
+                               Peer = receive {peer, P} -> P end,
+                               Self ! {other_direct, Turn(Peer, 200, 0)}
+                       end),
+    Other ! {peer, Self},
+    %% The other goes first: this process made the last call (in
+    %% init_per_testcase), and alone as it was then, it would rightly wait.
+    Other ! {turn, start},
+    Mine = Turn(Other, 200, 0),
+    Theirs = receive {other_direct, D} -> D after 10000 -> error(no_peer) end,
+    receive {turn, _} -> ok after 0 -> ok end,
+    {0, 0} = {Mine, Theirs},
     ok.
 
 %% Output sent before the result must be written before the call returns:
@@ -666,7 +697,6 @@ large_argument_scheduler(_Config) ->
 now_ms() ->
     erlang:monotonic_time(millisecond).
 
--define(ADD, {call, <<"operator.add">>, [1, 2], []}).
 
 %% How many of N calls made with py_nif:call/4 came back directly (the rest by
 %% message, which is received here): every one must be right either way.

@@ -84,8 +84,6 @@ pub struct JobShared {
     ctx: OnceLock<Weak<ContextInner>>,
     /// The call's arguments, already Python objects (see `prepare_args`).
     prepared: Mutex<Option<Py<pyo3::types::PyTuple>>>,
-    /// Counted in IN_FLIGHT: from its queueing until it replies, is cancelled or ends.
-    in_flight: AtomicBool,
 }
 // The payload environment is never written after submission.
 unsafe impl Sync for JobShared {}
@@ -101,19 +99,6 @@ impl JobShared {
             tid: AtomicU64::new(0),
             ctx: OnceLock::new(),
             prepared: Mutex::new(None),
-            in_flight: AtomicBool::new(false),
-        }
-    }
-
-    fn enter_flight(&self) {
-        if !self.in_flight.swap(true, Ordering::AcqRel) {
-            IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        }
-    }
-
-    fn leave_flight(&self) {
-        if self.in_flight.swap(false, Ordering::AcqRel) {
-            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -155,7 +140,6 @@ impl JobShared {
         }) else {
             return;
         };
-        self.leave_flight();
         if let Finish::Send(out) = self.state.finish(out) {
             out.send(p.caller);
             self.state.end_send();
@@ -180,10 +164,6 @@ impl JobShared {
             _ => None,
         };
         let before = self.state.stop(final_reply);
-        if matches!(before, State::Queued | State::Running) {
-            // Nobody waits for it any more, even if its thread is still stuck in C.
-            self.leave_flight();
-        }
         if before == State::Running {
             // Wake a wait for a callback reply, and interrupt Python code that runs.
             let _ = self.chan().0.send(CbMsg::Cancel);
@@ -212,13 +192,6 @@ pub struct JobRes(pub Arc<JobShared>);
 
 #[rustler::resource_impl]
 impl Resource for JobRes {}
-
-impl Drop for JobShared {
-    fn drop(&mut self) {
-        // A job dropped on a path that never ran nor cancelled it (a failed enqueue).
-        self.leave_flight();
-    }
-}
 
 impl Drop for JobRes {
     fn drop(&mut self) {
@@ -274,7 +247,6 @@ impl ContextInner {
             return Err(Error::ContextDown(self.down_reason()));
         }
         let _ = job.ctx.set(Arc::downgrade(self));
-        job.enter_flight();
         self.tx
             .send(Msg::Job(job))
             .map_err(|_| Error::ContextDown(DownReason::Stopped))
@@ -483,7 +455,7 @@ pub fn current_caller() -> Option<LocalPid> {
 
 fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     if !job.start() {
-        // Cancelled while queued: `cancel` took it out of IN_FLIGHT already.
+        // Cancelled while queued.
         return;
     }
     let Some(p) = &job.payload else { return };
@@ -502,7 +474,6 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     });
     FRAMES.with(|f| f.borrow_mut().pop());
     lock(&inner.running).pop();
-    job.leave_flight();
     if !matches!(job.state(), State::Done | State::Ready) || job.executing.load(Ordering::Acquire) {
         // A cancel may have left an exception pending for this thread: it must not hit
         // the next job.
@@ -746,14 +717,14 @@ pub fn submit<'a>(
                 .ok_or(Error::ContextDown(DownReason::Stopped))?
         }
     };
-    // Wait only when this caller is alone: no other job in flight anywhere, and no other
-    // process has submitted a job lately. Then the caller's scheduler has nothing better
-    // to do, and the context (idle) starts at once. With several callers, their replies
-    // are often sitting in their mailboxes while nothing is in flight: a wait here would
+    // Wait only when the context is free (nothing queued or running: it starts at once)
+    // and this caller is alone: no other process has submitted a job lately. Then the
+    // caller's scheduler has nothing better to do. With several callers, their replies
+    // are often sitting in their mailboxes while the context is free: a wait here would
     // hold up the scheduler they need. So under load the schedulers run them instead,
-    // and replies come by message.
-    // `alone` first: every submission counts, waiting or not.
-    let wait = alone(env) && wait && IN_FLIGHT.load(Ordering::Acquire) == 0;
+    // and replies come by message. The cheap test first: under load `alone` is not
+    // even asked, and its shared words stay unwritten.
+    let wait = wait && target.readiness() != py_core::pool::Readiness::Busy && alone(env);
     if wait {
         shared.state.wait_direct();
     }
@@ -766,15 +737,15 @@ pub fn submit<'a>(
     Ok((atoms::ok(), res(shared)).encode(env))
 }
 
-/// Jobs queued or running on any context that a caller still waits for.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-/// The process that submitted the latest job (a hash of its pid: a collision only
-/// costs a wait, never a wrong reply).
+/// The process that last asked `alone` (a hash of its pid: a collision only costs a
+/// wait, never a wrong reply). Only callers that found their context free ask, so
+/// after a busy spell the first one finds another pid here and does not wait: the
+/// error is on the safe side.
 static LAST_CALLER: AtomicU64 = AtomicU64::new(0);
-/// When (ns since `EPOCH`) a process submitted a job after another process had.
+/// When (ns since `EPOCH`) a process asked `alone` after another process had.
 static SHARED_AT: AtomicU64 = AtomicU64::new(0);
 static EPOCH: OnceLock<Instant> = OnceLock::new();
-/// A caller is alone when no other process has submitted a job for this long.
+/// A caller is alone when no other process has asked for this long.
 const ALONE_AFTER: Duration = Duration::from_micros(100);
 
 /// Whether the calling process is the only one submitting jobs lately. Time, not just
