@@ -677,12 +677,15 @@ pub fn submit<'a>(
     let owned = EnvSlot::take();
     // With prepared arguments, only the job's small remainder is copied.
     let to_copy = prepared.as_ref().map(|p| p.rest).unwrap_or(job);
+    // One copy of `{Ref, Job}`, not two: each copy allocates a heap fragment.
+    let both = rustler::types::tuple::make_tuple(env, &[reference, to_copy]);
     let (job_raw, ref_raw) = owned.env().run(|e| {
-        (
-            crate::util::copy(e, to_copy.as_c_arg()).as_c_arg(),
-            crate::util::copy(e, reference.as_c_arg()).as_c_arg(),
-        )
-    });
+        let copied = crate::util::copy(e, both.as_c_arg());
+        match rustler::types::tuple::get_tuple(copied).as_deref() {
+            Ok([r, j]) => Ok((j.as_c_arg(), r.as_c_arg())),
+            _ => Err(Error::BadJob(job.as_c_arg())),
+        }
+    })?;
     let shared = Arc::new(JobShared::new(Some(Payload {
         env: owned,
         job: job_raw,
