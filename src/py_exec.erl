@@ -3,7 +3,7 @@
 %% waits for the result while serving callbacks and output.
 -module(py_exec).
 
--export([run/2, validate_opts/1, apply_call/1, async/2, await/1, cancel/1]).
+-export([idle/0, run/2, validate_opts/1, apply_call/1, async/2, await/1, cancel/1]).
 
 -export_type([opts/0, on/0, request/0]).
 
@@ -216,9 +216,9 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 %% the mailbox path, a few microseconds after it was queued.
 call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Ref = make_ref(),
-    First = case Timeout of
-                0 -> py_nif:submit(Place, Ref, Job, Return);
-                _ -> py_nif:call(Place, Ref, Job, Return)
+    First = case Timeout =/= 0 andalso idle() of
+                true -> py_nif:call(Place, Ref, Job, Return);
+                false -> py_nif:submit(Place, Ref, Job, Return)
             end,
     Submitted = case First of
                     too_large -> py_nif:submit_large(Place, Ref, Job, Return);
@@ -238,6 +238,15 @@ call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
         {error, _} = Error ->
             Error
     end.
+
+%% @doc Whether no process waits to run on any normal scheduler: then a caller
+%% may wait for a short call inside the NIF (py_nif:call/4) instead of in
+%% `receive', since its scheduler has nothing better to do. With other callers
+%% their replies make them runnable, and the scheduler is better used running
+%% them. A few nanoseconds: the run queue lengths are counters.
+-spec idle() -> boolean().
+idle() ->
+    erlang:statistics(total_run_queue_lengths) =:= 0.
 
 resolve_timeout(default) -> env_timeout();
 resolve_timeout(T) -> {ok, T}.

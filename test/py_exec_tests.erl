@@ -138,3 +138,15 @@ direct_functions_raise_test() ->
     ?assertError({bad_name, "math"}, py:func("math", pow, [2, 16])),
     ?assertError({bad_type, double}, py:const(math, pi, double)),
     ?assertError({bad_binding, 1}, py:eval("x", #{1 => 2})).
+
+%% idle/0 tells whether any process waits to run on a normal scheduler.
+idle_test() ->
+    ?assertEqual(ok, py_test_util:wait_until(fun py_exec:idle/0, 2000)),
+    Spinners = [spawn(fun Spin() -> Spin() end)
+                || _ <- lists:seq(1, 2 * erlang:system_info(schedulers_online))],
+    try
+        ?assertNot(py_exec:idle())
+    after
+        [exit(P, kill) || P <- Spinners]
+    end,
+    ?assertEqual(ok, py_test_util:wait_until(fun py_exec:idle/0, 2000)).

@@ -720,14 +720,10 @@ pub fn submit<'a>(
                 .ok_or(Error::ContextDown(DownReason::Stopped))?
         }
     };
-    // Wait only when the context is free (nothing queued or running: it starts at once)
-    // and this caller is alone: no other process has submitted a job lately. Then the
-    // caller's scheduler has nothing better to do. With several callers, their replies
-    // are often sitting in their mailboxes while the context is free: a wait here would
-    // hold up the scheduler they need. So under load the schedulers run them instead,
-    // and replies come by message. The cheap test first: under load `alone` is not
-    // even asked, and its shared words stay unwritten.
-    let wait = wait && target.readiness() != py_core::pool::Readiness::Busy && alone(env);
+    // Wait only when the context is free (nothing queued or running): then it starts at
+    // once. Whether the caller's scheduler has better things to do (other callers) is
+    // py_exec's to judge: it asks for `call/4` only when no process waits to run.
+    let wait = wait && target.readiness() != py_core::pool::Readiness::Busy;
     if wait {
         shared.state.wait_direct();
     }
@@ -738,36 +734,6 @@ pub fn submit<'a>(
         }
     }
     Ok((atoms::ok(), res(shared)).encode(env))
-}
-
-/// The process that last asked `alone` (a hash of its pid: a collision only costs a
-/// wait, never a wrong reply). Only callers that found their context free ask, so
-/// after a busy spell the first one finds another pid here and does not wait: the
-/// error is on the safe side.
-static LAST_CALLER: AtomicU64 = AtomicU64::new(0);
-/// When (ns since `EPOCH`) a process asked `alone` after another process had.
-static SHARED_AT: AtomicU64 = AtomicU64::new(0);
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-/// A caller is alone when no other process has asked for this long.
-const ALONE_AFTER: Duration = Duration::from_micros(100);
-
-/// Whether the calling process is the only one submitting jobs lately. Time, not just
-/// "the previous job was mine": a caller answered directly would otherwise stay "alone"
-/// while the replies of the others wait in their mailboxes for its scheduler.
-fn alone(env: Env<'_>) -> bool {
-    let now = EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64;
-    let me = unsafe {
-        rustler::sys::enif_hash(
-            rustler::sys::ErlNifHash::ERL_NIF_INTERNAL_HASH,
-            env.pid().encode(env).as_c_arg(),
-            0,
-        )
-    };
-    if LAST_CALLER.swap(me, Ordering::AcqRel) != me {
-        SHARED_AT.store(now, Ordering::Release);
-        return false;
-    }
-    now.saturating_sub(SHARED_AT.load(Ordering::Acquire)) > ALONE_AFTER.as_nanos() as u64
 }
 
 /// How long a caller waits in the NIF for a job it gave to an idle context.
