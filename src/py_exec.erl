@@ -210,10 +210,12 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 
 %%% The context path
 
-%% A call whose caller waits at once: the NIF answers a short job on an idle
-%% context by returning its final message, so most small calls never wait in
-%% `receive'. The deadline counts from the moment the NIF gave the job back to
-%% the mailbox path, a few microseconds after it was queued.
+%% A call whose caller waits at once. When no other process waits to run
+%% (idle/0), py_nif:call/4 answers a short job on a free context by returning
+%% its final message, so the call never waits in `receive'; otherwise, or with
+%% a zero timeout, the job is submitted and its reply comes by message. The
+%% deadline counts from the moment the job went to the mailbox path, a few
+%% microseconds after it was queued at most.
 call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Ref = make_ref(),
     First = case Timeout =/= 0 andalso idle() of
