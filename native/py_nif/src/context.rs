@@ -35,33 +35,11 @@ use py_core::jobstate::{Finish, JobState, Poll};
 /// What the submitting process gave: the job and the tag of its reply, in an
 /// environment of the job's own (read-only once made, so any thread may read it).
 pub struct Payload {
-    env: EnvSlot,
+    env: crate::util::PooledEnv,
     job: rustler::sys::ErlNifTerm,
     reference: rustler::sys::ErlNifTerm,
     pub caller: LocalPid,
     want_handle: bool,
-}
-
-/// A job's environment, from the pool of `util::take_env` and back to it when the job
-/// is dropped.
-struct EnvSlot(Option<OwnedEnv>);
-
-impl EnvSlot {
-    fn take() -> EnvSlot {
-        EnvSlot(Some(crate::util::take_env()))
-    }
-
-    fn env(&self) -> &OwnedEnv {
-        self.0.as_ref().expect("present until dropped")
-    }
-}
-
-impl Drop for EnvSlot {
-    fn drop(&mut self) {
-        if let Some(env) = self.0.take() {
-            crate::util::give_env(env);
-        }
-    }
 }
 
 pub enum CbMsg {
@@ -674,7 +652,7 @@ pub fn submit<'a>(
     wait: bool,
 ) -> Result<Term<'a>, Error> {
     crate::interp::runtime()?;
-    let owned = EnvSlot::take();
+    let owned = crate::util::PooledEnv::take();
     // With prepared arguments, only the job's small remainder is copied.
     let to_copy = prepared.as_ref().map(|p| p.rest).unwrap_or(job);
     // One copy of `{Ref, Job}`, not two: each copy allocates a heap fragment.

@@ -45,25 +45,36 @@ pub fn send_from(caller: Env<'_>, pid: &LocalPid, msg: Term<'_>) -> bool {
 const ENV_POOL_MAX: usize = 256;
 static ENV_POOL: std::sync::Mutex<Vec<OwnedEnv>> = std::sync::Mutex::new(Vec::new());
 
-/// An empty environment from the pool, or a new one.
-pub fn take_env() -> OwnedEnv {
-    let mut pool = ENV_POOL.lock().unwrap_or_else(|p| p.into_inner());
-    pool.pop().unwrap_or_default()
+/// A process-independent environment from the pool (or a new one), cleared and given
+/// back to the pool when dropped.
+pub struct PooledEnv(Option<OwnedEnv>);
+
+impl PooledEnv {
+    pub fn take() -> PooledEnv {
+        let mut pool = ENV_POOL.lock().unwrap_or_else(|p| p.into_inner());
+        PooledEnv(Some(pool.pop().unwrap_or_default()))
+    }
+
+    pub fn env(&self) -> &OwnedEnv {
+        self.0.as_ref().expect("present until dropped")
+    }
 }
 
-/// Clears `env` (its terms are gone) and keeps it for reuse.
-pub fn give_env(mut env: OwnedEnv) {
-    env.clear();
-    let mut pool = ENV_POOL.lock().unwrap_or_else(|p| p.into_inner());
-    if pool.len() < ENV_POOL_MAX {
-        pool.push(env);
+impl Drop for PooledEnv {
+    fn drop(&mut self) {
+        if let Some(mut env) = self.0.take() {
+            env.clear();
+            let mut pool = ENV_POOL.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < ENV_POOL_MAX {
+                pool.push(env);
+            }
+        }
     }
 }
 
 /// A message built in an environment of its own, ready to go to any process.
 pub struct Outgoing {
-    /// Some until dropped, when it goes back to the pool.
-    env: Option<OwnedEnv>,
+    env: PooledEnv,
     msg: ERL_NIF_TERM,
 }
 // The environment is only touched by the one thread that sends it.
@@ -73,21 +84,9 @@ impl Outgoing {
     pub fn build<E>(
         build: impl for<'a> FnOnce(Env<'a>) -> Result<Term<'a>, E>,
     ) -> Result<Outgoing, E> {
-        let env = take_env();
-        match env.run(|e| build(e).map(|t| t.as_c_arg())) {
-            Ok(msg) => Ok(Outgoing {
-                env: Some(env),
-                msg,
-            }),
-            Err(e) => {
-                give_env(env);
-                Err(e)
-            }
-        }
-    }
-
-    fn env(&self) -> &OwnedEnv {
-        self.env.as_ref().expect("present until dropped")
+        let env = PooledEnv::take();
+        let msg = env.env().run(|e| build(e).map(|t| t.as_c_arg()))?;
+        Ok(Outgoing { env, msg })
     }
 
     /// The message, copied into `env`.
@@ -98,26 +97,18 @@ impl Outgoing {
     /// Reads the message in its own environment.
     pub fn run<R>(&self, f: impl for<'a> FnOnce(Env<'a>, Term<'a>) -> R) -> R {
         let msg = self.msg;
-        self.env().run(|e| f(e, unsafe { Term::new(e, msg) }))
+        self.env.env().run(|e| f(e, unsafe { Term::new(e, msg) }))
     }
 
     /// Sends from our own threads directly; a scheduler thread may not send without its
     /// own process environment, so there the housekeeping thread sends it.
     pub fn send(self, pid: LocalPid) {
         if on_own_thread() {
-            let env = self.env().run(|e| e.as_c_arg());
+            let env = self.env.env().run(|e| e.as_c_arg());
             // The environment is cleared for reuse when `self` drops.
             unsafe { sys::enif_send(std::ptr::null_mut(), pid.as_c_arg(), env, self.msg) };
         } else {
             crate::housekeeping::post(crate::housekeeping::Task::Send(pid, self));
-        }
-    }
-}
-
-impl Drop for Outgoing {
-    fn drop(&mut self) {
-        if let Some(env) = self.env.take() {
-            give_env(env);
         }
     }
 }
