@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// How long an idle context polls its queue before it parks: a call that comes within
 /// this window skips the wake-up of a parked thread (several microseconds).
 const SPIN: Duration = Duration::from_micros(40);
+/// How often a spinning context gives up the CPU to a thread that waits for it.
+const YIELD_EVERY: Duration = Duration::from_micros(10);
+/// Polls between two readings of the clock while spinning or waiting.
+const CLOCK_EVERY: u32 = 16;
 /// Jobs run back to back without giving up the GIL, when they are queued.
 const BATCH: usize = 32;
 const CONTEXT_STACK: usize = 16 * 1024 * 1024;
@@ -350,20 +354,35 @@ fn thread_main(res: ResourceArc<CtxRes>, owner: LocalPid) {
     drop(pinned);
 }
 
+/// The next message, polling the queue for up to `SPIN` before parking. The poll is a
+/// busy spin that gives up the CPU every `YIELD_EVERY`, not a yield on every poll: with
+/// two idle contexts on one CPU, yielding each time hands the CPU back and forth between
+/// them, a system call and a thread switch per poll, while the scheduler that is about
+/// to send the next job waits for a CPU.
 fn next_msg(inner: &ContextInner) -> Msg {
     let start = Instant::now();
+    let mut last_yield = start;
+    let mut polls = 0u32;
     inner.spinning.store(true, Ordering::Relaxed);
     let msg = loop {
         match inner.rx.try_recv() {
             Ok(m) => break m,
             Err(TryRecvError::Disconnected) => break Msg::Stop,
-            // Yield, not a busy spin: with few cores a spinning context would take the
-            // CPU from the very scheduler that is about to send it the next job.
-            Err(TryRecvError::Empty) if start.elapsed() < SPIN => std::thread::yield_now(),
-            Err(TryRecvError::Empty) => {
-                inner.spinning.store(false, Ordering::Relaxed);
-                break inner.rx.recv().unwrap_or(Msg::Stop);
-            }
+            Err(TryRecvError::Empty) => {}
+        }
+        polls = polls.wrapping_add(1);
+        if !polls.is_multiple_of(CLOCK_EVERY) {
+            std::hint::spin_loop();
+            continue;
+        }
+        let now = Instant::now();
+        if now - start >= SPIN {
+            inner.spinning.store(false, Ordering::Relaxed);
+            break inner.rx.recv().unwrap_or(Msg::Stop);
+        }
+        if now - last_yield >= YIELD_EVERY {
+            std::thread::yield_now();
+            last_yield = now;
         }
     };
     inner.spinning.store(false, Ordering::Relaxed);
@@ -716,8 +735,6 @@ pub fn submit<'a>(
 
 /// How long a caller waits in the NIF for a job it gave to an idle context.
 const WAIT: Duration = Duration::from_micros(10);
-/// Polls between two readings of the clock while waiting.
-const CLOCK_EVERY: u32 = 16;
 
 /// Waits up to `WAIT` for the final reply of a job submitted with `wait`, or until the
 /// job sends something else (output, a callback request: the caller must serve those).
