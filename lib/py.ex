@@ -499,6 +499,17 @@ defmodule Py do
   @spec stop_pool(atom()) :: :ok | {:error, :not_found}
   def stop_pool(name), do: :py.stop_pool(name)
 
+  @doc """
+  Sets the default timeout, in milliseconds or `:infinity`, of calls that
+  give no `:timeout`. The `:call_timeout` application env is read when `:py`
+  starts; this changes the default while it runs.
+
+      iex> Py.set_call_timeout(-1)
+      {:error, {:bad_option, :timeout}}
+  """
+  @spec set_call_timeout(timeout()) :: :ok | {:error, {:bad_option, :timeout}}
+  defdelegate set_call_timeout(timeout), to: :py
+
   ## Builtins and operators, generated from one table:
   ## {name, :py function, parameters, description, example, result}
 

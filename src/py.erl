@@ -34,8 +34,8 @@
          async_call/4, await/1, cancel/1,
          eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
-%% pools
--export([start_pool/2, stop_pool/1]).
+%% pools and defaults
+-export([start_pool/2, stop_pool/1, set_call_timeout/1]).
 
 -export_type([name/0, kwargs/0, handle/0, opts/0]).
 
@@ -578,6 +578,13 @@ start_pool(Name, Opts) ->
 -spec stop_pool(atom()) -> ok | {error, not_found}.
 stop_pool(Name) ->
     py_sup:stop_pool(Name).
+
+%% @doc Sets the default timeout of calls that give none (the application
+%% env's `call_timeout' is read when `py' starts). In ms or `infinity'.
+%% `py:set_call_timeout(10000)' gives `ok'.
+-spec set_call_timeout(timeout()) -> ok | {error, {bad_option, timeout}}.
+set_call_timeout(Timeout) ->
+    py_exec:set_default_timeout(Timeout).
 
 %%% Internals
 

@@ -2,7 +2,7 @@
 -module(py_app).
 -behaviour(application).
 
--export([start/2, prep_stop/1, stop/1]).
+-export([start/2, prep_stop/1, stop/1, config_change/3]).
 
 -define(LOG_FILTER, py_domain).
 
@@ -11,8 +11,8 @@
 -spec start(application:start_type(), term()) -> {ok, pid()} | {error, term()}.
 start(_Type, _Args) ->
     %% A bad call_timeout is refused here, not on some later call that waits.
-    case {py_pool:validate_opts(#{}), py_exec:validate_opts(#{})} of
-        {{ok, PoolOpts}, {ok, _}} ->
+    case {py_pool:validate_opts(#{}), py_exec:load_default_timeout()} of
+        {{ok, PoolOpts}, ok} ->
             show_py_logs(),
             py_sup:start_link(PoolOpts);
         {{error, _} = Error, _} ->
@@ -38,4 +38,20 @@ prep_stop(State) ->
 -spec stop(term()) -> ok.
 stop(_State) ->
     _ = logger:remove_handler_filter(default, ?LOG_FILTER),
+    ok = py_exec:unload_default_timeout(),
     py_pool:unpublish_all().
+
+%% @doc A release upgrade changed the env: a new `call_timeout' is put in
+%% force (a bad one is logged and the old one kept).
+-spec config_change([{atom(), term()}], [{atom(), term()}], [atom()]) -> ok.
+config_change(Changed, New, _Removed) ->
+    case lists:keymember(call_timeout, 1, Changed ++ New) of
+        true -> log_bad_timeout(py_exec:load_default_timeout());
+        false -> ok
+    end.
+
+log_bad_timeout(ok) ->
+    ok;
+log_bad_timeout({error, Reason}) ->
+    logger:error("py: call_timeout not changed: ~p", [Reason], #{domain => [py]}),
+    ok.

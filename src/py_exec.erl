@@ -4,6 +4,7 @@
 -module(py_exec).
 
 -export([idle/0, run/2, validate_opts/1, apply_call/1, async/2, await/1, cancel/1]).
+-export([load_default_timeout/0, set_default_timeout/1, unload_default_timeout/0]).
 
 -export_type([opts/0, on/0, request/0]).
 
@@ -25,6 +26,11 @@
 %% a call made from inside the callback runs on the context that waits for it.
 -define(CALLBACK_KEY, '$py_callback_job').
 
+%% The default timeout in force, kept as a persistent term: reading the
+%% application env on every call costs more than the rest of the call's
+%% Erlang side together.
+-define(TIMEOUT_KEY, {?MODULE, default_timeout}).
+
 %% Extra time for erpc on top of the remote call's own timeout, so that the
 %% remote side reports its own {error, timeout} rather than erpc cutting it off.
 -define(ERPC_MARGIN, 1000).
@@ -33,8 +39,8 @@
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
 -spec run(py_nif:job(), map()) -> {ok, term()} | {error, term()}.
 run(Job, Opts) when map_size(Opts) =:= 0 ->
-    %% The common case, on every call: the default timeout is read only if the
-    %% call has to wait for its result (py_app checked it at start).
+    %% The common case, on every call: the default timeout is looked up only
+    %% if the call has to wait for its result.
     route(default, Job, #{timeout => default, return => term, on => default});
 run(Job, Opts) ->
     case validate_opts(Opts) of
@@ -51,7 +57,7 @@ validate_opts(Opts) when is_map(Opts) ->
         {ok, #{timeout := _}} = Ok ->
             Ok;
         {ok, Normal} ->
-            case env_timeout() of
+            case default_timeout() of
                 {ok, T} -> {ok, Normal#{timeout => T}};
                 {error, _} = Error -> Error
             end;
@@ -214,8 +220,7 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 %% (idle/0), py_nif:call/4 answers a short job on a free context by returning
 %% its final message, so the call never waits in `receive'; otherwise, or with
 %% a zero timeout, the job is submitted and its reply comes by message. The
-%% deadline counts from the moment the job went to the mailbox path, a few
-%% microseconds after it was queued at most.
+%% deadline counts from the submission.
 call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Ref = make_ref(),
     First = case Timeout =/= 0 andalso idle() of
@@ -250,21 +255,55 @@ call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
 idle() ->
     erlang:statistics(total_run_queue_lengths) =:= 0.
 
-resolve_timeout(default) -> env_timeout();
+resolve_timeout(default) -> default_timeout();
 resolve_timeout(T) -> {ok, T}.
 
-%% The default timeout: the one place that reads and checks it.
+%% @doc Reads the default timeout from the application env (`call_timeout')
+%% and puts it in force: when `py' starts and when a release changes its env.
+-spec load_default_timeout() -> ok | {error, {bad_option, timeout}}.
+load_default_timeout() ->
+    case env_timeout() of
+        {ok, T} -> set_default_timeout(T);
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Puts a default timeout in force, for the calls that give none.
+%% `set_default_timeout(10000)' gives `ok'.
+-spec set_default_timeout(timeout()) -> ok | {error, {bad_option, timeout}}.
+set_default_timeout(T) when T =:= infinity; is_integer(T), T >= 0 ->
+    case persistent_term:get(?TIMEOUT_KEY, undefined) of
+        T -> ok;
+        _ -> persistent_term:put(?TIMEOUT_KEY, T)
+    end;
+set_default_timeout(_) ->
+    {error, {bad_option, timeout}}.
+
+%% @doc Forgets the default timeout when `py' stops: until it starts again,
+%% the application env is read directly.
+-spec unload_default_timeout() -> ok.
+unload_default_timeout() ->
+    _ = persistent_term:erase(?TIMEOUT_KEY),
+    ok.
+
+default_timeout() ->
+    case persistent_term:get(?TIMEOUT_KEY, undefined) of
+        undefined -> env_timeout();
+        T -> {ok, T}
+    end.
+
+%% The application env's timeout: the one place that reads and checks it.
 env_timeout() ->
     case application:get_env(py, call_timeout, 5000) of
         T when T =:= infinity; is_integer(T), T >= 0 -> {ok, T};
         _ -> {error, {bad_option, timeout}}
     end.
 
-%% The first wait takes the timeout as it is: no clock reading beyond the
-%% start, which the deadline of a wait resumed after a callback counts from.
+%% The first wait takes the timeout as it is and reads no clock (a clock
+%% reading costs more than the rest of the wait's set-up): the deadline of a
+%% wait resumed after a callback or output is worked out only then, from the
+%% time the NIF took at submission.
 await_first(Ref, Job, Timeout) ->
-    Start = erlang:monotonic_time(millisecond),
-    await(Ref, Job, deadline(Start, Timeout), Timeout).
+    await(Ref, Job, {submitted, Timeout}, Timeout).
 
 start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
     Deadline = deadline(Timeout),
@@ -290,11 +329,13 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
         {Ref, {error, _} = Error} ->
             Error;
         {Ref, {callback, Call}} ->
+            Fixed = fix_deadline(Deadline, JobRes),
             callback(Job, Call),
-            await(Ref, Job, Deadline);
+            await(Ref, Job, Fixed);
         {Ref, {output, _Stream, Data}} ->
+            Fixed = fix_deadline(Deadline, JobRes),
             output(Data),
-            await(Ref, Job, Deadline)
+            await(Ref, Job, Fixed)
     after After ->
             abandon(Ref, JobRes),
             {error, timeout}
@@ -366,6 +407,11 @@ output(Data) ->
     catch
         _:_ -> ok
     end.
+
+fix_deadline({submitted, Timeout}, JobRes) ->
+    deadline(erlang:monotonic_time(millisecond) - py_nif:elapsed(JobRes), Timeout);
+fix_deadline(Deadline, _JobRes) ->
+    Deadline.
 
 deadline(infinity) -> infinity;
 deadline(Timeout) -> deadline(erlang:monotonic_time(millisecond), Timeout).

@@ -8,7 +8,7 @@
 -export([versions/0, set_server/1, handle_count/0,
          context_new/1, context_stop/1, context_info/1,
          pool_new/2, pool_set/3, pool_info/1,
-         submit/4, call/4, submit_large/4, call_dirty/3, cancel/1, callback_reply/2,
+         submit/4, call/4, submit_large/4, call_dirty/3, cancel/1, elapsed/1, callback_reply/2,
          bytes/1, buffer/1, is_handle/1]).
 
 -export_type([handle/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
@@ -179,6 +179,11 @@ call_dirty(_Job, _Return, _Timeout) -> erlang:nif_error(nif_not_loaded).
 %% @doc Cancels a job: `ok' (no reply will come) or `sent' (the final reply must be received).
 -spec cancel(job_res()) -> ok | sent.
 cancel(_JobRes) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Milliseconds since the job was submitted: the deadline of a wait
+%% resumed after a callback counts from there.
+-spec elapsed(job_res()) -> non_neg_integer().
+elapsed(_JobRes) -> erlang:nif_error(nif_not_loaded).
 
 %% @doc Answers a `{Ref, {callback, _}}' message of a job.
 -spec callback_reply(job_res(), callback_result()) -> ok.

@@ -7,6 +7,7 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_testcase/2, end_per_testcase/2]).
 -export([timeout_while_true/1, timeout_exec/1, timeout_ignores_except_exception/1,
+         deadline_spans_callbacks/1, default_timeout_set_at_run_time/1,
          timeout_infinity/1, timeout_blocked_in_c/1, cancel_job/1,
          caller_dies_frees_context/1,
          async_cancel_running/1, async_cancel_from_another_process/1,
@@ -41,6 +42,7 @@ all() ->
 
 groups() ->
     [{timeouts, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
+                     deadline_spans_callbacks, default_timeout_set_at_run_time,
                      timeout_infinity, timeout_blocked_in_c, cancel_job,
                      caller_dies_frees_context,
                      async_cancel_running, async_cancel_from_another_process,
@@ -190,6 +192,43 @@ timeout_ignores_except_exception(_Config) ->
                                #{timeout => 200, on => ?ONE}),
     true = now_ms() - T0 =< 300,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+    ok.
+
+%% The timeout is one deadline for the whole call: a wait resumed after a
+%% callback does not start a new one. Python sleeps 100 ms before each of
+%% three quick callbacks, under a 250 ms timeout: no single wait is longer
+%% than 100 ms, so only a deadline that counts from the call's start expires,
+%% in the third wait.
+deadline_spans_callbacks(_Config) ->
+    Code = <<"[(__import__('time').sleep(0.1), "
+             "__import__('erlang').call(__import__('erlang').Atom('py_exec_SUITE'), "
+             "__import__('erlang').Atom('identity'), [1]))[1] for _ in range(3)]">>,
+    [1, 1, 1] = py:eval(Code, #{}, #{timeout => 1000, on => ?ONE}),
+    T0 = now_ms(),
+    timeout = py_test_util:raised(
+                fun() -> py:eval(Code, #{}, #{timeout => 250, on => ?ONE}) end),
+    Elapsed = now_ms() - T0,
+    ct:log("timed out after ~p ms (deadline 250 ms)", [Elapsed]),
+    true = Elapsed >= 250 andalso Elapsed =< 340,
+    timer:sleep(150),
+    py_test_util:assert_mailbox_empty().
+
+%% py:set_call_timeout/1 changes the default of calls that give no timeout.
+default_timeout_set_at_run_time(_Config) ->
+    {ok, #{timeout := Old}} = py_exec:validate_opts(#{}),
+    ok = py:set_call_timeout(200),
+    try
+        T0 = now_ms(),
+        {error, timeout} = py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
+                                   #{on => ?ONE}),
+        Elapsed = now_ms() - T0,
+        true = Elapsed >= 200 andalso Elapsed =< 300,
+        {error, {bad_option, timeout}} = py:set_call_timeout(-1),
+        {ok, #{timeout := 200}} = py_exec:validate_opts(#{})
+    after
+        ok = py:set_call_timeout(Old)
+    end,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
     ok.
 
 timeout_infinity(_Config) ->

@@ -19,24 +19,79 @@ with_env(Key, Value, Fun) ->
         end
     end.
 
+%% The default timeout in force is a persistent term that py_app loads from
+%% the env at start; every test that changes it puts the old one back.
+with_default_timeout(Fun) ->
+    Old = persistent_term:get({py_exec, default_timeout}, undefined),
+    try Fun()
+    after
+        case Old of
+            undefined -> py_exec:unload_default_timeout();
+            _ -> py_exec:set_default_timeout(Old)
+        end
+    end.
+
 defaults_test() ->
-    with_env(call_timeout, unset, fun() ->
-        ?assertEqual({ok, #{timeout => 5000, return => term, on => default}},
-                     py_exec:validate_opts(#{}))
+    with_default_timeout(fun() ->
+        with_env(call_timeout, unset, fun() ->
+            ok = py_exec:unload_default_timeout(),
+            ?assertEqual({ok, #{timeout => 5000, return => term, on => default}},
+                         py_exec:validate_opts(#{}))
+        end)
     end).
 
+%% Before py starts (or after it stops), the env is read directly.
 default_timeout_from_env_test() ->
-    with_env(call_timeout, 250, fun() ->
-        ?assertEqual({ok, #{timeout => 250, return => term, on => default}},
-                     py_exec:validate_opts(#{})),
-        %% An explicit option wins over the env.
-        ?assertEqual({ok, #{timeout => infinity, return => term, on => default}},
-                     py_exec:validate_opts(#{timeout => infinity}))
+    with_default_timeout(fun() ->
+        with_env(call_timeout, 250, fun() ->
+            ok = py_exec:unload_default_timeout(),
+            ?assertEqual({ok, #{timeout => 250, return => term, on => default}},
+                         py_exec:validate_opts(#{})),
+            %% An explicit option wins over the env.
+            ?assertEqual({ok, #{timeout => infinity, return => term, on => default}},
+                         py_exec:validate_opts(#{timeout => infinity}))
+        end)
     end).
 
 bad_timeout_in_env_test() ->
-    with_env(call_timeout, -5, fun() ->
-        ?assertEqual({error, {bad_option, timeout}}, py_exec:validate_opts(#{}))
+    with_default_timeout(fun() ->
+        with_env(call_timeout, -5, fun() ->
+            ok = py_exec:unload_default_timeout(),
+            ?assertEqual({error, {bad_option, timeout}}, py_exec:validate_opts(#{})),
+            ?assertEqual({error, {bad_option, timeout}}, py_exec:load_default_timeout())
+        end)
+    end).
+
+%% Once loaded, the default is the loaded one: a later change of the env
+%% takes effect when py starts again, or through a release's config_change.
+loaded_default_timeout_test() ->
+    with_default_timeout(fun() ->
+        with_env(call_timeout, 250, fun() ->
+            ok = py_exec:load_default_timeout(),
+            application:set_env(py, call_timeout, 750),
+            ?assertMatch({ok, #{timeout := 250}}, py_exec:validate_opts(#{})),
+            ok = py_app:config_change([{call_timeout, 750}], [], []),
+            ?assertMatch({ok, #{timeout := 750}}, py_exec:validate_opts(#{})),
+            %% A bad value in a release's env is refused; the old one stays.
+            application:set_env(py, call_timeout, bad),
+            ok = py_app:config_change([{call_timeout, bad}], [], []),
+            ?assertMatch({ok, #{timeout := 750}}, py_exec:validate_opts(#{})),
+            %% A change of other keys leaves it alone.
+            application:set_env(py, call_timeout, 10),
+            ok = py_app:config_change([{pool_size, 3}], [], []),
+            ?assertMatch({ok, #{timeout := 750}}, py_exec:validate_opts(#{}))
+        end)
+    end).
+
+set_call_timeout_test() ->
+    with_default_timeout(fun() ->
+        ?assertEqual(ok, py:set_call_timeout(1234)),
+        ?assertMatch({ok, #{timeout := 1234}}, py_exec:validate_opts(#{})),
+        ?assertEqual(ok, py:set_call_timeout(infinity)),
+        ?assertMatch({ok, #{timeout := infinity}}, py_exec:validate_opts(#{})),
+        [?assertEqual({error, {bad_option, timeout}}, py:set_call_timeout(Bad))
+         || Bad <- [-1, 1.5, foo, "10", undefined]],
+        ?assertMatch({ok, #{timeout := infinity}}, py_exec:validate_opts(#{}))
     end).
 
 all_options_test() ->

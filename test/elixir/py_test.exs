@@ -347,6 +347,24 @@ defmodule PyTest do
       assert Py.call("math.sqrt", [16], [], timeout: :infinity) === {:ok, 4.0}
     end
 
+    test "set_call_timeout changes the default timeout" do
+      {:ok, %{timeout: old}} = :py_exec.validate_opts(%{})
+
+      try do
+        assert Py.set_call_timeout(100) === :ok
+
+        assert {:error, %Py.Error{reason: :timeout}} =
+                 Py.call("builtins.exec", ["while True: pass", %{}])
+
+        assert Py.set_call_timeout(:soon) === {:error, {:bad_option, :timeout}}
+        assert {:ok, %{timeout: 100}} = :py_exec.validate_opts(%{})
+      after
+        :ok = Py.set_call_timeout(old)
+      end
+
+      assert Py.call("math.sqrt", [16]) === {:ok, 4.0}
+    end
+
     test "errors come back as Py.Error structs; call! raises them" do
       assert {:error, %Py.Error{} = error} = Py.call({:math, :sqrt}, [-1])
       assert error.type === "builtins.ValueError"

@@ -44,6 +44,9 @@ pub struct Payload {
     reference: rustler::sys::ErlNifTerm,
     pub caller: LocalPid,
     want_handle: bool,
+    /// For the deadline of a wait resumed after a callback: the caller reads no clock
+    /// on the common path, where the reply is the first message.
+    submitted: Instant,
 }
 
 pub enum CbMsg {
@@ -90,6 +93,13 @@ impl JobShared {
 
     pub fn state(&self) -> State {
         self.state.get()
+    }
+
+    /// Milliseconds since the job was submitted (0 for a dirty call, which has no wait).
+    pub fn elapsed_ms(&self) -> u64 {
+        self.payload
+            .as_ref()
+            .map_or(0, |p| p.submitted.elapsed().as_millis() as u64)
     }
 
     fn start(&self) -> bool {
@@ -689,6 +699,7 @@ pub fn submit<'a>(
         reference: ref_raw,
         caller: env.pid(),
         want_handle,
+        submitted: Instant::now(),
     })));
     *lock(&shared.prepared) = prepared.map(|p| p.args);
     // The resource is made only when the caller gets one: a job answered here needs none.

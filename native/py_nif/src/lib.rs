@@ -287,6 +287,11 @@ fn cancel(job: ResourceArc<JobRes>) -> Atom {
 }
 
 #[rustler::nif]
+fn elapsed(job: ResourceArc<JobRes>) -> u64 {
+    job.0.elapsed_ms()
+}
+
+#[rustler::nif]
 fn callback_reply(job: ResourceArc<JobRes>, reply: Term<'_>) -> Atom {
     context::callback_reply(reply, &job);
     atoms::ok()
