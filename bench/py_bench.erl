@@ -190,7 +190,7 @@ report(Name, none, Ns) ->
 
 line(Name, Value, Target, Met) ->
     Mark = case Met of true -> ""; false -> "  MISSED" end,
-    io:format("~-42s median ~16s  (~s)~s~n", [Name, Value, Target, Mark]),
+    io:format("~-42s median ~17s  (~s)~s~n", [Name, Value, Target, Mark]),
     not Met.
 
 duration(Ns) when Ns < 1.0e3 -> io_lib:format("~.0f ns", [float(Ns)]);
