@@ -1,10 +1,5 @@
 //! Which context of a pool gets the next call.
 
-/// Round robin from `start`, skipping dead slots.
-pub fn round_robin(n: usize, start: usize, alive: impl Fn(usize) -> bool) -> Option<usize> {
-    (0..n).map(|i| (start + i) % n.max(1)).find(|&i| alive(i))
-}
-
 /// How ready a context is for a call, best first.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Readiness {
@@ -25,9 +20,16 @@ pub fn round_robin_ready(
     start: usize,
     readiness: impl Fn(usize) -> Option<Readiness>,
 ) -> Option<usize> {
-    [Readiness::Awake, Readiness::Idle, Readiness::Busy]
-        .into_iter()
-        .find_map(|tier| round_robin(n, start, |i| readiness(i).is_some_and(|r| r <= tier)))
+    // One pass, each slot's readiness read once (it reads atomics other threads write).
+    let mut best: Option<(Readiness, usize)> = None;
+    for i in (0..n).map(|k| (start + k) % n) {
+        match readiness(i) {
+            Some(Readiness::Awake) => return Some(i),
+            Some(r) if best.is_none_or(|(b, _)| r < b) => best = Some((r, i)),
+            _ => {}
+        }
+    }
+    best.map(|(_, i)| i)
 }
 
 /// The live slot with the least load (queued jobs plus the running one); ties go to
@@ -47,12 +49,14 @@ mod tests {
 
     #[test]
     fn round_robin_turns_and_skips_the_dead() {
-        assert_eq!(round_robin(3, 0, |_| true), Some(0));
-        assert_eq!(round_robin(3, 4, |_| true), Some(1));
-        assert_eq!(round_robin(3, 1, |i| i != 1), Some(2));
-        assert_eq!(round_robin(3, 2, |i| i == 0), Some(0));
-        assert_eq!(round_robin(3, 0, |_| false), None);
-        assert_eq!(round_robin(0, 0, |_| true), None);
+        use Readiness::Busy;
+        let alive = |f: fn(usize) -> bool| move |i: usize| f(i).then_some(Busy);
+        assert_eq!(round_robin_ready(3, 0, alive(|_| true)), Some(0));
+        assert_eq!(round_robin_ready(3, 4, alive(|_| true)), Some(1));
+        assert_eq!(round_robin_ready(3, 1, alive(|i| i != 1)), Some(2));
+        assert_eq!(round_robin_ready(3, 2, alive(|i| i == 0)), Some(0));
+        assert_eq!(round_robin_ready(3, 0, alive(|_| false)), None);
+        assert_eq!(round_robin_ready(0, 0, alive(|_| true)), None);
     }
 
     #[test]
