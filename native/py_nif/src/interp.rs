@@ -17,6 +17,7 @@ pub struct LoadInfo {
     pub env: Vec<(String, String)>,
     pub python_pkg: Option<String>,
     pub max_depth: Option<usize>,
+    pub max_terms: Option<usize>,
 }
 
 pub struct Runtime {
@@ -29,6 +30,15 @@ static MAX_DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 
 pub fn max_depth() -> usize {
     MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static MAX_TERMS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(10_000_000);
+
+/// The most terms one conversion may make (a value, an argument list): shared parts of
+/// a Python structure expand in a term, so `t = (t, t)` 27 times would be 2^27 leaves.
+pub fn max_terms() -> usize {
+    MAX_TERMS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The start-up result; `Err` carries the message every NIF then reports.
@@ -45,6 +55,9 @@ pub fn runtime() -> Result<&'static Runtime, crate::error::Error> {
 pub fn start(info: LoadInfo) {
     if let Some(d) = info.max_depth {
         MAX_DEPTH.store(d.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(n) = info.max_terms {
+        MAX_TERMS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
     RUNTIME.get_or_init(|| {
         // Python runs on our own thread even during start-up: never on a scheduler.

@@ -12,6 +12,7 @@ mod gil;
 mod handle;
 mod housekeeping;
 mod interp;
+mod interrupt;
 mod job;
 mod logging;
 mod pymod;
@@ -92,7 +93,36 @@ fn versions(env: Env<'_>) -> Term<'_> {
 #[rustler::nif]
 fn set_server(pid: LocalPid) -> Atom {
     logging::set_server(pid);
+    context::server_output_reset(pid);
     atoms::ok()
+}
+
+/// Output chunks as `[{stdout | stderr, binary()}]`.
+fn chunks<'a>(env: Env<'a>, chunks: Vec<py_core::output::Chunk>) -> Term<'a> {
+    let list: Vec<Term<'a>> = chunks
+        .iter()
+        .map(|c| {
+            let stream = if c.stderr {
+                atoms::stderr()
+            } else {
+                atoms::stdout()
+            };
+            (stream, util::binary(env, &c.data)).encode(env)
+        })
+        .collect();
+    list.encode(env)
+}
+
+/// The caller wrote one output message of this job: what the job wrote meanwhile.
+#[rustler::nif]
+fn output_ack(env: Env<'_>, job: ResourceArc<JobRes>) -> Term<'_> {
+    chunks(env, job.0.output.ack())
+}
+
+/// The py server wrote one output message: what was written meanwhile.
+#[rustler::nif]
+fn server_output_ack(env: Env<'_>) -> Term<'_> {
+    chunks(env, context::server_output_ack())
 }
 
 #[rustler::nif]
