@@ -26,6 +26,12 @@ const CLOCK_EVERY: u32 = 16;
 const BATCH: usize = 32;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds since the first use: a clock that fits an atomic.
+fn since_start() -> u64 {
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -236,6 +242,9 @@ pub struct ContextInner {
     down: Mutex<Option<DownReason>>,
     /// Jobs this thread is inside of, outermost first (nested jobs run during callbacks).
     running: Mutex<Vec<Arc<JobShared>>>,
+    /// When the outermost running job started (`since_start` + 1), 0 when idle: for
+    /// `pool_info`, to show a context stuck in a long job and since when.
+    job_started: AtomicU64,
 }
 
 impl ContextInner {
@@ -251,6 +260,14 @@ impl ContextInner {
             Readiness::Awake
         } else {
             Readiness::Idle
+        }
+    }
+
+    /// Milliseconds the current (outermost) job has run, if one runs.
+    pub fn running_ms(&self) -> Option<u64> {
+        match self.job_started.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(since_start().saturating_sub(t - 1) / 1_000_000),
         }
     }
 
@@ -314,6 +331,7 @@ impl ContextInner {
             spinning: AtomicBool::new(false),
             down: Mutex::new(None),
             running: Mutex::new(Vec::new()),
+            job_started: AtomicU64::new(0),
         })
     }
 }
@@ -462,6 +480,10 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     }
     let Some(p) = &job.payload else { return };
     inner.active.fetch_add(1, Ordering::AcqRel);
+    let outermost = inner
+        .job_started
+        .compare_exchange(0, since_start() + 1, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok();
     job.tid.store(TID.with(Cell::get), Ordering::Release);
     job.executing.store(true, Ordering::Release);
     lock(&inner.running).push(job.clone());
@@ -483,6 +505,9 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     });
     FRAMES.with(|f| f.borrow_mut().pop());
     lock(&inner.running).pop();
+    if outermost {
+        inner.job_started.store(0, Ordering::Relaxed);
+    }
     if !matches!(job.state(), State::Done | State::Ready) || job.executing.load(Ordering::Acquire) {
         // A cancel may have left an exception pending for this thread: it must not hit
         // the next job.
@@ -648,6 +673,8 @@ pub struct Pool {
     slots: RwLock<Vec<Option<Arc<ContextInner>>>>,
     least_busy: bool,
     next: AtomicUsize,
+    /// Contexts put in a slot that already had one: replacements after a death.
+    restarts: AtomicU64,
 }
 
 #[rustler::resource_impl]
@@ -659,6 +686,7 @@ impl Pool {
             slots: RwLock::new(vec![None; size]),
             least_busy,
             next: AtomicUsize::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -666,11 +694,17 @@ impl Pool {
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         match slots.get_mut(index) {
             Some(slot) => {
-                *slot = Some(ctx);
+                if slot.replace(ctx).is_some() {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
                 true
             }
             None => false,
         }
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     pub fn size(&self) -> usize {

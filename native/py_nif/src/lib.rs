@@ -186,26 +186,46 @@ fn pool_set(
     }
 }
 
+fn opt_ms(env: Env<'_>, ms: Option<u64>) -> Term<'_> {
+    match ms {
+        Some(ms) => ms.encode(env),
+        None => atoms::undefined().encode(env),
+    }
+}
+
 #[rustler::nif]
 fn pool_info(env: Env<'_>, pool: ResourceArc<Pool>) -> Term<'_> {
+    let map = |pairs: &[(Term<'_>, Term<'_>)]| {
+        Term::map_from_pairs(env, pairs).unwrap_or_else(|_| atoms::error().encode(env))
+    };
     // Contexts are reported by id: the pool holds contexts, not their Erlang resources.
     let ctxs: Vec<Term<'_>> = pool
         .contexts()
         .iter()
         .map(|c| match c {
-            Some(c) if c.alive() => c.id.encode(env),
+            Some(c) if c.alive() => map(&[
+                (atoms::id().encode(env), c.id.encode(env)),
+                (atoms::busy().encode(env), (c.load() > 0).encode(env)),
+                (
+                    atoms::queued().encode(env),
+                    c.load().saturating_sub(1).encode(env),
+                ),
+                (atoms::running_ms().encode(env), opt_ms(env, c.running_ms())),
+            ]),
             _ => atoms::undefined().encode(env),
         })
         .collect();
-    Term::map_from_pairs(
-        env,
-        &[
-            (atoms::size().encode(env), pool.size().encode(env)),
-            (atoms::strategy().encode(env), pool.strategy().encode(env)),
-            (atoms::contexts().encode(env), ctxs.encode(env)),
-        ],
-    )
-    .unwrap_or_else(|_| atoms::error().encode(env))
+    let stuck = gil::stuck_for().map(|d| d.as_millis() as u64);
+    map(&[
+        (atoms::size().encode(env), pool.size().encode(env)),
+        (atoms::strategy().encode(env), pool.strategy().encode(env)),
+        (atoms::restarts().encode(env), pool.restarts().encode(env)),
+        (atoms::contexts().encode(env), ctxs.encode(env)),
+        (
+            atoms::gil().encode(env),
+            map(&[(atoms::stuck_ms().encode(env), opt_ms(env, stuck))]),
+        ),
+    ])
 }
 
 fn place<'t>(t: &'t Term<'_>) -> Option<Place<'t>> {
