@@ -151,7 +151,10 @@ mod tests {
         for _ in 1..MAX_IN_FLIGHT {
             assert!(sink.ack().is_empty(), "earlier messages are read first");
         }
-        assert!(sink.offer(false, b"d".to_vec()).is_none(), "behind what is pending");
+        assert!(
+            sink.offer(false, b"d".to_vec()).is_none(),
+            "behind what is pending"
+        );
         let handed = sink.ack();
         assert_eq!(
             text(&handed),
@@ -176,7 +179,10 @@ mod tests {
         let sent = sink.take_for_send();
         assert_eq!(text(&sent), vec![(false, "late".to_string())]);
         assert!(sink.ack().is_empty());
-        assert!(sink.offer(false, b"y".to_vec()).is_none(), "still 4 in flight");
+        assert!(
+            sink.offer(false, b"y".to_vec()).is_none(),
+            "still 4 in flight"
+        );
         for _ in 0..MAX_IN_FLIGHT - 1 {
             assert!(sink.ack().is_empty());
         }

@@ -3,12 +3,12 @@
 //! Also the job state machine shared by every path, callbacks into Erlang, output, and
 //! the dirty-scheduler path.
 use crate::error::{DownReason, Error};
+use crate::gil::Pinned;
 use crate::util::Outgoing;
 use crate::{atoms, handle, housekeeping, job, logging, pymod, to_python};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use crate::gil::Pinned;
 use rustler::{Encoder, Env, LocalPid, Monitor, Resource, ResourceArc, Term};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -624,10 +624,7 @@ pub fn output(py: Python<'_>, stderr: bool, data: Vec<u8>) {
                 Some(chunk) => data = chunk.data,
                 None => {
                     if job.output.full() {
-                        py.detach(|| {
-                            job.output
-                                .wait_for_room(|| job.state() == State::Running)
-                        });
+                        py.detach(|| job.output.wait_for_room(|| job.state() == State::Running));
                     }
                     return;
                 }
@@ -649,7 +646,14 @@ pub fn output(py: Python<'_>, stderr: bool, data: Vec<u8>) {
 fn send_to_server(server: LocalPid, chunk: &Chunk) {
     let stream = stream_atom(chunk.stderr);
     if let Ok(out) = Outgoing::build(|e| {
-        Ok::<_, ()>((atoms::py_output(), stream, crate::util::binary(e, &chunk.data)).encode(e))
+        Ok::<_, ()>(
+            (
+                atoms::py_output(),
+                stream,
+                crate::util::binary(e, &chunk.data),
+            )
+                .encode(e),
+        )
     }) {
         out.send(server);
     }
@@ -1012,7 +1016,12 @@ pub fn call_dirty<'a>(
         .unwrap_or_else(|e| e.encode_tagged(env))
 }
 
-fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Option<u64>) -> Term<'a> {
+fn dirty_job<'a>(
+    env: Env<'a>,
+    job: Term<'a>,
+    want_handle: bool,
+    timeout_ms: Option<u64>,
+) -> Term<'a> {
     let tid = pin_dirty_thread();
     let shared = Arc::new(JobShared::new(None));
     shared.start();

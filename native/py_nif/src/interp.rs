@@ -32,8 +32,7 @@ pub fn max_depth() -> usize {
     MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-static MAX_TERMS: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(10_000_000);
+static MAX_TERMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(10_000_000);
 
 /// The most terms one conversion may make (a value, an argument list): shared parts of
 /// a Python structure expand in a term, so `t = (t, t)` 27 times would be 2^27 leaves.

@@ -95,7 +95,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             .budget
             .checked_sub(1)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
-        if self.budget % INTERRUPT_EVERY == 0 && crate::interrupt::requested() {
+        if self.budget.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
             return Err(Error::Timeout);
         }
         let e = self.env.as_c_arg();

@@ -11,7 +11,6 @@ use rustler::{Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-
 thread_local! {
     /// Atoms are never garbage-collected by the VM, so the `erlang.Atom` made for one can
     /// be kept for the life of the thread. Per thread: no lock, and it follows contexts.
@@ -52,7 +51,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             .checked_sub(1)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
         self.budget.set(left);
-        if left % INTERRUPT_EVERY == 0 && crate::interrupt::requested() {
+        if left.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
             return Err(Error::Timeout);
         }
         let e = self.env.as_c_arg();
