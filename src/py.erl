@@ -36,6 +36,8 @@
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
 %% pools and defaults
 -export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
+%% errors as text
+-export([format_error/1, format_error/2]).
 
 -export_type([pool_info/0]).
 
@@ -69,6 +71,12 @@ func(Dotted) ->
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
 -spec func(name(), list()) -> term();
           (name(), name()) -> term().
+func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
+    %% Names given as strings ("os", "getcwd"): both are names.
+    case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
+        true -> func(Mod, Fun, [], []);
+        false -> func(Mod, Fun, [])
+    end;
 func(Dotted, Args) when is_list(Args) ->
     func(Dotted, Args, []);
 func(Mod, Fun) ->
@@ -78,10 +86,24 @@ func(Mod, Fun) ->
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
 -spec func(name(), list(), kwargs()) -> term();
           (name(), name(), list()) -> term().
-func(Dotted, Args, Kwargs) when is_list(Args) ->
-    run_call(py_lib:name(Dotted), Args, Kwargs);
+func(A, B, C) when is_list(B) ->
+    case names_given_as_strings(A, B, C) of
+        true -> func(A, B, C, []);
+        false -> run_call(py_lib:name(A), B, C)
+    end;
 func(Mod, Fun, Args) ->
     func(Mod, Fun, Args, []).
+
+%% `func("math", "pow", [2, 16])', `func(math, "pow", [2, 16])': a string in
+%% the second place is a function name, not an argument list, when the first
+%% is a string too, or when the third cannot be keyword arguments. (A list in
+%% the second place stays the argument list otherwise: `func(chr, [65], [])'.)
+names_given_as_strings(A, B, C) ->
+    py_lib:is_text(B) andalso (py_lib:is_text(A) orelse not kwargs_like(C)).
+
+kwargs_like(K) when is_map(K) -> true;
+kwargs_like(K) when is_list(K) -> lists:all(fun({_, _}) -> true; (_) -> false end, K);
+kwargs_like(_) -> false.
 
 %% @doc Calls `Mod.Fun(*Args, **Kwargs)'.
 %% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
@@ -471,9 +493,19 @@ is_not(A, B) -> op(is_not, [A, B]).
 call(Target, Args) ->
     call(Target, Args, [], #{}).
 
-%% @doc `call(Target, Args, Kwargs, #{})'.
-%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}'.
--spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()}.
+%% @doc `call(Target, Args, Kwargs, #{})', or `call(Mod, Fun, Args)' (the shape
+%% erlang_python users know) when the second argument is a name.
+%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}';
+%% `py:call(math, sqrt, [16])' gives `{ok, 4.0}'.
+-spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()};
+          (name(), name(), list()) -> {ok, term()} | {error, term()}.
+call(Mod, Fun, Args) when is_atom(Fun); is_binary(Fun) ->
+    call({Mod, Fun}, Args, [], #{});
+call(Mod, Fun, Args) when is_list(Fun), is_list(Args) ->
+    case names_given_as_strings(Mod, Fun, Args) of
+        true -> call({Mod, Fun}, Args, [], #{});
+        false -> call(Mod, Fun, Args, #{})
+    end;
 call(Target, Args, Kwargs) ->
     call(Target, Args, Kwargs, #{}).
 
@@ -651,6 +683,26 @@ stop_pool(Name) ->
 set_call_timeout(Timeout) ->
     py_exec:set_default_timeout(Timeout).
 
+%%% Errors as text
+
+%% @doc A reason `py' gave, as text for a person: a Python exception's type,
+%% message and traceback lines, or a sentence (see `py_error').
+%% `py:format_error({python, <<"builtins.KeyError">>, <<"'a'">>, []})' gives
+%% `<<"builtins.KeyError: 'a'">>'.
+-spec format_error(term()) -> binary().
+format_error(Reason) ->
+    case py_error:is_reason(Reason) of
+        true -> py_error:format(Reason);
+        false -> unicode:characters_to_binary(io_lib:format("~0tp", [Reason]))
+    end.
+
+%% @doc The `error_info' callback (OTP 24+): the shell prints an error raised by
+%% a function of `py' with this text, the Python traceback as lines, instead of
+%% a term cut with `...'.
+-spec format_error(term(), erlang:stacktrace()) -> #{general => string(), reason => string()}.
+format_error(Reason, _StackTrace) ->
+    #{reason => unicode:characters_to_list(format_error(Reason))}.
+
 %%% Internals
 
 run_call(Name, Args, Kwargs) ->
@@ -670,6 +722,9 @@ direct(Job) ->
 
 direct(Job, Opts) ->
     case py_exec:run(Job, Opts) of
-        {ok, Value} -> Value;
-        {error, Reason} -> error(Reason)
+        {ok, Value} ->
+            Value;
+        {error, Reason} ->
+            %% error_info: the shell asks format_error/2 how to print it.
+            erlang:error(Reason, none, [{error_info, #{module => ?MODULE}}])
     end.

@@ -7,7 +7,7 @@
 
 -export([call/3, const/1, method/4, getattr/2, call_obj/3, eval/2, exec/2,
          import/1, value/1, to_binary/1, namespace/0, target/3, object/1,
-         in_namespace/2, uses_namespace/1]).
+         in_namespace/2, uses_namespace/1, check/1, args/1]).
 
 -export_type([job/0, dotted/0, namespace/0]).
 
@@ -103,12 +103,29 @@ target(Target, Args, Kwargs) ->
         error:{bad_name, _} -> {error, {bad_target, Target}}
     end.
 
-target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod); is_list(Mod) ->
     call(py_lib:dotted(Mod, Fun), Args, Kwargs);
 target_job({Obj, Method}, Args, Kwargs) ->
     method(Obj, py_lib:name(Method), Args, Kwargs);
 target_job(Dotted, Args, Kwargs) ->
     call(py_lib:name(Dotted), Args, Kwargs).
+
+%% @doc `ok', or why the job cannot run: `{bad_args, Args}' for an argument
+%% list that is not a list (`py:func(math, pow, 2, 16)').
+-spec check(job()) -> ok | {error, {bad_args, term()}}.
+check({call, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({call_in, _, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({method, _, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({call_obj, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check(_) -> ok.
+
+%% @doc The argument list of a job that calls something, or `[]'.
+-spec args(job()) -> list().
+args({call, _, Args, _}) when is_list(Args) -> Args;
+args({call_in, _, _, Args, _}) when is_list(Args) -> Args;
+args({method, _, _, Args, _}) when is_list(Args) -> Args;
+args({call_obj, _, Args, _}) when is_list(Args) -> Args;
+args(_) -> [].
 
 %% @doc The object a job works on (a handle, usually), or `undefined'.
 %% `object({getattr, H, <<"x">>})' gives `H'.
