@@ -21,6 +21,8 @@
       | {cycle, path()}
       | {key_collision, path(), Key :: term()}
       | {bad_kwargs, term()}
+        %% A field of py:ndarray/1,2's map: shape, dtype or data, and why.
+      | {bad_array, shape | dtype | data, Why :: binary()}
         %% Time and the interpreter.
       | timeout
       | cancelled
@@ -53,6 +55,7 @@ is_reason({too_large, P}) -> is_list(P);
 is_reason({cycle, P}) -> is_list(P);
 is_reason({key_collision, P, _}) -> is_list(P);
 is_reason({bad_kwargs, _}) -> true;
+is_reason({bad_array, K, W}) -> is_atom(K) andalso is_binary(W);
 is_reason(timeout) -> true;
 is_reason(cancelled) -> true;
 is_reason({busy, #{gil_stuck_ms := _}}) -> true;
@@ -92,6 +95,7 @@ describe({key_collision, Path, Key}) ->
     io_lib:format("key ~0tp collides in Python with another key of the map at ~0tp", [Key, Path]);
 describe({bad_kwargs, Kw}) ->
     io_lib:format("keyword arguments must be a map or a list of pairs, not ~0tp", [Kw]);
+describe({bad_array, Key, Why}) -> io_lib:format("bad array: ~0tp: ~ts", [Key, Why]);
 describe(timeout) -> "timeout: the deadline passed";
 describe(cancelled) -> "cancelled";
 describe({busy, #{gil_stuck_ms := Ms}}) ->
