@@ -55,7 +55,8 @@ is_reason({too_large, P}) -> is_list(P);
 is_reason({cycle, P}) -> is_list(P);
 is_reason({key_collision, P, _}) -> is_list(P);
 is_reason({bad_kwargs, _}) -> true;
-is_reason({bad_array, K, W}) -> is_atom(K) andalso is_binary(W);
+is_reason({bad_array, K, W}) ->
+    (K =:= shape orelse K =:= dtype orelse K =:= data) andalso is_binary(W);
 is_reason(timeout) -> true;
 is_reason(cancelled) -> true;
 is_reason({busy, #{gil_stuck_ms := _}}) -> true;
