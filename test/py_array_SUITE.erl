@@ -192,6 +192,8 @@ round_trip(_Config) ->
              <<"np.array(['2020-01-02', 'NaT'], dtype='datetime64[s]')">>,
              <<"np.array(['ab', 'c'])">>,
              <<"np.zeros((3, 0))">>,
+             <<"np.array([1, -2], dtype='timedelta64[s]')">>,
+             <<"np.frombuffer(b'abcdefgh', dtype='V4')">>,
              <<"np.arange(20, dtype='<i2').reshape(4, 5)[::2, 1:4]">>],
     lists:foreach(
       fun(Expr) ->
@@ -304,6 +306,9 @@ not_an_array(_Config) ->
     {python, <<"builtins.TypeError">>, Structured, _} =
         py_test_util:raised(fun() -> py:array(ev(<<"np.zeros(2, dtype='i4,f8')">>)) end),
     true = py_test_util:contains(Structured, <<"structured">>),
+    {python, <<"builtins.TypeError">>, Strings, _} =
+        py_test_util:raised(fun() -> py:array(ev(<<"np.array(['a', 'bc'], dtype=np.dtypes.StringDType())">>)) end),
+    true = py_test_util:contains(Strings, <<"Python objects">>),
     ok.
 
 %% Every handle made by the calls above is gone after GC: the count returns

@@ -30,7 +30,7 @@ fn not_flat(dtype: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
     if kind.len() != 1 || !FLAT_KINDS.contains(kind.as_str()) {
         let name: String = dtype.getattr("str")?.extract()?;
         return Ok(Some(format!(
-            "dtype {name} (kind {kind:?}) holds pointers to Python objects, not data"
+            "dtype {name} (kind {kind:?}) holds pointers (to Python objects or strings), not data"
         )));
     }
     Ok(None)
