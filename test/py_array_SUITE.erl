@@ -33,12 +33,15 @@ end_per_suite(_Config) ->
     ok.
 
 init_per_testcase(_Case, Config) ->
-    %% One context: names set by one call are seen by the next.
+    %% One context, one namespace shared by the test's processes: names set by
+    %% one call are seen by the next, whichever process makes it.
     {ok, _} = py:start_pool(?POOL, #{size => 1}),
-    ok = ex(<<"import numpy as np, weakref, gc">>, #{}, #{on => ?POOL}),
+    persistent_term:put({?MODULE, ns}, py:namespace(#{on => ?POOL})),
+    ok = ex(<<"import numpy as np, weakref, gc">>, #{}),
     Config.
 
 end_per_testcase(_Case, _Config) ->
+    _ = persistent_term:erase({?MODULE, ns}),
     ok = py:stop_pool(?POOL),
     py_test_util:assert_mailbox_empty().
 
@@ -93,12 +96,12 @@ dtypes(_Config) ->
 %% are copied once into C order: the right values, and Python's later writes
 %% are not seen.
 non_contiguous_copied(_Config) ->
-    ok = ex(<<"base = np.arange(12, dtype='<i4').reshape(3, 4)">>, #{}, #{on => ?POOL}),
+    ok = ex(<<"base = np.arange(12, dtype='<i4').reshape(3, 4)">>, #{}),
     Strided = on_pool(<<"base[:, ::2]">>),
     false = ev(<<"a.flags.c_contiguous">>, #{a => Strided}),
     #{shape := [3, 2], dtype := <<"<i4">>, data := Data} = py:array(Strided),
     Data = << <<I:32/little>> || I <- [0, 2, 4, 6, 8, 10] >>,
-    ok = ex(<<"base[0, 0] = 99">>, #{}, #{on => ?POOL}),
+    ok = ex(<<"base[0, 0] = 99">>, #{}),
     <<0:32/little, _/binary>> = Data,
     #{shape := [4, 3], data := T} = py:array(on_pool(<<"base.T">>)),
     T = << <<I:32/little>> || I <- [99, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11] >>,
@@ -113,17 +116,17 @@ zero_copy(_Config) ->
     #{data := Data} = py:array(A),
     8000 = byte_size(Data),
     <<0.0:64/float-little, _/binary>> = Data,
-    ok = ex(<<"a[0] = 42.0\na[-1] = -1.0">>, #{a => A}, #{on => ?POOL}),
+    ok = ex(<<"a[0] = 42.0\na[-1] = -1.0">>, #{a => A}),
     <<42.0:64/float-little, _:998/binary-unit:64, -1.0:64/float-little>> = Data,
     %% Two calls share the same memory: both see the write.
     #{data := Again} = py:array(A),
-    ok = ex(<<"a[1] = 7.0">>, #{a => A}, #{on => ?POOL}),
+    ok = ex(<<"a[1] = 7.0">>, #{a => A}),
     <<_:8/binary, 7.0:64/float-little, _/binary>> = Data,
     <<_:8/binary, 7.0:64/float-little, _/binary>> = Again,
     %% A 2-d contiguous view (a slice of whole rows) is shared too.
-    ok = ex(<<"m = np.zeros((4, 3), dtype='<i8')">>, #{}, #{on => ?POOL}),
+    ok = ex(<<"m = np.zeros((4, 3), dtype='<i8')">>, #{}),
     #{shape := [2, 3], data := Rows} = py:array(on_pool(<<"m[1:3]">>)),
-    ok = ex(<<"m[1, 0] = 5">>, #{}, #{on => ?POOL}),
+    ok = ex(<<"m[1, 0] = 5">>, #{}),
     <<5:64/little, _/binary>> = Rows,
     ok.
 
@@ -132,8 +135,7 @@ zero_copy(_Config) ->
 kept_alive(_Config) ->
     Self = self(),
     Pid = spawn_link(fun() ->
-                             H = ev(<<"np.arange(100000, dtype='<f8')">>, #{},
-                                         #{on => ?POOL}),
+                             H = ev(<<"np.arange(100000, dtype='<f8')">>),
                              ok = ex(<<"r = weakref.ref(a)\ndel a">>, #{a => H}),
                              #{data := D} = py:array(H),
                              Self ! {data, D}
@@ -142,9 +144,8 @@ kept_alive(_Config) ->
     wait_exit(Pid),
     %% The handle is gone (its process died), the janitor ran: only the binary holds it.
     ok = settle_janitor(),
-    true = ev(<<"r() is not None">>, #{}, #{on => ?POOL}),
-    ok = ex(<<"junk = [np.full(100000, 7.0) for _ in range(20)]\ndel junk">>, #{},
-                 #{on => ?POOL}),
+    true = ev(<<"r() is not None">>, #{}),
+    ok = ex(<<"junk = [np.full(100000, 7.0) for _ in range(20)]\ndel junk">>, #{}),
     Expected = << <<(float(I)):64/float-little>> || I <- lists:seq(0, 99999) >>,
     Expected = Data,
     ok.
@@ -153,7 +154,7 @@ kept_alive(_Config) ->
 released_after_gc(_Config) ->
     Self = self(),
     Pid = spawn_link(fun() ->
-                             H = ev(<<"np.ones(50000)">>, #{}, #{on => ?POOL}),
+                             H = ev(<<"np.ones(50000)">>, #{}),
                              ok = ex(<<"r = weakref.ref(a)\ndel a">>, #{a => H}),
                              #{data := D} = py:array(H),
                              400000 = byte_size(D),
@@ -162,7 +163,7 @@ released_after_gc(_Config) ->
     receive done -> ok after 10000 -> ct:fail(no_done) end,
     wait_exit(Pid),
     ok = py_test_util:wait_until(
-           fun() -> ev(<<"gc.collect() >= 0 and r() is None">>, #{}, #{on => ?POOL}) end,
+           fun() -> ev(<<"gc.collect() >= 0 and r() is None">>, #{}) end,
            5000),
     ok.
 
@@ -173,7 +174,7 @@ buffer_objects(_Config) ->
     #{shape := [3], dtype := <<"|u1">>, data := <<1, 2, 3>>} = py:array(py:bytes(<<1, 2, 3>>)),
     #{shape := [2], dtype := <<"<f8">>, data := <<1.5:64/float-little, 2.5:64/float-little>>} =
         py:array(ev(<<"__import__('array').array('d', [1.5, 2.5])">>)),
-    #{shape := [2], dtype := <<"|u1">>} = py:array(ev(<<"bytearray(b'ab')">>, #{}, #{on => ?POOL, return => handle})),
+    #{shape := [2], dtype := <<"|u1">>} = py:array(ev(<<"bytearray(b'ab')">>, #{}, #{return => handle})),
     Bin = binary:copy(<<"0123456789">>, 1000),
     #{shape := [10000], dtype := <<"|u1">>, data := Bin} = py:array(py:buffer(Bin)),
     ok.
@@ -369,16 +370,18 @@ without_numpy(Config) ->
 
 %%% Helpers
 
-%% Everything runs on the suite's one-context pool, where numpy is imported as np.
-on_pool(Expr) ->
-    py:eval(Expr, #{}, #{on => ?POOL}).
+%% Everything runs in the test's namespace, on its one-context pool, where
+%% numpy is imported as np.
+ns() -> persistent_term:get({?MODULE, ns}).
+
+on_pool(Expr) -> ev(Expr).
 
 ev(Expr) -> ev(Expr, #{}).
-ev(Expr, Bindings) -> py:eval(Expr, Bindings, #{on => ?POOL}).
-ev(Expr, Bindings, Opts) -> py:eval(Expr, Bindings, Opts).
+ev(Expr, Bindings) -> ev(Expr, Bindings, #{}).
+ev(Expr, Bindings, Opts) -> py:eval(Expr, Bindings, Opts#{namespace => ns()}).
 
-ex(Code, Bindings) -> py:exec(Code, Bindings, #{on => ?POOL}).
-ex(Code, Bindings, Opts) -> py:exec(Code, Bindings, Opts).
+ex(Code, Bindings) -> ex(Code, Bindings, #{}).
+ex(Code, Bindings, Opts) -> py:exec(Code, Bindings, Opts#{namespace => ns()}).
 
 wait_exit(Pid) ->
     MRef = monitor(process, Pid),
@@ -389,4 +392,4 @@ wait_exit(Pid) ->
 settle_janitor() ->
     true = erlang:garbage_collect(),
     timer:sleep(200),
-    ok = py:exec(<<"gc.collect()">>, #{}, #{on => ?POOL}).
+    ok = ex(<<"gc.collect()">>, #{}).

@@ -11,8 +11,8 @@ rustler::atoms! {
     debug, info, notice, warning, critical,
     term, handle, term_nil, round_robin, least_busy,
     // job tags
-    call, const_ = "const", method, getattr, call_obj, eval, exec, import, value, to_binary,
-    array, ndarray,
+    call, call_in, const_ = "const", method, getattr, call_obj, eval, exec, import, value,
+    to_binary, namespace, array, ndarray,
     // py:array/1 and py:ndarray/1,2
     bad_array, shape, dtype, data,
     // map keys
