@@ -54,7 +54,8 @@
 
 -export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
--type name() :: atom() | binary().
+%% A name: an atom or a binary; a string (charlist) is accepted too.
+-type name() :: atom() | binary() | string().
 -type kwargs() :: py_nif:kwargs().
 -type handle() :: py_nif:handle().
 %% `#{timeout => timeout(), return => term | handle, on => py_exec:on()}'
@@ -73,8 +74,8 @@ func(Dotted) ->
 
 %% @doc `func(Dotted, Args)' or `func(Mod, Fun)': a list second argument is the arguments.
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
--spec func(name(), list()) -> term();
-          (name(), name()) -> term().
+%% (One contract: a string is both a name and a list.)
+-spec func(name(), name() | list()) -> term().
 func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
     %% Names given as strings ("os", "getcwd"): both are names.
     case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
@@ -88,8 +89,7 @@ func(Mod, Fun) ->
 
 %% @doc `func(Dotted, Args, Kwargs)' or `func(Mod, Fun, Args)'.
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
--spec func(name(), list(), kwargs()) -> term();
-          (name(), name(), list()) -> term().
+-spec func(name(), name() | list(), kwargs() | list()) -> term().
 func(A, B, C) when is_list(B) ->
     case names_given_as_strings(A, B, C) of
         true -> func(A, B, C, []);
@@ -143,15 +143,13 @@ init(Dotted) ->
 
 %% @doc `init(Dotted, Args)' or `init(Mod, Class)'.
 %% ``py:init('datetime.date', [1923, 4, 2])'' gives a handle to the date.
--spec init(name(), list()) -> term();
-          (name(), name()) -> term().
+-spec init(name(), name() | list()) -> term().
 init(DottedOrMod, ArgsOrClass) ->
     func(DottedOrMod, ArgsOrClass).
 
 %% @doc `init(Dotted, Args, Kwargs)' or `init(Mod, Class, Args)'.
 %% `py:init(datetime, date, [1923, 4, 2])' gives a handle to the date.
--spec init(name(), list(), kwargs()) -> term();
-          (name(), name(), list()) -> term().
+-spec init(name(), name() | list(), kwargs() | list()) -> term().
 init(A, B, C) ->
     func(A, B, C).
 
@@ -501,8 +499,8 @@ call(Target, Args) ->
 %% erlang_python users know) when the second argument is a name.
 %% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}';
 %% `py:call(math, sqrt, [16])' gives `{ok, 4.0}'.
--spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()};
-          (name(), name(), list()) -> {ok, term()} | {error, term()}.
+-spec call(py_lib:target(), name() | list(), kwargs() | list()) ->
+          {ok, term()} | {error, term()}.
 call(Mod, Fun, Args) when is_atom(Fun); is_binary(Fun) ->
     call({Mod, Fun}, Args, [], #{});
 call(Mod, Fun, Args) when is_list(Fun), is_list(Args) ->

@@ -116,8 +116,14 @@ target(Target, Args, Kwargs) ->
         error:{bad_name, _} -> {error, {bad_target, Target}}
     end.
 
-target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod); is_list(Mod) ->
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
     call(py_lib:dotted(Mod, Fun), Args, Kwargs);
+target_job({Mod, Fun}, Args, Kwargs) when is_list(Mod) ->
+    %% A module named by a string; any other list is data with a method.
+    case py_lib:is_text(Mod) of
+        true -> call(py_lib:dotted(Mod, Fun), Args, Kwargs);
+        false -> method(Mod, py_lib:name(Fun), Args, Kwargs)
+    end;
 target_job({Obj, Method}, Args, Kwargs) ->
     method(Obj, py_lib:name(Method), Args, Kwargs);
 target_job(Dotted, Args, Kwargs) ->

@@ -9,20 +9,31 @@ name_test() ->
     ?assertEqual(<<"héllo"/utf8>>, py_lib:name('héllo')).
 
 bad_name_test_() ->
-    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- ["math", 1, {math}, [], 1.0]].
+    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- [[1, 2], 1, {math}, [], 1.0]].
+
+%% A name given as a string is a name (the usual first mistake).
+string_name_test() ->
+    ?assertEqual(<<"math">>, py_lib:name("math")),
+    ?assertEqual(<<"héllo"/utf8>>, py_lib:name("héllo")),
+    ?assert(py_lib:is_text("math")),
+    ?assertNot(py_lib:is_text([])),
+    ?assertNot(py_lib:is_text([1, 2])),
+    ?assertNot(py_lib:is_text(math)).
 
 dotted_name_test() ->
     ?assertEqual(<<"math.pow">>, py_lib:name(math, pow)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name('os.path', isdir)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name(<<"os.path">>, <<"isdir">>)),
     ?assertEqual(<<"datetime.datetime.now">>, py_lib:name(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:name(math, "pow")).
+    ?assertEqual(<<"math.pow">>, py_lib:name(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:name(math, [1])).
 
 dotted_pair_test() ->
     ?assertEqual({math, pow}, py_lib:dotted(math, pow)),
     ?assertEqual({<<"os.path">>, <<"isdir">>}, py_lib:dotted(<<"os.path">>, <<"isdir">>)),
     ?assertEqual({datetime, 'datetime.now'}, py_lib:dotted(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:dotted(math, "pow")),
+    ?assertEqual({<<"math">>, <<"pow">>}, py_lib:dotted(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:dotted(math, [1])),
     ?assertError({bad_name, 1}, py_lib:dotted(1, pow)).
 
 builtin_test() ->
@@ -84,7 +95,7 @@ cast_name_test() ->
 
 bad_target_test_() ->
     [?_assertEqual({error, {bad_target, T}}, py_job:target(T, [], []))
-     || T <- ["math.pow", 42, {math, "pow"}, {make_ref(), 3}, {math, pow, 1}]].
+     || T <- [[1, 2], 42, {math, [1]}, {make_ref(), 3}, {math, pow, 1}]].
 
 code_test() ->
     ?assertEqual(<<"1 + 1">>, py_lib:code(<<"1 + 1">>)),
