@@ -23,9 +23,11 @@
              | {value, py_nif:handle()}
              | {to_binary, Obj :: term()}.
 
-%% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'.
+%% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'. Keyword
+%% names may be charlists (LFE strings) here: they become binaries (see
+%% py_lib:string_keys/1), as in every builder below.
 -spec call(dotted(), list(), py_nif:kwargs()) -> job().
-call(Name, Args, Kwargs) -> {call, Name, Args, Kwargs}.
+call(Name, Args, Kwargs) -> {call, Name, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc The value a dotted name resolves to. `const(<<"math.pi">>)'.
 -spec const(dotted()) -> job().
@@ -33,7 +35,7 @@ const(Name) -> {const, Name}.
 
 %% @doc `Obj.Name(*Args, **Kwargs)'.
 -spec method(term(), binary(), list(), py_nif:kwargs()) -> job().
-method(Obj, Name, Args, Kwargs) -> {method, Obj, Name, Args, Kwargs}.
+method(Obj, Name, Args, Kwargs) -> {method, Obj, Name, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc `Obj.Name'.
 -spec getattr(term(), binary()) -> job().
@@ -41,7 +43,7 @@ getattr(Obj, Name) -> {getattr, Obj, Name}.
 
 %% @doc `Obj(*Args, **Kwargs)', for a callable object (a handle, usually).
 -spec call_obj(term(), list(), py_nif:kwargs()) -> job().
-call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, Kwargs}.
+call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc An expression evaluated with `Bindings' as globals.
 -spec eval(binary(), map()) -> job().

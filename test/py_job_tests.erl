@@ -34,6 +34,15 @@ builders_test() ->
     ?assertEqual({value, H}, py_job:value(H)),
     ?assertEqual({to_binary, H}, py_job:to_binary(H)).
 
+%% Charlist keyword names (LFE strings) are binaries in every job with kwargs.
+charlist_kwargs_test() ->
+    H = make_ref(),
+    ?assertEqual({call, <<"m.f">>, [], [{<<"base">>, 2}]}, py_job:call(<<"m.f">>, [], [{"base", 2}])),
+    ?assertEqual({method, H, <<"m">>, [], [{<<"k">>, 1}]}, py_job:method(H, <<"m">>, [], #{"k" => 1})),
+    ?assertEqual({call_obj, H, [], [{<<"k">>, 1}]}, py_job:call_obj(H, [], [{"k", 1}])),
+    ?assertEqual({ok, {call, {builtins, int}, [], [{<<"base">>, 2}]}},
+                 py_job:target({builtins, int}, [], [{"base", 2}])).
+
 %% The object a job works on, for handles that must go home.
 object_test() ->
     H = make_ref(),
