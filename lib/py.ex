@@ -36,8 +36,8 @@ defmodule Py do
   Python's iterators come back as lists (`map/2`, `filter/2`, `zip/2`,
   `enumerate/1`, `reversed/1`); `iter/1` gives a handle for a lazy walk with
   `next/1`. Callables given to them are Python callables (handles such as
-  `itemgetter/1` or `Py.const(:builtins, :abs)`): an Elixir function reaches
-  Python as an `erlang.Fun`, which Python cannot call directly.
+  `itemgetter/1` or `Py.const(:builtins, :abs)`) or Elixir functions, called
+  back in the calling process for each item.
 
       iex> Py.and_(60, 13)
       12
@@ -75,10 +75,18 @@ defmodule Py do
       (`start_pool/2`), `{pool, n}` (the n-th context of a pool, from 1),
       `:dirty` (a dirty scheduler; lowest latency for short stateless calls)
       or `{:node, node}` (py on another node)
+    * `:namespace` - a namespace from `namespace/0`: `eval/3` and `exec/3` run
+      in it instead of the calling process's own, and `call/4` looks its
+      function up there first
   """
   @type options ::
-          [{:timeout, timeout()} | {:return, :term | :handle} | {:on, term()}]
-          | %{optional(:timeout | :return | :on) => term()}
+          [
+            {:timeout, timeout()}
+            | {:return, :term | :handle}
+            | {:on, term()}
+            | {:namespace, reference()}
+          ]
+          | %{optional(:timeout | :return | :on | :namespace) => term()}
 
   @typedoc "Names bound for `eval/2` and `exec/2`: a map or keyword list."
   @type bindings :: %{optional(atom() | String.t()) => term()} | [{atom(), term()}]
@@ -390,8 +398,18 @@ defmodule Py do
   ## Source code
 
   @doc """
-  Evaluates a Python expression, with `bindings` merged into the globals of
-  the context that runs it. `options` are those of `call/4`.
+  Evaluates a Python expression, or a block of statements whose value is that
+  of its last expression statement (`nil` when it ends with another statement).
+  It runs in the calling process's namespace: what its `exec/3` and `eval/3`
+  define is there for its next calls, and no other process sees it. `bindings`
+  are set for this call only. `options` are those of `call/4`.
+
+      iex> Py.eval("import os\\nos.sep")
+      "/"
+      iex> Py.exec("def twice(x): return 2 * x")
+      :ok
+      iex> Py.eval("twice(21)")
+      42
 
       iex> Py.eval("x * 2 + len(s)", %{x: 20, s: "ab"})
       42
@@ -403,6 +421,20 @@ defmodule Py do
   @spec eval(String.t() | charlist(), bindings(), options()) :: term()
   def eval(code, bindings \\ %{}, options \\ []),
     do: raising(:py.eval(code, bindings_map(bindings), options_map(options)))
+
+  @doc """
+  A new namespace (the globals of `eval/3` and `exec/3`) to name in their
+  options and share between processes on purpose; it lives while a copy of the
+  handle does. `options` may say where (`on:`).
+
+      iex> ns = Py.namespace()
+      iex> Py.exec("shared = 42", %{}, namespace: ns)
+      :ok
+      iex> Task.async(fn -> Py.eval("shared", %{}, namespace: ns) end) |> Task.await()
+      42
+  """
+  @spec namespace(options()) :: reference()
+  def namespace(options \\ []), do: raising(:py.namespace(options_map(options)))
 
   @doc """
   Runs Python statements, with `bindings` merged into the globals of the
@@ -615,7 +647,7 @@ defmodule Py do
     {:enumerate, :enumerate, [:iterable, :start], "`enumerate(iterable, start)`, as a list.",
      "Py.enumerate([:a, :b], 1)", "[{1, :a}, {2, :b}]"},
     {:filter, :filter, [:function, :iterable],
-     "`filter(function, iterable)`, as a list; `function` is a Python callable or `nil`.",
+     "`filter(function, iterable)`, as a list; `function` is a callable (a handle, a function) or `nil`.",
      ~S|Py.filter(nil, [0, 1, "", "a"])|, ~S|[1, "a"]|},
     {:float, :float, [], "`float()`.", "Py.float()", "0.0"},
     {:format, :format, [:x], "`format(x)`.", "Py.format(1.5)", ~S|"1.5"|},
@@ -642,8 +674,8 @@ defmodule Py do
      "`iter(callable, sentinel)`, always a handle: calls `callable` until it returns `sentinel`.",
      "Py.pylist(Py.iter(Py.attr(Py.iter([1, 2, 0, 3]), :__next__), 0))", "[1, 2]"},
     {:map, :map, [:function, :iterable],
-     "`map(function, iterable)`, as a list; `function` is a Python callable (a handle).",
-     "Py.map(Py.const(:builtins, :abs), [-1, 2])", "[1, 2]"},
+     "`map(function, iterable)`, as a list; `function` is a Python callable (a handle) or a function.",
+     "Py.map(&(&1 * 2), [1, 2])", "[2, 4]"},
     {:map, :map, [:function, :iterable1, :iterable2], "`map(function, iterable1, iterable2)`.",
      "Py.map(Py.const(:operator, :add), [1, 2], [10, 20])", "[11, 22]"},
     {:max, :max, [:a, :b], "`max(a, b)`.", "Py.max(1, 2)", "2"},
@@ -684,7 +716,7 @@ defmodule Py do
     {:sorted, :sorted, [:iterable, :kwargs], "`sorted(iterable, **kwargs)` (`key`, `reverse`).",
      "Py.sorted([1, 3, 2], reverse: true)", "[3, 2, 1]"},
     {:sorted, :sorted, [:iterable, :key, :reverse],
-     "`sorted(iterable, key=key, reverse=reverse)`; `key` is a Python callable or `nil`.",
+     "`sorted(iterable, key=key, reverse=reverse)`; `key` is a callable or `nil`.",
      "Py.sorted([{1, :b}, {2, :a}], Py.itemgetter(1), false)", "[{2, :a}, {1, :b}]"},
     {:str, :str, [:x, :kwargs], "`str(x, **kwargs)` (`encoding`, `errors`).",
      ~S|Py.str(Py.bytes(<<233>>), encoding: "latin-1")|, ~S|"é"|},

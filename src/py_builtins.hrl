@@ -141,7 +141,8 @@ enumerate(X) -> items(enumerate, [X]).
 enumerate(X, Start) -> items(enumerate, [X, Start]).
 
 %% @doc Python's `filter(Fun, X)', as a list; `Fun' is a Python callable (a
-%% handle) or `undefined' (None: keeps the true items).
+%% handle), an Erlang fun (called back for each item) or `undefined' (None:
+%% keeps the true items).
 %% `py:filter(undefined, [0, 1, <<>>, <<"a">>])' gives `[1, <<"a">>]'.
 -spec filter(term(), term()) -> list().
 filter(Fun, X) -> items(filter, [Fun, X]).
@@ -236,8 +237,10 @@ iter(Callable, Sentinel) -> builtin_handle(iter, [Callable, Sentinel]).
 -spec len(term()) -> non_neg_integer().
 len(X) -> builtin(len, [X]).
 
-%% @doc Python's `map(Fun, X)', as a list; `Fun' is a Python callable (a handle).
-%% `py:map(py:const(builtins, abs), [-1, 2])' gives `[1, 2]'.
+%% @doc Python's `map(Fun, X)', as a list; `Fun' is a Python callable (a handle)
+%% or an Erlang fun (called back for each item).
+%% `py:map(py:const(builtins, abs), [-1, 2])' gives `[1, 2]',
+%% `py:map(fun(X) -> X * 2 end, [1, 2])' gives `[2, 4]'.
 -spec map(term(), term()) -> list().
 map(Fun, X) -> items(map, [Fun, X]).
 
@@ -406,7 +409,7 @@ sorted(X) -> builtin(sorted, [X]).
 sorted(X, Kwargs) -> builtin(sorted, [X], Kwargs).
 
 %% @doc Python's `sorted(Iterable, key=Key, reverse=Reverse)'; `Key' is a
-%% Python callable (a handle) or `undefined'.
+%% Python callable (a handle), an Erlang fun or `undefined'.
 %% `py:sorted([{1, b}, {2, a}], py:itemgetter(1), false)' gives `[{2, a}, {1, b}]'.
 -spec sorted(term(), term(), boolean()) -> list().
 sorted(X, Key, Reverse) -> builtin(sorted, [X], #{key => Key, reverse => Reverse}).

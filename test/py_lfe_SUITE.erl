@@ -476,7 +476,8 @@ bytes_relation(_Config) ->
     ok.
 
 %% map, filter, zip, enumerate, reversed give lists; iter gives a handle that
-%% next/1,2 walk; a lazy map is a handle when asked for.
+%% next/1,2 walk; a lazy map is a handle when asked for; callables are
+%% handles or Erlang funs.
 iterators(_Config) ->
     [2, 4] = py:map(py:methodcaller(<<"__mul__">>, 2), [1, 2]),
     It = py:iter([1, 2]),
@@ -495,6 +496,13 @@ iterators(_Config) ->
     [<<"c">>, <<"b">>, <<"a">>] = py:reversed(<<"abc">>),
     [1, 2] = py:getitem([1, 2, 3], py:slice(2)),
     [<<"b">>, <<"a">>] = py:sorted([<<"a">>, <<"b">>], undefined, true),
+    %% Erlang funs are callables too, called back in this process.
+    Self = self(),
+    [2, 4] = py:map(fun(X) -> Self = self(), X * 2 end, [1, 2]),
+    [11, 22] = py:map(fun(X, Y) -> X + Y end, [1, 2], [10, 20]),
+    [2, 3] = py:filter(fun(X) -> X > 1 end, [1, 2, 3]),
+    [3, 2, 1] = py:sorted([1, 3, 2], #{key => fun(X) -> -X end}),
+    [3, 2, 1] = py:sorted([1, 3, 2], fun(X) -> -X end, false),
     ok.
 
 %%% Server functions and REPL helpers
