@@ -70,6 +70,8 @@
 -export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
 -type name() :: atom() | binary().
+%% func/2,3,4 also take names given as strings ("math", "pow").
+-type name_or_string() :: name() | string().
 %% Keyword arguments; a charlist key (an LFE string) is taken as a binary.
 -type kwargs() :: #{name() | string() => term()} | [{name() | string(), term()}].
 -type handle() :: py_nif:handle().
@@ -89,8 +91,8 @@ func(Dotted) ->
 
 %% @doc `func(Dotted, Args)' or `func(Mod, Fun)': a list second argument is the arguments.
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
--spec func(name(), list()) -> term();
-          (name(), name()) -> term().
+-spec func(name_or_string(), list()) -> term();
+          (name_or_string(), name()) -> term().
 func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
     %% Names given as strings ("os", "getcwd"): both are names.
     case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
@@ -104,8 +106,8 @@ func(Mod, Fun) ->
 
 %% @doc `func(Dotted, Args, Kwargs)' or `func(Mod, Fun, Args)'.
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
--spec func(name(), list(), kwargs()) -> term();
-          (name(), name(), list()) -> term().
+-spec func(name_or_string(), list(), kwargs()) -> term();
+          (name_or_string(), name(), list()) -> term().
 func(A, B, C) when is_list(B) ->
     case names_given_as_strings(A, B, C) of
         true -> func(A, B, C, []);
@@ -127,7 +129,7 @@ kwargs_like(_) -> false.
 
 %% @doc Calls `Mod.Fun(*Args, **Kwargs)'.
 %% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
--spec func(name(), name(), list(), kwargs()) -> term().
+-spec func(name_or_string(), name_or_string(), list(), kwargs()) -> term().
 func(Mod, Fun, Args, Kwargs) ->
     run_call(py_lib:dotted(Mod, Fun), Args, Kwargs).
 

@@ -118,10 +118,15 @@ target(Target, Args, Kwargs) ->
         error:{bad_name, _} -> {error, {bad_target, Target}}
     end.
 
-target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod); is_list(Mod) ->
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
     call(py_lib:dotted(Mod, Fun), Args, Kwargs);
 target_job({Obj, Method}, Args, Kwargs) ->
-    method(Obj, py_lib:name(Method), Args, Kwargs);
+    %% A module named by a string ("math") is a name; any other list is data
+    %% with a method, like any other object.
+    case py_lib:is_text(Obj) of
+        true -> call(py_lib:dotted(Obj, Method), Args, Kwargs);
+        false -> method(Obj, py_lib:name(Method), Args, Kwargs)
+    end;
 target_job(Dotted, Args, Kwargs) ->
     call(py_lib:name(Dotted), Args, Kwargs).
 

@@ -9,20 +9,23 @@ name_test() ->
     ?assertEqual(<<"héllo"/utf8>>, py_lib:name('héllo')).
 
 bad_name_test_() ->
-    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- ["math", 1, {math}, [], 1.0]].
+    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- [[1, 2], 1, {math}, [], 1.0]].
 
 dotted_name_test() ->
     ?assertEqual(<<"math.pow">>, py_lib:name(math, pow)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name('os.path', isdir)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name(<<"os.path">>, <<"isdir">>)),
     ?assertEqual(<<"datetime.datetime.now">>, py_lib:name(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:name(math, "pow")).
+    %% A name given as a string is a name.
+    ?assertEqual(<<"math.pow">>, py_lib:name(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:name(math, [1])).
 
 dotted_pair_test() ->
     ?assertEqual({math, pow}, py_lib:dotted(math, pow)),
     ?assertEqual({<<"os.path">>, <<"isdir">>}, py_lib:dotted(<<"os.path">>, <<"isdir">>)),
     ?assertEqual({datetime, 'datetime.now'}, py_lib:dotted(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:dotted(math, "pow")),
+    ?assertEqual({<<"math">>, <<"pow">>}, py_lib:dotted(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:dotted(math, [1])),
     ?assertError({bad_name, 1}, py_lib:dotted(1, pow)).
 
 builtin_test() ->
@@ -87,7 +90,7 @@ cast_name_test() ->
 
 bad_target_test_() ->
     [?_assertEqual({error, {bad_target, T}}, py_job:target(T, [], []))
-     || T <- ["math.pow", 42, {math, "pow"}, {make_ref(), 3}, {math, pow, 1}]].
+     || T <- [[1, 2], 42, {math, [1]}, {make_ref(), 3}, {math, pow, 1}]].
 
 code_test() ->
     ?assertEqual(<<"1 + 1">>, py_lib:code(<<"1 + 1">>)),
