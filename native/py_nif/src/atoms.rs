@@ -15,4 +15,6 @@ rustler::atoms! {
     // map keys
     id, alive, busy, queued, size, strategy, contexts, executable, nif,
     args, kwargs,
+    bad_kwargs, key_collision, gil_stuck_ms, running_ms, gil, stuck_ms, kind, context,
+    restarts, handles,
 }

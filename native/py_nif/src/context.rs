@@ -8,7 +8,8 @@ use crate::{atoms, handle, housekeeping, job, logging, pymod, to_python};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, Resource, ResourceArc, Term};
+use crate::gil::Pinned;
+use rustler::{Encoder, Env, LocalPid, Monitor, Resource, ResourceArc, Term};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
@@ -23,7 +24,6 @@ const YIELD_EVERY: Duration = Duration::from_micros(10);
 const CLOCK_EVERY: u32 = 16;
 /// Jobs run back to back without giving up the GIL, when they are queued.
 const BATCH: usize = 32;
-const CONTEXT_STACK: usize = 16 * 1024 * 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -159,12 +159,12 @@ impl JobShared {
         if before == State::Running {
             // Wake a wait for a callback reply, and interrupt Python code that runs.
             let _ = self.chan().0.send(CbMsg::Cancel);
-            housekeeping::post(housekeeping::Task::Inject(self.clone()));
+            housekeeping::cancel(self.clone());
         }
         before
     }
 
-    /// Called by the housekeeping thread with the GIL held.
+    /// Called by the canceller thread with the GIL held.
     pub fn inject(&self, _py: Python<'_>) {
         let tid = self.tid.load(Ordering::Acquire);
         if tid != 0 && self.executing.load(Ordering::Acquire) {
@@ -304,42 +304,13 @@ pub fn context_new(env: Env<'_>, owner: LocalPid) -> Result<ResourceArc<CtxRes>,
     let thread_res = res.clone();
     std::thread::Builder::new()
         .name(format!("py-ctx-{}", inner.id))
-        .stack_size(CONTEXT_STACK)
+        .stack_size(crate::stack::BIG)
         .spawn(move || thread_main(thread_res, owner))
         .map_err(|e| Error::ContextDown(DownReason::Panic(format!("cannot start thread: {e}"))))?;
     Ok(res)
 }
 
-/// Keeps one thread state on this thread for its whole life: `Python::attach` then finds
-/// it instead of creating and destroying one per call.
-pub struct Pinned {
-    gstate: ffi::PyGILState_STATE,
-    saved: *mut ffi::PyThreadState,
-    pub tid: u64,
-}
-
-impl Pinned {
-    pub fn new() -> Pinned {
-        unsafe {
-            let gstate = ffi::PyGILState_Ensure();
-            let tid = ffi::PyThread_get_thread_ident() as u64;
-            let saved = ffi::PyEval_SaveThread();
-            Pinned { gstate, saved, tid }
-        }
-    }
-}
-
-impl Drop for Pinned {
-    fn drop(&mut self) {
-        unsafe {
-            ffi::PyEval_RestoreThread(self.saved);
-            ffi::PyGILState_Release(self.gstate);
-        }
-    }
-}
-
 thread_local! {
-    static REPLY_ENV: RefCell<OwnedEnv> = RefCell::new(OwnedEnv::new());
     static TID: Cell<u64> = const { Cell::new(0) };
     static DIRTY_PIN: RefCell<Option<Pinned>> = const { RefCell::new(None) };
 }
@@ -474,10 +445,15 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     let prepared = lock(&job.prepared).take().map(|t| t.into_bound(py));
     p.env.env().run(|jenv| {
         let term = unsafe { Term::new(jenv, p.job) };
-        let outcome = job::execute(py, jenv, term, prepared);
+        // A panic (a bug of ours) is this job's error, not the context's death: a
+        // burst of bad calls must never exhaust the supervisor's restart intensity.
+        let outcome = caught(|| job::execute(py, jenv, term, prepared));
         job.executing.store(false, Ordering::Release);
         inner.active.fetch_sub(1, Ordering::AcqRel);
-        job.finish(|renv| job::reply(renv, outcome, p.want_handle));
+        job.finish(|renv| {
+            caught(|| Ok(job::reply(renv, outcome, p.want_handle)))
+                .unwrap_or_else(|e| e.encode_tagged(renv))
+        });
     });
     FRAMES.with(|f| f.borrow_mut().pop());
     lock(&inner.running).pop();
@@ -805,6 +781,12 @@ pub fn prepare_args<'a>(env: Env<'a>, job: Term<'a>) -> Result<Option<Prepared<'
     if !parts[at].is_list() {
         return Ok(None);
     }
+    // Converting here needs the GIL; when a holder has not let go for long, copy the
+    // term instead and let the context convert it: the caller then waits in `receive`,
+    // where its timeout holds.
+    if crate::gil::stuck_for().is_some() {
+        return Ok(None);
+    }
     pin_dirty_thread();
     let args = Python::attach(|py| -> Result<Py<pyo3::types::PyTuple>, Error> {
         let list = to_python::decode(py, parts[at])?;
@@ -904,7 +886,8 @@ pub fn callback_reply(reply: Term<'_>, job: &JobRes) {
 // ---------------------------------------------------------------- dirty path
 
 /// A job run right here, on a dirty CPU scheduler, with a thread state pinned to this
-/// scheduler thread. No message, no copy of the arguments; no callbacks into Erlang.
+/// scheduler thread and on a stack of context size (see `stack`). No message, no copy
+/// of the arguments; no callbacks into Erlang.
 pub fn call_dirty<'a>(
     env: Env<'a>,
     job: Term<'a>,
@@ -914,22 +897,33 @@ pub fn call_dirty<'a>(
     if let Err(e) = crate::interp::runtime() {
         return e.encode_tagged(env);
     }
+    // A NIF waiting for the GIL cannot return at its deadline: rather than queue behind
+    // a holder that has not let go for this long (C code), refuse at once.
+    if let Some(stuck) = crate::gil::stuck_for() {
+        return Error::Busy {
+            gil_stuck_ms: stuck.as_millis() as u64,
+        }
+        .encode_tagged(env);
+    }
+    crate::stack::on_big_stack(|| caught(|| Ok(dirty_job(env, job, want_handle, timeout_ms))))
+        .unwrap_or_else(|e| e.encode_tagged(env))
+}
+
+fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Option<u64>) -> Term<'a> {
     let tid = pin_dirty_thread();
     let shared = Arc::new(JobShared::new(None));
     shared.start();
     shared.tid.store(tid, Ordering::Release);
-    if let Some(ms) = timeout_ms {
-        housekeeping::register_deadline(Instant::now() + Duration::from_millis(ms), shared.clone());
-    }
+    let deadline = timeout_ms.map(|ms| {
+        housekeeping::Deadline::new(Instant::now() + Duration::from_millis(ms), shared.clone())
+    });
     Python::attach(|py| {
-        FRAMES.with(|f| f.borrow_mut().push(Frame::Dirty(env.as_c_arg(), env.pid())));
+        let frame = FrameGuard::push(Frame::Dirty(env.as_c_arg(), env.pid()));
         shared.executing.store(true, Ordering::Release);
         let outcome = job::execute(py, env, job, None);
         shared.executing.store(false, Ordering::Release);
-        FRAMES.with(|f| f.borrow_mut().pop());
-        if timeout_ms.is_some() {
-            housekeeping::unregister_deadline(&shared);
-        }
+        drop(frame);
+        drop(deadline);
         if shared.state.complete() {
             job::reply(env, outcome, want_handle)
         } else {
@@ -939,9 +933,32 @@ pub fn call_dirty<'a>(
     })
 }
 
-/// A dirty call's deadline passed: stop its Python code.
+/// A dirty call's deadline passed: stop its Python code. Runs on the timer thread,
+/// which never takes the GIL: the canceller injects the exception.
 pub fn expire(job: &Arc<JobShared>) {
     if job.state.stop(None) == State::Running {
-        Python::attach(|py| job.inject(py));
+        housekeeping::cancel(job.clone());
+    }
+}
+
+/// Runs `f`, turning a panic into `Error::Panic`.
+pub fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Error::Panic(crate::util::panic_message(&*p))))
+}
+
+/// The frame of a dirty call, popped however the call ends.
+struct FrameGuard;
+
+impl FrameGuard {
+    fn push(frame: Frame) -> FrameGuard {
+        FRAMES.with(|f| f.borrow_mut().push(frame));
+        FrameGuard
+    }
+}
+
+impl Drop for FrameGuard {
+    fn drop(&mut self) {
+        FRAMES.with(|f| f.borrow_mut().pop());
     }
 }

@@ -49,6 +49,24 @@ pub enum Error {
     InitFailed(String),
     /// `timeout`
     Timeout,
+    /// `{bad_kwargs, Term}`: keyword arguments that are neither a map nor a proper list.
+    BadKwargs(rustler::sys::ErlNifTerm),
+    /// `{key_collision, Path, Key}`: two keys of one Erlang map (or of the keyword
+    /// arguments, or of eval bindings) are one key in Python (`1` and `1.0`, `a` and
+    /// `<<"a">>`): refused rather than merged, so no value is silently lost.
+    KeyCollision {
+        path: Vec<PathElem>,
+        key: rustler::sys::ErlNifTerm,
+    },
+    /// `{too_large, Path}`: a conversion would make more than `max_terms` terms (a
+    /// structure whose shared parts expand without bound).
+    TooLarge { path: Vec<PathElem> },
+    /// `{busy, #{gil_stuck_ms => N}}`: a dirty call refused because the GIL has not
+    /// been released for that long (C code holds it); entering would block the
+    /// scheduler past any deadline.
+    Busy { gil_stuck_ms: u64 },
+    /// `{panic, Message}`: a bug in the NIF, caught; the context and the VM carry on.
+    Panic(String),
 }
 
 #[derive(Clone, Debug)]
@@ -63,9 +81,11 @@ impl Error {
     /// costs nothing unless a conversion fails.
     pub fn at(mut self, elem: PathElem) -> Self {
         match &mut self {
-            Error::Unsupported { path, .. } | Error::TooDeep { path } | Error::Cycle { path } => {
-                path.push(elem)
-            }
+            Error::Unsupported { path, .. }
+            | Error::TooDeep { path }
+            | Error::Cycle { path }
+            | Error::TooLarge { path }
+            | Error::KeyCollision { path, .. } => path.push(elem),
             _ => {}
         }
         self
@@ -108,6 +128,23 @@ impl Error {
             )
                 .encode(env),
             Error::Timeout => atoms::timeout().encode(env),
+            Error::BadKwargs(t) => (atoms::bad_kwargs(), crate::util::copy(env, *t)).encode(env),
+            Error::KeyCollision { path, key } => (
+                atoms::key_collision(),
+                encode_path(env, path),
+                crate::util::copy(env, *key),
+            )
+                .encode(env),
+            Error::TooLarge { path } => (atoms::too_large(), encode_path(env, path)).encode(env),
+            Error::Busy { gil_stuck_ms } => {
+                let info = Term::map_from_pairs(
+                    env,
+                    &[(atoms::gil_stuck_ms().encode(env), gil_stuck_ms.encode(env))],
+                )
+                .unwrap_or_else(|_| gil_stuck_ms.encode(env));
+                (atoms::busy(), info).encode(env)
+            }
+            Error::Panic(m) => (atoms::panic(), crate::util::binary(env, m.as_bytes())).encode(env),
         }
     }
 

@@ -4,14 +4,12 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use rustler::{Env, OwnedEnv, Resource, ResourceArc, Term};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Handles alive now (made and not yet destroyed by the BEAM's garbage collector).
 pub static LIVE: AtomicI64 = AtomicI64::new(0);
-/// Handles destroyed since the housekeeping thread last attached: their Python objects
-/// wait in pyo3's deferred-decref pool until some thread attaches.
-pub static PENDING_DROPS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// The context running on this thread, so every handle made here remembers it.
@@ -19,7 +17,8 @@ thread_local! {
 }
 
 pub struct PyHandle {
-    pub obj: Py<PyAny>,
+    /// Given up to the janitor when the handle is collected (see `Drop`).
+    pub obj: ManuallyDrop<Py<PyAny>>,
     /// The context that made the object; calls on the handle go back there.
     pub ctx: Option<Weak<ContextInner>>,
 }
@@ -29,10 +28,11 @@ impl Resource for PyHandle {}
 
 impl Drop for PyHandle {
     fn drop(&mut self) {
-        // Runs in the garbage collector, on any scheduler, without the GIL: dropping the
-        // `Py` only queues the decref (pyo3's pool), it never blocks on the interpreter.
+        // Runs in the garbage collector, on any scheduler, without the GIL. The object
+        // goes to the janitor thread, not to pyo3's pool of deferred decrefs: any thread
+        // that attaches drains that pool, and the object's `__del__` may block or loop.
         LIVE.fetch_sub(1, Ordering::Relaxed);
-        PENDING_DROPS.fetch_add(1, Ordering::Relaxed);
+        crate::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
     }
 }
 
@@ -46,6 +46,7 @@ impl PyHandle {
 pub fn make_handle(env: Env<'_>, obj: Py<PyAny>) -> Term<'_> {
     let ctx = CURRENT_CONTEXT.with(|c| c.borrow().clone());
     LIVE.fetch_add(1, Ordering::Relaxed);
+    let obj = ManuallyDrop::new(obj);
     rustler::Encoder::encode(&ResourceArc::new(PyHandle { obj, ctx }), env)
 }
 
@@ -154,7 +155,7 @@ impl ErlBuffer {
 
 /// Keeps a Python `bytes` object alive for as long as an Erlang binary points into it.
 pub struct BytesKeeper {
-    _obj: Py<PyAny>,
+    obj: ManuallyDrop<Py<PyAny>>,
     ptr: *const u8,
     len: usize,
 }
@@ -164,10 +165,17 @@ unsafe impl Sync for BytesKeeper {}
 #[rustler::resource_impl]
 impl Resource for BytesKeeper {}
 
+impl Drop for BytesKeeper {
+    fn drop(&mut self) {
+        // A `bytes` subclass may have a `__del__`: the janitor runs it, as for handles.
+        crate::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
+    }
+}
+
 /// A binary term over the contents of a `bytes` object, without copying.
 pub fn bytes_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize) -> Term<'a> {
     let keeper = ResourceArc::new(BytesKeeper {
-        _obj: obj,
+        obj: ManuallyDrop::new(obj),
         ptr,
         len,
     });

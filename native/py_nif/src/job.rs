@@ -232,6 +232,7 @@ fn run_code<'a, 'py>(
         let dec = to_python::Decoder::new(py, env);
         let iter = rustler::types::map::MapIterator::new(bindings)
             .ok_or_else(|| Error::BadJob(job.as_c_arg()))?;
+        let mut seen = std::collections::HashSet::new();
         for (k, v) in iter {
             let Some(name) = to_python::name_of(env, k) else {
                 return Err(Error::Unsupported {
@@ -239,6 +240,12 @@ fn run_code<'a, 'py>(
                     culprit: Culprit::Erl(k.as_c_arg()),
                 });
             };
+            if !seen.insert(name.clone()) {
+                return Err(Error::KeyCollision {
+                    path: Vec::new(),
+                    key: k.as_c_arg(),
+                });
+            }
             let value = dec
                 .decode(v.as_c_arg(), 0)
                 .map_err(|err| err.at(PathElem::Name(name.clone())))?;

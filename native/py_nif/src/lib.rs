@@ -8,12 +8,14 @@ mod atoms;
 mod context;
 mod error;
 mod exception;
+mod gil;
 mod handle;
 mod housekeeping;
 mod interp;
 mod job;
 mod logging;
 mod pymod;
+mod stack;
 mod terms;
 mod to_erlang;
 mod to_python;
@@ -208,22 +210,20 @@ fn do_submit<'a>(
 ) -> Result<Term<'a>, rustler::Error> {
     let want = want_handle(ret)?;
     let p = place(&place_term).ok_or(rustler::Error::BadArg)?;
-    if check && !context::small_enough(job, SUBMIT_BUDGET) {
-        return Ok(atoms::too_large().encode(env));
-    }
-    // submit_large runs on a dirty scheduler: there the arguments are converted at once.
-    let prepared = if check {
-        None
-    } else {
-        match context::prepare_args(env, job) {
-            Ok(prepared) => prepared,
-            Err(e) => return Ok(e.encode_tagged(env)),
+    // A panic here is a bug of ours; the caller gets it as an error, never an exception.
+    let submitted = context::caught(|| {
+        if check && !context::small_enough(job, SUBMIT_BUDGET) {
+            return Ok(atoms::too_large().encode(env));
         }
-    };
-    Ok(result(
-        env,
-        context::submit(env, p, reference, job, want, prepared, wait),
-    ))
+        // submit_large runs on a dirty scheduler: there the arguments are converted at once.
+        let prepared = if check {
+            None
+        } else {
+            context::prepare_args(env, job)?
+        };
+        context::submit(env, p, reference, job, want, prepared, wait)
+    });
+    Ok(result(env, submitted))
 }
 
 #[rustler::nif]
@@ -259,7 +259,8 @@ fn submit_large<'a>(
     job: Term<'a>,
     ret: Atom,
 ) -> Result<Term<'a>, rustler::Error> {
-    do_submit(env, place, reference, job, ret, false, false)
+    // Converting the arguments may recurse deeply: not on the scheduler's small stack.
+    stack::on_big_stack(|| do_submit(env, place, reference, job, ret, false, false))
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]

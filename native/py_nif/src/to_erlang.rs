@@ -19,8 +19,6 @@ const ZERO_COPY_BYTES: usize = 512;
 /// checked against the path that leads to it.
 const CYCLE_CHECK_DEPTH: usize = 64;
 const MAP_FROM_ARRAYS_MAX: usize = 128;
-const STACK_RED_ZONE: usize = 128 * 1024;
-const STACK_GROW: usize = 4 * 1024 * 1024;
 
 extern "C" {
     // Exported by libpython 3.11 but not declared by pyo3-ffi.
@@ -188,7 +186,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             return Err(Error::Cycle { path: Vec::new() });
         }
         self.path.push(obj.as_ptr());
-        let r = stacker::maybe_grow(STACK_RED_ZONE, STACK_GROW, || f(self));
+        let r = crate::stack::maybe_grow(|| f(self));
         self.path.pop();
         r
     }

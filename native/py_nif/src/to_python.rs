@@ -11,9 +11,6 @@ use rustler::{Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Containers below this depth are never checked for stack room: the check is for deep data.
-const STACK_RED_ZONE: usize = 128 * 1024;
-const STACK_GROW: usize = 4 * 1024 * 1024;
 
 thread_local! {
     /// Atoms are never garbage-collected by the VM, so the `erlang.Atom` made for one can
@@ -122,7 +119,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
         if depth >= self.max_depth {
             return Err(Error::TooDeep { path: Vec::new() });
         }
-        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROW, || f(depth + 1))
+        crate::stack::maybe_grow(|| f(depth + 1))
     }
 
     fn atom(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
@@ -230,12 +227,21 @@ impl<'a, 'py> Decoder<'a, 'py> {
                     let value = self
                         .decode(v, depth)
                         .map_err(|err| err.at(PathElem::ErlKey(k)))?;
+                    let before = ffi::PyDict_Size(dict.as_ptr());
                     if ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) != 0 {
                         // The only way a fresh dict refuses a key: it is unhashable.
                         ffi::PyErr_Clear();
                         return Err(Error::Unsupported {
                             path: vec![PathElem::ErlKey(k)],
                             culprit: Culprit::Erl(k),
+                        });
+                    }
+                    if ffi::PyDict_Size(dict.as_ptr()) == before {
+                        // Two Erlang keys that are one key in Python (1 and 1.0, a and
+                        // <<"a">>): merging them would drop a value without a word.
+                        return Err(Error::KeyCollision {
+                            path: Vec::new(),
+                            key: k,
                         });
                     }
                     Ok(())
@@ -301,6 +307,15 @@ pub fn kwargs<'py>(
             path: vec![],
             culprit: Culprit::Erl(k.as_c_arg()),
         })?;
+        if dict
+            .contains(&name)
+            .map_err(|err| Error::from_pyerr(py, err))?
+        {
+            return Err(Error::KeyCollision {
+                path: Vec::new(),
+                key: k.as_c_arg(),
+            });
+        }
         let value = dec
             .decode(v.as_c_arg(), 0)
             .map_err(|err| err.at(PathElem::Name(name.clone())))?;
@@ -313,20 +328,21 @@ pub fn kwargs<'py>(
             put(k, v)?;
         }
     } else if term.is_list() {
-        let list: Vec<Term<'_>> = term.decode().map_err(|_| unsupported(t))?;
-        for item in list {
+        // By hand, not `decode::<Vec<_>>()`: rustler's list iterator panics on an
+        // improper list, and a caller may pass one.
+        let mut rest = term;
+        while let Ok((item, tail)) = rest.list_get_cell() {
             match rustler::types::tuple::get_tuple(item) {
                 Ok(kv) if kv.len() == 2 => put(kv[0], kv[1])?,
-                _ => {
-                    return Err(Error::Unsupported {
-                        path: vec![],
-                        culprit: Culprit::Erl(item.as_c_arg()),
-                    })
-                }
+                _ => return Err(Error::BadKwargs(t)),
             }
+            rest = tail;
+        }
+        if !rest.is_empty_list() {
+            return Err(Error::BadKwargs(t));
         }
     } else {
-        return Err(unsupported(t));
+        return Err(Error::BadKwargs(t));
     }
     Ok(if dict.is_empty() { None } else { Some(dict) })
 }
