@@ -334,3 +334,8 @@ def sample(seed, index):
 def echo(value):
     """Returns its argument: the Erlang -> Python -> Erlang round trip."""
     return value
+
+
+def echo_all(*args):
+    """Returns its arguments as a tuple."""
+    return args
