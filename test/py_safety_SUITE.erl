@@ -798,7 +798,7 @@ max_depth_exact(_Config) ->
 %%% Load
 
 %% @doc Guards against wrong or stray replies under load: 1,000 concurrent
-%% callers, each making four random calls (context calls with short timeouts,
+%% callers, each making six random calls (context calls with short timeouts,
 %% Python work that outlasts them, dirty calls, async calls cancelled by the
 %% caller or another process), while one in ten callers is killed mid-call.
 %% Every reply is the right value, `{error, timeout}' or `{error, cancelled}';
@@ -846,10 +846,10 @@ callers_1000(Config) ->
     Tree = tree_pids(),
     py_test_util:assert_mailbox_empty().
 
-%% One caller: four random operations, then a look at its own mailbox.
+%% One caller: six random operations, then a look at its own mailbox.
 caller(Parent, Seed, I) ->
     S0 = rand:seed_s(exsss, {Seed, I, 1000}),
-    {Rs, _} = lists:mapfoldl(fun(_, S) -> operation(I, S) end, S0, lists:seq(1, 4)),
+    {Rs, _} = lists:mapfoldl(fun(_, S) -> operation(I, S) end, S0, lists:seq(1, 6)),
     timer:sleep(300),
     Parent ! {caller, self(), Rs, py_test_util:flush()}.
 
@@ -920,18 +920,18 @@ errors_timeouts_cancels_do_not_leak(_Config) ->
                                         py:call({operator, truediv}, [1, 0], [],
                                                 #{on => case I rem 2 of 0 -> dirty; _ -> default end})
                                     || I <- lists:seq(1, 2500)],
-                                   [{error, timeout} =
-                                        py:call({py_safety_helpers, work}, [1, 30], [], #{timeout => 2})
-                                    || _ <- lists:seq(1, 25)],
-                                   [{error, timeout} =
-                                        py:call({py_safety_helpers, work}, [1, 30], [],
-                                                #{on => dirty, timeout => 2})
-                                    || _ <- lists:seq(1, 25)],
+                                   %% A reply already in the mailbox when the caller
+                                   %% looks wins over its deadline: ok or timeout.
+                                   [true = lists:member(
+                                             py:call({py_safety_helpers, work}, [1, 30], [],
+                                                     #{on => On, timeout => 2}),
+                                             [{ok, 2}, {error, timeout}])
+                                    || On <- [default, dirty], _ <- lists:seq(1, 25)],
                                    [begin
                                         {ok, R} = py:async_call({py_safety_helpers, work}, [1, 30], [],
                                                                 #{timeout => 5000}),
                                         ok = py:cancel(R),
-                                        {error, cancelled} = py:await(R)
+                                        true = lists:member(py:await(R), [{ok, 2}, {error, cancelled}])
                                     end || _ <- lists:seq(1, 100)],
                                    [begin
                                         {Pid, Mon} = spawn_monitor(
