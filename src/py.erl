@@ -35,7 +35,19 @@
          eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
 %% pools and defaults
--export([start_pool/2, stop_pool/1, set_call_timeout/1]).
+-export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
+
+-export_type([pool_info/0]).
+
+%% What py:pool_info/1 tells of a pool of contexts.
+-type pool_info() ::
+        #{kind := context, size := pos_integer(), strategy := py_nif:strategy(),
+          busy := non_neg_integer(), queued := non_neg_integer(),
+          restarts := non_neg_integer(), handles := non_neg_integer(),
+          contexts := [#{id := pos_integer(), busy := boolean(),
+                         queued := non_neg_integer(),
+                         running_ms := non_neg_integer() | undefined} | undefined],
+          gil := #{stuck_ms := non_neg_integer() | undefined}}.
 
 -export_type([name/0, kwargs/0, handle/0, opts/0]).
 
@@ -573,6 +585,29 @@ buffer(Bin) when is_binary(Bin) ->
 -spec start_pool(atom(), map()) -> {ok, pid()} | {error, term()}.
 start_pool(Name, Opts) ->
     py_sup:start_pool(Name, Opts).
+
+%% @doc The state of a pool: its size and strategy, how many contexts are busy
+%% and how many jobs wait, how many contexts were replaced after dying, the
+%% handles alive in the VM, and per context whether it is busy and how long its
+%% current job has run (`running_ms'). `gil => #{stuck_ms => N}' says that no
+%% thread has been able to take the GIL for N ms (C code that holds it, such as
+%% a catastrophic regex): every in-VM Python then waits, and the context whose
+%% `running_ms' is about as long is the one running it. `undefined' when the
+%% GIL changes hands normally.
+%% `py:pool_info(default)' gives `#{kind => context, size => 2, busy => 0, ...}'.
+-spec pool_info(atom()) -> pool_info() | {error, {no_pool, atom()}}.
+pool_info(Name) ->
+    case py_pool:lookup(Name) of
+        undefined ->
+            {error, {no_pool, Name}};
+        Pool ->
+            #{contexts := Contexts} = Info = py_nif:pool_info(Pool),
+            Live = [C || #{} = C <- Contexts],
+            Info#{kind => context,
+                  busy => length([C || #{busy := true} = C <- Live]),
+                  queued => lists:sum([Q || #{queued := Q} <- Live]),
+                  handles => py_nif:handle_count()}
+    end.
 
 %% @doc Stops a named pool. `py:stop_pool(mine)' gives `ok'.
 -spec stop_pool(atom()) -> ok | {error, not_found}.

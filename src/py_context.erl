@@ -2,8 +2,10 @@
 %% and globals).
 %%
 %% The NIF monitors this process: when it stops, the context stops. When the
-%% context's thread dies, this process stops with `{context_down, Reason}' and
-%% its supervisor starts a new context in the same pool slot.
+%% context's thread dies (a bug in the NIF: a job's own panic is caught and
+%% reported to its caller), this process puts a new context in the same pool
+%% slot itself, without stopping: no number of such deaths can exhaust the
+%% supervisors' restart intensity and stop `py'.
 -module(py_context).
 -behaviour(gen_server).
 
@@ -52,8 +54,16 @@ handle_cast(_Msg, State) ->
 %% @private
 -spec handle_info(term(), #state{}) ->
           {noreply, #state{}} | {stop, {context_down, term()}, #state{}}.
-handle_info({py_context_down, Ctx, Reason}, #state{ctx = Ctx} = State) ->
-    {stop, {context_down, Reason}, State};
+handle_info({py_context_down, Ctx, Reason}, #state{ctx = Ctx, pool = Pool, index = Index} = State) ->
+    logger:warning("py: context ~p of a pool died (~0p); starting a new one", [Index + 1, Reason],
+                   #{domain => [py]}),
+    case py_nif:context_new(self()) of
+        {error, NewReason} ->
+            {stop, {context_down, NewReason}, State};
+        New ->
+            ok = py_nif:pool_set(Pool, Index, New),
+            {noreply, State#state{ctx = New}}
+    end;
 handle_info(_Other, State) ->
     {noreply, State}.
 

@@ -341,7 +341,7 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
             await(Ref, Job, Fixed);
         {Ref, {output, _Stream, Data}} ->
             Fixed = fix_deadline(Deadline, JobRes),
-            output(Data),
+            output(JobRes, Data),
             await(Ref, Job, Fixed)
     after After ->
             abandon(Ref, JobRes),
@@ -366,7 +366,7 @@ drain(Ref, JobRes) ->
             refuse_callback(JobRes),
             drain(Ref, JobRes);
         {Ref, {output, _Stream, Data}} ->
-            output(Data),
+            output(JobRes, Data),
             drain(Ref, JobRes)
     end.
 
@@ -377,7 +377,7 @@ flush(Ref, JobRes) ->
             refuse_callback(JobRes),
             flush(Ref, JobRes);
         {Ref, {output, _Stream, Data}} ->
-            output(Data),
+            output(JobRes, Data),
             flush(Ref, JobRes);
         {Ref, _} ->
             flush(Ref, JobRes)
@@ -406,9 +406,17 @@ restore(undefined) -> _ = erase(?CALLBACK_KEY), ok;
 restore(Job) -> _ = put(?CALLBACK_KEY, Job), ok.
 
 %% Output goes to the caller's group leader, so it shows where the call was
-%% typed, a remote shell included; a dead or refusing group leader must not
-%% make the call fail.
-output(Data) ->
+%% typed, a remote shell included. Each message is acknowledged once written:
+%% the job has only a few unread, and what it wrote meanwhile comes back with
+%% the acknowledgement (py_nif:output_ack/1), so a loop of prints cannot fill
+%% the mailbox faster than the group leader writes.
+output(JobRes, Data) ->
+    put_chars(Data),
+    lists:foreach(fun({_, More}) -> put_chars(More) end, py_nif:output_ack(JobRes)).
+
+%% Python output to the group leader; a dead or refusing group
+%% leader must not make the call fail.
+put_chars(Data) ->
     try
         io:put_chars(Data)
     catch

@@ -9,10 +9,11 @@
          context_new/1, context_stop/1, context_info/1,
          pool_new/2, pool_set/3, pool_info/1,
          submit/4, call/4, submit_large/4, call_dirty/3, cancel/1, elapsed/1, callback_reply/2,
+         output_ack/1, server_output_ack/0,
          bytes/1, buffer/1, is_handle/1]).
 
 -export_type([handle/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
-              return/0, kwargs/0, strategy/0, callback_result/0]).
+              return/0, kwargs/0, strategy/0, callback_result/0, chunks/0]).
 
 -on_load(init/0).
 
@@ -38,6 +39,8 @@
              | {import, Name :: binary()}
              | {value, handle()}
              | {to_binary, Obj :: term()}.
+%% Output written while the reader was behind, in order.
+-type chunks() :: [{stdout | stderr, binary()}].
 -type callback_result() :: {ok, term()}
                          | {error, {Class :: atom(), Reason :: term(), Stack :: list()}}.
 
@@ -58,7 +61,8 @@ load_info(PrivDir) ->
       path => [bin(P) || P <- env(path, [])],
       env => [{bin(K), bin(V)} || {K, V} <- env(env, [])],
       python_pkg => bin(python_pkg(PrivDir)),
-      max_depth => env(max_depth, 10000)}.
+      max_depth => env(max_depth, 10000),
+      max_terms => env(max_terms, 10000000)}.
 
 %% An explicit `venv` wins; then an explicit `python`; only then an activated venv.
 venv() ->
@@ -146,9 +150,16 @@ pool_new(_Size, _Strategy) -> erlang:nif_error(nif_not_loaded).
 -spec pool_set(pool(), Index :: non_neg_integer(), ctx()) -> ok.
 pool_set(_Pool, _Index, _Ctx) -> erlang:nif_error(nif_not_loaded).
 
-%% @doc Size, strategy and contexts (`undefined' for an empty slot) of a pool.
--spec pool_info(pool()) -> #{size := pos_integer(), strategy := atom(),
-                             contexts := [ctx() | undefined]}.
+%% @doc Size, strategy, contexts (`undefined' for an empty slot), how many
+%% times a slot's context was replaced, and how long the GIL has been held
+%% without a release when that is past 100 ms (C code that does not let go).
+%% `running_ms' is how long the context's current job has run.
+-spec pool_info(pool()) ->
+          #{size := pos_integer(), strategy := atom(), restarts := non_neg_integer(),
+            contexts := [#{id := pos_integer(), busy := boolean(),
+                           queued := non_neg_integer(),
+                           running_ms := non_neg_integer() | undefined} | undefined],
+            gil := #{stuck_ms := non_neg_integer() | undefined}}.
 pool_info(_Pool) -> erlang:nif_error(nif_not_loaded).
 
 %%% Jobs
@@ -184,6 +195,16 @@ cancel(_JobRes) -> erlang:nif_error(nif_not_loaded).
 %% resumed after a callback counts from there.
 -spec elapsed(job_res()) -> non_neg_integer().
 elapsed(_JobRes) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc The caller wrote one `{Ref, {output, _, _}}' message of a job: what
+%% the job wrote meanwhile, for the caller to write at once.
+-spec output_ack(job_res()) -> chunks().
+output_ack(_JobRes) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc The server wrote one `{py_output, _, _}' message: what was written
+%% meanwhile, for it to write at once.
+-spec server_output_ack() -> chunks().
+server_output_ack() -> erlang:nif_error(nif_not_loaded).
 
 %% @doc Answers a `{Ref, {callback, _}}' message of a job.
 -spec callback_reply(job_res(), callback_result()) -> ok.

@@ -40,7 +40,16 @@ handle_info({py_cast, Call}, State) ->
     {noreply, State};
 handle_info({py_output, _Stream, Data}, State) ->
     %% Output outside any call has no caller: the VM's console is the best reader.
-    io:put_chars(user, Data),
+    %% Acknowledged once written, like a caller's (see py_exec).
+    write_user(Data),
+    lists:foreach(fun({_, More}) -> write_user(More) end, py_nif:server_output_ack()),
     {noreply, State};
 handle_info(_Other, State) ->
     {noreply, State}.
+
+write_user(Data) ->
+    try
+        io:put_chars(user, Data)
+    catch
+        _:_ -> ok
+    end.

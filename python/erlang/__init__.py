@@ -302,9 +302,40 @@ class ErlangHandler(logging.Handler):
             self.handleError(record)
 
 
+class _SpawnByDefault:
+    """Makes 'spawn' the default start method of ``multiprocessing`` when it is
+    first imported. Its Linux default, 'fork', would copy the whole Erlang VM
+    (and os.fork() is refused inside it); 'spawn' starts a fresh interpreter
+    (``sys.executable``, the venv's python). Nothing is imported until the
+    program imports multiprocessing itself."""
+
+    _NAME = "multiprocessing.context"
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self._NAME:
+            return None
+        import importlib.machinery
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            concrete = getattr(module, "_concrete_contexts", {})
+            if "spawn" in concrete:
+                module._default_context = module.DefaultContext(concrete["spawn"])
+
+        loader.exec_module = exec_module
+        return spec
+
+
 def _setup(config):
     """Called once by the NIF after start-up, with a dict of settings."""
     _vm()
+    if not any(isinstance(f, _SpawnByDefault) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SpawnByDefault())
     if not isinstance(config, dict):
         raise TypeError("erlang._setup: config must be a dict")
     sys.stdout = _Writer(1, "<stdout>")

@@ -15,21 +15,37 @@ pub struct PyErrorData {
 
 static FORMAT_EXCEPTION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// A `str` as UTF-8; lone surrogates (which UTF-8 cannot hold) are written as
+/// `\udcff` escapes, as Python's own error output does, rather than lost.
+fn text(s: &Bound<'_, PyAny>) -> Option<String> {
+    if let Ok(s) = s.extract::<String>() {
+        return Some(s);
+    }
+    let bytes = s
+        .call_method1("encode", ("utf-8", "backslashreplace"))
+        .ok()?;
+    let bytes = bytes.cast::<pyo3::types::PyBytes>().ok()?;
+    Some(String::from_utf8_lossy(bytes.as_bytes()).into_owned())
+}
+
 pub fn describe(py: Python<'_>, err: &PyErr) -> PyErrorData {
     let ty = err.get_type(py);
-    let module: String = ty
+    let module = ty
         .getattr("__module__")
-        .and_then(|m| m.extract())
-        .unwrap_or_else(|_| "builtins".into());
-    let qualname: String = ty
+        .ok()
+        .and_then(|m| text(&m))
+        .unwrap_or_else(|| "builtins".into());
+    let qualname = ty
         .getattr("__qualname__")
-        .and_then(|m| m.extract())
-        .unwrap_or_else(|_| "?".into());
+        .ok()
+        .and_then(|m| text(&m))
+        .unwrap_or_else(|| "?".into());
     let msg = err
         .value(py)
         .str()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "<unprintable>".into());
+        .ok()
+        .and_then(|s| text(s.as_any()))
+        .unwrap_or_else(|| "<unprintable>".into());
     PyErrorData {
         ty: format!("{module}.{qualname}"),
         msg,
@@ -57,7 +73,7 @@ fn traceback(py: Python<'_>, err: &PyErr) -> Vec<String> {
     match lines.and_then(|l| l.cast_into::<PyList>().map_err(PyErr::from)) {
         Ok(list) => list
             .iter()
-            .filter_map(|chunk| chunk.extract::<String>().ok())
+            .filter_map(|chunk| text(&chunk))
             .flat_map(|chunk| chunk.lines().map(str::to_owned).collect::<Vec<_>>())
             .collect(),
         Err(_) => Vec::new(),
@@ -96,6 +112,26 @@ mod tests {
                 Some("ValueError: bad value")
             );
             assert!(d.tb.iter().all(|l| !l.contains('\n')), "one line each");
+        });
+    }
+
+    #[test]
+    fn lone_surrogates_in_names_and_messages_are_escaped_not_lost() {
+        Python::initialize();
+        Python::attach(|py| {
+            let code = c"class E(Exception): pass\nE.__qualname__ = 'E\\udcff'\ndef f():\n    raise E('bad \\ud800 value')\n";
+            let m = pyo3::types::PyModule::from_code(py, code, c"sur.py", c"sur").unwrap();
+            let err = m.getattr("f").unwrap().call0().unwrap_err();
+            let d = describe(py, &err);
+            assert_eq!(d.ty, "sur.E\\udcff");
+            assert_eq!(d.msg, "bad \\ud800 value");
+            assert_eq!(
+                d.tb.last().map(String::as_str),
+                Some("sur.E\\udcff: bad \\ud800 value"),
+                "{:?}",
+                d.tb
+            );
+            assert!(d.tb.iter().any(|l| l.contains("in f")), "{:?}", d.tb);
         });
     }
 

@@ -3,12 +3,12 @@
 //! Also the job state machine shared by every path, callbacks into Erlang, output, and
 //! the dirty-scheduler path.
 use crate::error::{DownReason, Error};
+use crate::gil::Pinned;
 use crate::util::Outgoing;
 use crate::{atoms, handle, housekeeping, job, logging, pymod, to_python};
 use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use crate::gil::Pinned;
 use rustler::{Encoder, Env, LocalPid, Monitor, Resource, ResourceArc, Term};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +26,12 @@ const CLOCK_EVERY: u32 = 16;
 const BATCH: usize = 32;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds since the first use: a clock that fits an atomic.
+fn since_start() -> u64 {
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -35,6 +41,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub use py_core::jobstate::State;
 use py_core::jobstate::{Finish, JobState, Poll};
+use py_core::output::{Chunk, Sink};
 
 /// What the submitting process gave: the job and the tag of its reply, in an
 /// environment of the job's own (read-only once made, so any thread may read it).
@@ -69,6 +76,10 @@ pub struct JobShared {
     ctx: OnceLock<Weak<ContextInner>>,
     /// The call's arguments, already Python objects (see `prepare_args`).
     prepared: Mutex<Option<Py<pyo3::types::PyTuple>>>,
+    /// Output to the caller, with back-pressure (see `py_core::output`).
+    pub output: Sink,
+    /// Set when the job is given up, for conversions to stop early (`interrupt`).
+    given_up: Arc<AtomicBool>,
 }
 // The payload environment is never written after submission.
 unsafe impl Sync for JobShared {}
@@ -84,6 +95,8 @@ impl JobShared {
             tid: AtomicU64::new(0),
             ctx: OnceLock::new(),
             prepared: Mutex::new(None),
+            output: Sink::default(),
+            given_up: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -117,6 +130,22 @@ impl JobShared {
                 out.send(p.caller);
             }
         })
+    }
+
+    /// Sends one output message to the caller, if the job still runs.
+    fn send_output(&self, chunk: &Chunk) -> bool {
+        let stream = stream_atom(chunk.stderr);
+        self.send_if_running(|e| {
+            (atoms::output(), stream, crate::util::binary(e, &chunk.data)).encode(e)
+        })
+    }
+
+    /// Output coalesced while the caller was behind goes out before a message that
+    /// must follow it (the final reply, a callback request).
+    fn flush_output(&self) {
+        for chunk in self.output.take_for_send() {
+            self.send_output(&chunk);
+        }
     }
 
     /// The final reply: built outside the lock (it may be large), then handed over to a
@@ -157,6 +186,7 @@ impl JobShared {
         };
         let before = self.state.stop(final_reply);
         if before == State::Running {
+            self.given_up.store(true, Ordering::Relaxed);
             // Wake a wait for a callback reply, and interrupt Python code that runs.
             let _ = self.chan().0.send(CbMsg::Cancel);
             housekeeping::cancel(self.clone());
@@ -212,6 +242,9 @@ pub struct ContextInner {
     down: Mutex<Option<DownReason>>,
     /// Jobs this thread is inside of, outermost first (nested jobs run during callbacks).
     running: Mutex<Vec<Arc<JobShared>>>,
+    /// When the outermost running job started (`since_start` + 1), 0 when idle: for
+    /// `pool_info`, to show a context stuck in a long job and since when.
+    job_started: AtomicU64,
 }
 
 impl ContextInner {
@@ -227,6 +260,14 @@ impl ContextInner {
             Readiness::Awake
         } else {
             Readiness::Idle
+        }
+    }
+
+    /// Milliseconds the current (outermost) job has run, if one runs.
+    pub fn running_ms(&self) -> Option<u64> {
+        match self.job_started.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(since_start().saturating_sub(t - 1) / 1_000_000),
         }
     }
 
@@ -290,6 +331,7 @@ impl ContextInner {
             spinning: AtomicBool::new(false),
             down: Mutex::new(None),
             running: Mutex::new(Vec::new()),
+            job_started: AtomicU64::new(0),
         })
     }
 }
@@ -438,17 +480,23 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     }
     let Some(p) = &job.payload else { return };
     inner.active.fetch_add(1, Ordering::AcqRel);
+    let outermost = inner
+        .job_started
+        .compare_exchange(0, since_start() + 1, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok();
     job.tid.store(TID.with(Cell::get), Ordering::Release);
     job.executing.store(true, Ordering::Release);
     lock(&inner.running).push(job.clone());
     FRAMES.with(|f| f.borrow_mut().push(Frame::Context(job.clone())));
     let prepared = lock(&job.prepared).take().map(|t| t.into_bound(py));
+    let _running = crate::interrupt::Running::new(&job.given_up);
     p.env.env().run(|jenv| {
         let term = unsafe { Term::new(jenv, p.job) };
         // A panic (a bug of ours) is this job's error, not the context's death: a
         // burst of bad calls must never exhaust the supervisor's restart intensity.
         let outcome = caught(|| job::execute(py, jenv, term, prepared));
         job.executing.store(false, Ordering::Release);
+        job.flush_output();
         inner.active.fetch_sub(1, Ordering::AcqRel);
         job.finish(|renv| {
             caught(|| Ok(job::reply(renv, outcome, p.want_handle)))
@@ -457,6 +505,9 @@ fn run_job(py: Python<'_>, inner: &Arc<ContextInner>, job: Arc<JobShared>) {
     });
     FRAMES.with(|f| f.borrow_mut().pop());
     lock(&inner.running).pop();
+    if outermost {
+        inner.job_started.store(0, Ordering::Relaxed);
+    }
     if !matches!(job.state(), State::Done | State::Ready) || job.executing.load(Ordering::Acquire) {
         // A cancel may have left an exception pending for this thread: it must not hit
         // the next job.
@@ -486,6 +537,7 @@ pub fn callback(
     }
     let req = Outgoing::build(|e| request(e).map(|r| (atoms::callback(), r).encode(e)))?;
     let (_, rx) = job.chan();
+    job.flush_output();
     // Set before the request leaves: the caller may submit a nested call at once.
     job.in_callback.store(true, Ordering::Release);
     job.executing.store(false, Ordering::Release);
@@ -547,27 +599,75 @@ fn callback_result(py: Python<'_>, env: Env<'_>, t: Term<'_>) -> PyResult<Py<PyA
     }
 }
 
-/// Output from Python: to the calling process (which writes it to its group leader),
-/// else to the py server (which writes it to `user`).
-pub fn output(stderr: bool, data: Vec<u8>) {
-    let stream = if stderr {
+/// Output to the py server (from dirty calls and threads outside any call), with the
+/// same back-pressure as a caller's.
+static SERVER_OUTPUT: Sink = Sink::new();
+
+fn stream_atom(stderr: bool) -> rustler::Atom {
+    if stderr {
         atoms::stderr()
     } else {
         atoms::stdout()
-    };
+    }
+}
+
+/// Output from Python: to the calling process (which writes it to its group leader),
+/// else to the py server (which writes it to `user`). A writer far ahead of its reader
+/// waits here, with the GIL released.
+pub fn output(py: Python<'_>, stderr: bool, data: Vec<u8>) {
+    let mut data = data;
     if let Some(Frame::Context(job)) = current_frame() {
-        if job
-            .send_if_running(|e| (atoms::output(), stream, crate::util::binary(e, &data)).encode(e))
-        {
-            return;
+        if job.state() == State::Running {
+            match job.output.offer(stderr, data) {
+                Some(chunk) if job.send_output(&chunk) => return,
+                // The job stopped meanwhile: the server gets it.
+                Some(chunk) => data = chunk.data,
+                None => {
+                    if job.output.full() {
+                        py.detach(|| job.output.wait_for_room(|| job.state() == State::Running));
+                    }
+                    return;
+                }
+            }
         }
     }
-    if let Some(server) = logging::server() {
-        if let Ok(out) = Outgoing::build(|e| {
-            Ok::<_, ()>((atoms::py_output(), stream, crate::util::binary(e, &data)).encode(e))
-        }) {
-            out.send(server);
+    let Some(server) = logging::server() else {
+        return;
+    };
+    match SERVER_OUTPUT.offer(stderr, data) {
+        Some(chunk) => send_to_server(server, &chunk),
+        None if SERVER_OUTPUT.full() => {
+            py.detach(|| SERVER_OUTPUT.wait_for_room(|| logging::server().is_some()))
         }
+        None => {}
+    }
+}
+
+fn send_to_server(server: LocalPid, chunk: &Chunk) {
+    let stream = stream_atom(chunk.stderr);
+    if let Ok(out) = Outgoing::build(|e| {
+        Ok::<_, ()>(
+            (
+                atoms::py_output(),
+                stream,
+                crate::util::binary(e, &chunk.data),
+            )
+                .encode(e),
+        )
+    }) {
+        out.send(server);
+    }
+}
+
+/// The py server wrote one output message: what was written meanwhile.
+pub fn server_output_ack() -> Vec<Chunk> {
+    SERVER_OUTPUT.ack()
+}
+
+/// A new py server: whatever was pending goes to it.
+pub fn server_output_reset(server: LocalPid) {
+    for chunk in SERVER_OUTPUT.reset() {
+        send_to_server(server, &chunk);
     }
 }
 
@@ -577,6 +677,8 @@ pub struct Pool {
     slots: RwLock<Vec<Option<Arc<ContextInner>>>>,
     least_busy: bool,
     next: AtomicUsize,
+    /// Contexts put in a slot that already had one: replacements after a death.
+    restarts: AtomicU64,
 }
 
 #[rustler::resource_impl]
@@ -588,6 +690,7 @@ impl Pool {
             slots: RwLock::new(vec![None; size]),
             least_busy,
             next: AtomicUsize::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -595,11 +698,17 @@ impl Pool {
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         match slots.get_mut(index) {
             Some(slot) => {
-                *slot = Some(ctx);
+                if slot.replace(ctx).is_some() {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
                 true
             }
             None => false,
         }
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     pub fn size(&self) -> usize {
@@ -789,11 +898,9 @@ pub fn prepare_args<'a>(env: Env<'a>, job: Term<'a>) -> Result<Option<Prepared<'
     }
     pin_dirty_thread();
     let args = Python::attach(|py| -> Result<Py<pyo3::types::PyTuple>, Error> {
-        let list = to_python::decode(py, parts[at])?;
-        let list = list
-            .cast_into::<pyo3::types::PyList>()
-            .map_err(|_| Error::BadJob(job.as_c_arg()))?;
-        Ok(list.to_tuple().unbind())
+        Ok(to_python::Decoder::new(py, env)
+            .decode_args(parts[at].as_c_arg())?
+            .unbind())
     })?;
     let mut rest = parts.clone();
     rest[at] = Vec::<Term<'a>>::new().encode(env);
@@ -909,7 +1016,12 @@ pub fn call_dirty<'a>(
         .unwrap_or_else(|e| e.encode_tagged(env))
 }
 
-fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Option<u64>) -> Term<'a> {
+fn dirty_job<'a>(
+    env: Env<'a>,
+    job: Term<'a>,
+    want_handle: bool,
+    timeout_ms: Option<u64>,
+) -> Term<'a> {
     let tid = pin_dirty_thread();
     let shared = Arc::new(JobShared::new(None));
     shared.start();
@@ -919,9 +1031,11 @@ fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Opt
     });
     Python::attach(|py| {
         let frame = FrameGuard::push(Frame::Dirty(env.as_c_arg(), env.pid()));
+        let running = crate::interrupt::Running::new(&shared.given_up);
         shared.executing.store(true, Ordering::Release);
         let outcome = job::execute(py, env, job, None);
         shared.executing.store(false, Ordering::Release);
+        drop(running);
         drop(frame);
         drop(deadline);
         if shared.state.complete() {
@@ -937,6 +1051,7 @@ fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, want_handle: bool, timeout_ms: Opt
 /// which never takes the GIL: the canceller injects the exception.
 pub fn expire(job: &Arc<JobShared>) {
     if job.state.stop(None) == State::Running {
+        job.given_up.store(true, Ordering::Relaxed);
         housekeeping::cancel(job.clone());
     }
 }

@@ -185,7 +185,9 @@ fn janitor_loop(rx: Receiver<usize>) {
                 .take(JANITOR_BATCH);
             for ptr in batch {
                 // Each pointer is one reference given up by `release`.
-                drop(unsafe { Bound::<PyAny>::from_owned_ptr(py, ptr as *mut pyo3::ffi::PyObject) });
+                drop(unsafe {
+                    Bound::<PyAny>::from_owned_ptr(py, ptr as *mut pyo3::ffi::PyObject)
+                });
             }
         });
     }

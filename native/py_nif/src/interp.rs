@@ -17,6 +17,7 @@ pub struct LoadInfo {
     pub env: Vec<(String, String)>,
     pub python_pkg: Option<String>,
     pub max_depth: Option<usize>,
+    pub max_terms: Option<usize>,
 }
 
 pub struct Runtime {
@@ -29,6 +30,14 @@ static MAX_DEPTH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsiz
 
 pub fn max_depth() -> usize {
     MAX_DEPTH.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static MAX_TERMS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(10_000_000);
+
+/// The most terms one conversion may make (a value, an argument list): shared parts of
+/// a Python structure expand in a term, so `t = (t, t)` 27 times would be 2^27 leaves.
+pub fn max_terms() -> usize {
+    MAX_TERMS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The start-up result; `Err` carries the message every NIF then reports.
@@ -45,6 +54,9 @@ pub fn runtime() -> Result<&'static Runtime, crate::error::Error> {
 pub fn start(info: LoadInfo) {
     if let Some(d) = info.max_depth {
         MAX_DEPTH.store(d.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(n) = info.max_terms {
+        MAX_TERMS.store(n.max(1), std::sync::atomic::Ordering::Relaxed);
     }
     RUNTIME.get_or_init(|| {
         // Python runs on our own thread even during start-up: never on a scheduler.
@@ -109,6 +121,7 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         if let Some(pkg) = &info.python_pkg {
             sys_path.call_method1("insert", (0, pkg))?;
         }
+        refuse_fork()?;
         crate::pymod::setup(py)?;
         sys.getattr("version")?.extract::<String>()
     });
@@ -125,6 +138,45 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         executable,
         version,
     })
+}
+
+extern "C" {
+    // In the C API since 3.8; not declared by pyo3-ffi.
+    fn PySys_AddAuditHook(
+        hook: unsafe extern "C" fn(
+            *const std::os::raw::c_char,
+            *mut ffi::PyObject,
+            *mut std::os::raw::c_void,
+        ) -> std::os::raw::c_int,
+        data: *mut std::os::raw::c_void,
+    ) -> std::os::raw::c_int;
+}
+
+/// `os.fork()` inside the VM made a copy of the whole BEAM: a child stuck in a futex,
+/// deaf to SIGTERM, holding the parent's pipes. An audit hook (in C: it costs a string
+/// comparison per audited event, and Python code cannot remove it) refuses it.
+/// `subprocess` forks and execs in C without this event, so it keeps working, and
+/// multiprocessing is given the 'spawn' start method by the `erlang` package.
+fn refuse_fork() -> PyResult<()> {
+    unsafe extern "C" fn hook(
+        event: *const std::os::raw::c_char,
+        _args: *mut ffi::PyObject,
+        _data: *mut std::os::raw::c_void,
+    ) -> std::os::raw::c_int {
+        let event = CStr::from_ptr(event).to_bytes();
+        if event == b"os.fork" || event == b"os.forkpty" {
+            ffi::PyErr_SetString(
+                ffi::PyExc_RuntimeError,
+                c"os.fork() is refused inside the BEAM: the child would be a copy of the whole Erlang VM. Use subprocess, or multiprocessing (its start method is 'spawn' here).".as_ptr(),
+            );
+            return -1;
+        }
+        0
+    }
+    if unsafe { PySys_AddAuditHook(hook, std::ptr::null_mut()) } != 0 {
+        return Err(Python::attach(PyErr::fetch));
+    }
+    Ok(())
 }
 
 /// Python quietly falls back to its built-in prefix when the executable it is given does

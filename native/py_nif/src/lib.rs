@@ -12,6 +12,7 @@ mod gil;
 mod handle;
 mod housekeeping;
 mod interp;
+mod interrupt;
 mod job;
 mod logging;
 mod pymod;
@@ -92,7 +93,36 @@ fn versions(env: Env<'_>) -> Term<'_> {
 #[rustler::nif]
 fn set_server(pid: LocalPid) -> Atom {
     logging::set_server(pid);
+    context::server_output_reset(pid);
     atoms::ok()
+}
+
+/// Output chunks as `[{stdout | stderr, binary()}]`.
+fn chunks<'a>(env: Env<'a>, chunks: Vec<py_core::output::Chunk>) -> Term<'a> {
+    let list: Vec<Term<'a>> = chunks
+        .iter()
+        .map(|c| {
+            let stream = if c.stderr {
+                atoms::stderr()
+            } else {
+                atoms::stdout()
+            };
+            (stream, util::binary(env, &c.data)).encode(env)
+        })
+        .collect();
+    list.encode(env)
+}
+
+/// The caller wrote one output message of this job: what the job wrote meanwhile.
+#[rustler::nif]
+fn output_ack(env: Env<'_>, job: ResourceArc<JobRes>) -> Term<'_> {
+    chunks(env, job.0.output.ack())
+}
+
+/// The py server wrote one output message: what was written meanwhile.
+#[rustler::nif]
+fn server_output_ack(env: Env<'_>) -> Term<'_> {
+    chunks(env, context::server_output_ack())
 }
 
 #[rustler::nif]
@@ -156,26 +186,46 @@ fn pool_set(
     }
 }
 
+fn opt_ms(env: Env<'_>, ms: Option<u64>) -> Term<'_> {
+    match ms {
+        Some(ms) => ms.encode(env),
+        None => atoms::undefined().encode(env),
+    }
+}
+
 #[rustler::nif]
 fn pool_info(env: Env<'_>, pool: ResourceArc<Pool>) -> Term<'_> {
+    let map = |pairs: &[(Term<'_>, Term<'_>)]| {
+        Term::map_from_pairs(env, pairs).unwrap_or_else(|_| atoms::error().encode(env))
+    };
     // Contexts are reported by id: the pool holds contexts, not their Erlang resources.
     let ctxs: Vec<Term<'_>> = pool
         .contexts()
         .iter()
         .map(|c| match c {
-            Some(c) if c.alive() => c.id.encode(env),
+            Some(c) if c.alive() => map(&[
+                (atoms::id().encode(env), c.id.encode(env)),
+                (atoms::busy().encode(env), (c.load() > 0).encode(env)),
+                (
+                    atoms::queued().encode(env),
+                    c.load().saturating_sub(1).encode(env),
+                ),
+                (atoms::running_ms().encode(env), opt_ms(env, c.running_ms())),
+            ]),
             _ => atoms::undefined().encode(env),
         })
         .collect();
-    Term::map_from_pairs(
-        env,
-        &[
-            (atoms::size().encode(env), pool.size().encode(env)),
-            (atoms::strategy().encode(env), pool.strategy().encode(env)),
-            (atoms::contexts().encode(env), ctxs.encode(env)),
-        ],
-    )
-    .unwrap_or_else(|_| atoms::error().encode(env))
+    let stuck = gil::stuck_for().map(|d| d.as_millis() as u64);
+    map(&[
+        (atoms::size().encode(env), pool.size().encode(env)),
+        (atoms::strategy().encode(env), pool.strategy().encode(env)),
+        (atoms::restarts().encode(env), pool.restarts().encode(env)),
+        (atoms::contexts().encode(env), ctxs.encode(env)),
+        (
+            atoms::gil().encode(env),
+            map(&[(atoms::stuck_ms().encode(env), opt_ms(env, stuck))]),
+        ),
+    ])
 }
 
 fn place<'t>(t: &'t Term<'_>) -> Option<Place<'t>> {

@@ -225,8 +225,7 @@ pub fn write(py: Python<'_>, stream: i32, text: &Bound<'_, PyAny>) -> PyResult<u
     if s.is_empty() {
         return Ok(0);
     }
-    let _ = py;
-    context::output(stream == 2, s.into_bytes());
+    context::output(py, stream == 2, s.into_bytes());
     Ok(n)
 }
 

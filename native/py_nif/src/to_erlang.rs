@@ -29,8 +29,13 @@ pub struct Encoder<'a, 'py> {
     py: Python<'py>,
     env: Env<'a>,
     max_depth: usize,
+    /// Terms this conversion may still make (`interp::max_terms`).
+    budget: usize,
     path: Vec<*mut ffi::PyObject>,
 }
+
+/// Terms made between two looks at whether the job was given up.
+const INTERRUPT_EVERY: usize = 1 << 16;
 
 /// Converts `obj` to a term in `env`.
 pub fn encode<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
@@ -38,6 +43,7 @@ pub fn encode<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Erro
         py: obj.py(),
         env,
         max_depth: crate::interp::max_depth(),
+        budget: crate::interp::max_terms(),
         path: Vec::new(),
     };
     enc.encode(obj).map(|t| unsafe { Term::new(env, t) })
@@ -85,6 +91,13 @@ pub fn encode_key_for_error<'a>(env: Env<'a>, key: &Bound<'_, PyAny>) -> Term<'a
 
 impl<'a, 'py> Encoder<'a, 'py> {
     fn encode(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
+        self.budget = self
+            .budget
+            .checked_sub(1)
+            .ok_or(Error::TooLarge { path: Vec::new() })?;
+        if self.budget.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
+            return Err(Error::Timeout);
+        }
         let e = self.env.as_c_arg();
         let p = obj.as_ptr();
         unsafe {

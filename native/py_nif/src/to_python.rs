@@ -5,12 +5,11 @@ use crate::{atoms, handle, pymod, terms};
 use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM, ErlNifTermType};
 use rustler::{Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
-
 
 thread_local! {
     /// Atoms are never garbage-collected by the VM, so the `erlang.Atom` made for one can
@@ -22,7 +21,13 @@ pub struct Decoder<'a, 'py> {
     py: Python<'py>,
     env: Env<'a>,
     max_depth: usize,
+    /// Terms this conversion may still read (`interp::max_terms`): an Erlang term with
+    /// shared parts expands in Python as it does in a message.
+    budget: std::cell::Cell<usize>,
 }
+
+/// Terms read between two looks at whether the job was given up.
+const INTERRUPT_EVERY: usize = 1 << 16;
 
 /// Converts `term` to a Python object.
 pub fn decode<'a, 'py>(py: Python<'py>, term: Term<'a>) -> Result<Bound<'py, PyAny>, Error> {
@@ -35,10 +40,20 @@ impl<'a, 'py> Decoder<'a, 'py> {
             py,
             env,
             max_depth: crate::interp::max_depth(),
+            budget: std::cell::Cell::new(crate::interp::max_terms()),
         }
     }
 
     pub fn decode(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
+        let left = self
+            .budget
+            .get()
+            .checked_sub(1)
+            .ok_or(Error::TooLarge { path: Vec::new() })?;
+        self.budget.set(left);
+        if left.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
+            return Err(Error::Timeout);
+        }
         let e = self.env.as_c_arg();
         let py = self.py;
         unsafe {
@@ -106,6 +121,32 @@ impl<'a, 'py> Decoder<'a, 'py> {
                 #[allow(unreachable_patterns)]
                 _ => Err(unsupported(t)),
             }
+        }
+    }
+
+    /// A call's argument list as a tuple. Each argument counts its depth from 0, as a
+    /// keyword argument or a binding does: the list that holds them is no level of data.
+    pub fn decode_args(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyTuple>, Error> {
+        let e = self.env.as_c_arg();
+        let py = self.py;
+        unsafe {
+            let mut len: u32 = 0;
+            if sys::enif_get_list_length(e, t, &mut len) == 0 {
+                return Err(unsupported(t)); // improper list
+            }
+            let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(len as ffi::Py_ssize_t));
+            let mut rest = t;
+            let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
+            let mut i = 0usize;
+            while sys::enif_get_list_cell(e, rest, &mut head, &mut tail) != 0 {
+                let item = self
+                    .decode(head, 0)
+                    .map_err(|err| err.at(PathElem::Index(i)))?;
+                ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+                i += 1;
+                rest = tail;
+            }
+            Ok(tuple.cast_into_unchecked())
         }
     }
 
