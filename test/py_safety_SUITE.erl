@@ -36,7 +36,8 @@
          fork_refused_own_vm/1, multiprocessing_and_subprocess_own_vm/1,
          eval_without_globals/1, surrogates_in_exceptions/1, max_depth_exact/1]).
 %% load, leaks, soak
--export([callers_1000/1, handles_do_not_leak/1, errors_timeouts_cancels_do_not_leak/1,
+-export([callers_1000/1, interrupted_import_spares_other_callers/1,
+         handles_do_not_leak/1, errors_timeouts_cancels_do_not_leak/1,
          soak/1]).
 %% run in a VM of their own (in_new_vm/4)
 -export([child_main/2, child_recursion/0, child_bad_kwargs_burst/0,
@@ -91,7 +92,7 @@ groups() ->
        fork_refused_own_vm, multiprocessing_and_subprocess_own_vm,
        %% 7: smaller ones
        eval_without_globals, surrogates_in_exceptions, max_depth_exact]},
-     {load, [], [callers_1000]},
+     {load, [], [callers_1000, interrupted_import_spares_other_callers]},
      {leaks, [], [handles_do_not_leak, errors_timeouts_cancels_do_not_leak]},
      {soak, [], [soak]}].
 
@@ -886,6 +887,46 @@ reply_kind({ok, _}) -> ok;
 reply_kind({error, timeout}) -> timeout;
 reply_kind({error, cancelled}) -> cancelled;
 reply_kind(Other) -> Other.
+
+%% @doc Found by callers_1000: a caller whose module was being imported for
+%% the first time by another caller, when that other caller's timeout
+%% interrupted the import, got `KeyError: <module>' (a wrong reply: it was
+%% neither timed out nor cancelled). A module whose body runs 300 ms is
+%% imported by a call with a 100 ms timeout; a second call started 20 ms later
+%% (on another context, the same context, or the dirty path) with a 3 s
+%% timeout must get the value (or, by the contract, `{error, timeout}').
+-spec interrupted_import_spares_other_callers(list()) -> ok.
+interrupted_import_spares_other_callers(Config) ->
+    Dir = ?config(priv_dir, Config),
+    ok = py_test_util:add_python_path(Dir),
+    Pairs = [{{default, 1}, {default, 2}}, {{default, 1}, {default, 1}},
+             {{default, 1}, dirty}, {dirty, {default, 1}}],
+    Results = [slow_import(Dir, N, OnA, OnB)
+               || {N, {OnA, OnB}} <- lists:zip(lists:seq(1, length(Pairs)), Pairs)],
+    ct:log("~p", [Results]),
+    [] = [R || {_, _, A, B, After} = R <- Results,
+               not (A =:= {error, timeout}
+                    andalso lists:member(B, [{ok, 42}, {error, timeout}])
+                    andalso After =:= [{ok, 42}, {ok, 42}])],
+    py_test_util:assert_mailbox_empty().
+
+slow_import(Dir, N, OnA, OnB) ->
+    Name = lists:flatten(io_lib:format("py_safety_slow_~b_~b", [erlang:unique_integer([positive]), N])),
+    ok = file:write_file(filename:join(Dir, Name ++ ".py"),
+                         <<"import time\n"
+                           "_end = time.monotonic() + 0.3\n"
+                           "while time.monotonic() < _end:\n"
+                           "    pass\n"
+                           "def f():\n"
+                           "    return 42\n">>),
+    Mod = list_to_atom(Name),
+    Self = self(),
+    spawn_link(fun() -> Self ! {a, py:call({Mod, f}, [], [], #{on => OnA, timeout => 100})} end),
+    timer:sleep(20),
+    spawn_link(fun() -> Self ! {b, py:call({Mod, f}, [], [], #{on => OnB, timeout => 3000})} end),
+    A = receive {a, RA} -> RA after 10000 -> no_answer end,
+    B = receive {b, RB} -> RB after 10000 -> no_answer end,
+    {OnA, OnB, A, B, [py:call({Mod, f}, [], [], #{on => On}) || On <- [OnA, OnB]]}.
 
 %%% Leaks
 
