@@ -69,9 +69,13 @@ def print_lines(n):
 
 
 def raise_odd_class(name, message):
-    """Raises an exception of a new class called ``name`` (which may hold lone surrogates)."""
+    """Raises an exception of a new class whose ``__qualname__`` is ``name``
+    (which may hold lone surrogates: CPython refuses them in ``type()``'s
+    name, not in ``__qualname__``)."""
     def inner():
-        raise type(name, (Exception,), {})(message)
+        cls = type("Odd", (Exception,), {})
+        cls.__qualname__ = name
+        raise cls(message)
     inner()
 
 
