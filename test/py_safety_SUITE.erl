@@ -102,7 +102,7 @@ init_per_suite(Config) ->
     ok = py_test_util:start(),
     ok = py_test_util:add_python_path(?config(data_dir, Config)),
     Seed = py_safety_gen:seed(),
-    ct:pal("py_safety_SUITE seed ~b (replay: PY_FUZZ_SEED=~b)", [Seed, Seed]),
+    say("py_safety_SUITE seed ~b (replay: PY_FUZZ_SEED=~b)", [Seed, Seed]),
     [{seed, Seed} | Config].
 
 %% @doc Nothing to undo.
@@ -1014,14 +1014,15 @@ check_no_leak(What, Round, RssSlack) ->
     ok = Round(),
     ok = settle(Handles0),
     Rss1 = rss(),
-    Threads1 = threads(),
+    Threads1 = thread_names(),
     ok = Round(),
     ok = settle(Handles0),
     Rss2 = rss(),
-    Threads2 = threads(),
+    Threads2 = thread_names(),
     Handles2 = py_nif:handle_count(),
-    ct:pal("~p: handles ~b -> ~b; threads ~b -> ~b -> ~b; VmRSS ~b -> ~b MB",
-           [What, Handles0, Handles2, Threads0, Threads1, Threads2, Rss1 div ?MB, Rss2 div ?MB]),
+    ct:pal("~p: handles ~b -> ~b; threads ~b -> ~b -> ~b (new: ~p); VmRSS ~b -> ~b MB",
+           [What, Handles0, Handles2, Threads0, length(Threads1), length(Threads2),
+            Threads2 -- Threads1, Rss1 div ?MB, Rss2 div ?MB]),
     true = Handles2 =< Handles0,
     Threads1 = Threads2,
     true = Rss2 - Rss1 =< RssSlack,
@@ -1054,9 +1055,15 @@ settle(Baseline) ->
 soak(Config) ->
     ct:timetrap({minutes, 30}),
     Seed = ?config(seed, Config),
+    %% A warm-up on every path first: threads and memory made once (the dirty
+    %% path's own stacks, caches) are not counted as growth.
+    [] = lists:append(par_collect(8, fun(P) -> [R || I <- lists:seq(1, 5000),
+                                                     R <- [soak_call(P, I)], R =/= ok]
+                                     end)),
+    [] = erlang_fuzz(Seed, 1, 500, default) ++ erlang_fuzz(Seed, 501, 1000, dirty),
     Handles0 = settled_handles(),
     Rss0 = rss(),
-    Threads0 = threads(),
+    Threads0 = thread_names(),
     Callers = 8,
     PerCaller = 125000,
     {Wrong, CallMs} =
@@ -1077,12 +1084,12 @@ soak(Config) ->
                           end),
     ok = settle(Handles0),
     Rss1 = rss(),
-    Threads1 = threads(),
-    ct:pal("soak: ~b calls in ~b ms (~b calls/s), ~b wrong; ~b terms in ~b ms, ~b mismatches "
-           "(seed ~b); VmRSS ~b -> ~b MB; threads ~b -> ~b; handles ~b -> ~b",
+    Threads1 = thread_names(),
+    say("soak: ~b calls in ~b ms (~b calls/s), ~b wrong; ~b terms in ~b ms, ~b mismatches "
+           "(seed ~b); VmRSS ~b -> ~b MB; threads ~b -> ~b (new: ~p, gone: ~p); handles ~b -> ~b",
            [Calls, CallMs, Calls * 1000 div max(1, CallMs), length(Wrong), Terms, TermMs,
-            length(Bad), Seed, Rss0 div ?MB, Rss1 div ?MB, Threads0, Threads1,
-            Handles0, py_nif:handle_count()]),
+            length(Bad), Seed, Rss0 div ?MB, Rss1 div ?MB, length(Threads0), length(Threads1),
+            Threads1 -- Threads0, Threads0 -- Threads1, Handles0, py_nif:handle_count()]),
     [] = lists:sublist(Wrong, 10),
     ok = report_mismatches(Bad, Seed),
     Threads0 = Threads1,
@@ -1183,6 +1190,12 @@ watchdog() ->
 
 %%% Helpers
 
+%% ct:pal, and the same line on the console that runs rebar3 (which does not
+%% show ct:pal): the seed and the soak figures must be seen.
+say(Format, Args) ->
+    ct:pal(Format, Args),
+    io:format(user, "~n" ++ Format ++ "~n", Args).
+
 now_ms() ->
     erlang:monotonic_time(millisecond).
 
@@ -1276,8 +1289,15 @@ rss() ->
     binary_to_integer(Kb) * 1024.
 
 threads() ->
+    length(thread_names()).
+
+%% The names of this VM's OS threads, sorted.
+thread_names() ->
     {ok, Tasks} = file:list_dir("/proc/self/task"),
-    length(Tasks).
+    lists:sort([case file:read_file(filename:join(["/proc/self/task", T, "comm"])) of
+                    {ok, Comm} -> string:trim(Comm);
+                    {error, _} -> <<"?">>
+                end || T <- Tasks]).
 
 memory_now() ->
     gc_all(),
