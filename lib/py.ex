@@ -633,6 +633,14 @@ defmodule Py do
   defp raise_error({:unsupported, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
   defp raise_error({:too_deep, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
   defp raise_error({:cycle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:too_large, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+
+  defp raise_error({:key_collision, _, _} = reason, stacktrace),
+    do: py_raise(reason, stacktrace)
+
+  defp raise_error({:bad_kwargs, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:busy, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
+  defp raise_error({:panic, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
   defp raise_error({:context_down, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
   defp raise_error({:bad_job, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
   defp raise_error({:not_a_handle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)

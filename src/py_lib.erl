@@ -99,11 +99,17 @@ code(Code) ->
         _ -> error({bad_code, Code})
     end.
 
-%% @doc Bindings with binary keys, as Python globals want them.
+%% @doc Bindings with binary keys, as Python globals want them. Two keys that
+%% name one variable (`x' and `<<"x">>') are refused, not merged.
 %% `bindings(#{x => 1})' gives `#{<<"x">> => 1}'.
 -spec bindings(#{name() => term()}) -> #{binary() => term()}.
 bindings(Bindings) when is_map(Bindings) ->
-    maps:fold(fun(K, V, Acc) when is_atom(K); is_binary(K) -> Acc#{name(K) => V};
+    maps:fold(fun(K, V, Acc) when is_atom(K); is_binary(K) ->
+                      Name = name(K),
+                      case maps:is_key(Name, Acc) of
+                          true -> error({key_collision, [], K});
+                          false -> Acc#{Name => V}
+                      end;
                  (K, _, _) -> error({bad_binding, K})
               end, #{}, Bindings);
 bindings(Other) ->

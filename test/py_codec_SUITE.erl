@@ -417,9 +417,16 @@ error_unhashable_key(_Config) ->
 error_too_deep_erlang(_Config) ->
     Deep = nest(20000),
     {error, {too_deep, Path}} = py:call('corpus_check.identity', [Deep]),
-    %% The path has max_depth entries: the argument index, then the list indices.
-    Path = lists:duplicate(max_depth(), 0),
+    %% The argument index, then max_depth list indices: the argument list
+    %% itself is no level of data.
+    Path = lists:duplicate(max_depth() + 1, 0),
     {error, {too_deep, Path}} = py:call('corpus_check.identity', [Deep], [], #{on => dirty}),
+    %% Exactly max_depth levels (nest(N) has N + 1) is the deepest accepted.
+    AtLimit = nest(max_depth() - 1),
+    Over = nest(max_depth()),
+    [{ok, 1} = py:call('builtins.len', [AtLimit], [], #{on => On}) || On <- [default, dirty]],
+    [{error, {too_deep, _}} = py:call('builtins.len', [Over], [], #{on => On})
+     || On <- [default, dirty]],
     next_call_works().
 
 error_too_deep_python(_Config) ->

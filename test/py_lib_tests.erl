@@ -113,6 +113,8 @@ bindings_test() ->
     ?assertEqual(#{<<"x">> => 1, <<"y">> => [a]},
                  py_lib:bindings(#{x => 1, <<"y">> => [a]})),
     ?assertError({bad_binding, 1}, py_lib:bindings(#{1 => x})),
+    %% x and <<"x">> name one variable: refused, not merged.
+    ?assertError({key_collision, [], _}, py_lib:bindings(#{x => 1, <<"x">> => 2})),
     ?assertError({bad_binding, "x"}, py_lib:bindings(#{"x" => 1})),
     ?assertError({bad_bindings, [{x, 1}]}, py_lib:bindings([{x, 1}])).
 

@@ -82,6 +82,20 @@ defmodule Py.Error do
 
   defp describe({:too_deep, path}), do: "nesting too deep at #{inspect(path)}"
   defp describe({:cycle, path}), do: "cycle at #{inspect(path)}"
+
+  defp describe({:too_large, path}),
+    do: "conversion larger than max_terms at #{inspect(path)}"
+
+  defp describe({:key_collision, path, key}),
+    do: "key #{inspect(key)} collides with another key of the map at #{inspect(path)} in Python"
+
+  defp describe({:bad_kwargs, kwargs}),
+    do: "keyword arguments must be a map or a list of pairs: #{inspect(kwargs)}"
+
+  defp describe({:busy, %{gil_stuck_ms: ms}}),
+    do: "refused: the GIL has not been released for #{ms} ms (C code holds it)"
+
+  defp describe({:panic, msg}) when is_binary(msg), do: "internal error in the py NIF: #{msg}"
   defp describe({:context_down, reason}), do: "Python context down: #{inspect(reason)}"
 
   defp describe({:python_init_failed, msg}) when is_binary(msg),
