@@ -9,7 +9,9 @@
 %%     random Python values (made by py_safety_SUITE_data/py_safety_fuzz.py) to
 %%     Erlang. `PY_FUZZ_SEED=N' replays a run; the seed is printed.</li>
 %% <li>`regressions': one or more cases per numbered item of the issue. Those
-%%     that used to kill the VM run in a VM of their own (`in_new_vm/4'), whose
+%%     that used to kill the VM, or that could take the test VM down, fill its
+%%     memory or keep a thread of it busy for good (a `__del__' that never
+%%     returns, `os.fork'), run in a VM of their own (`in_new_vm/4'), whose
 %%     exit status is checked as well as its answer.</li>
 %% <li>`load': a thousand callers with short timeouts, cancels and kills.</li>
 %% <li>`leaks': handles, exceptions, timeouts and cancels in bulk, with RSS,
@@ -44,7 +46,8 @@
          child_sleepy_del/0, child_spinning_del/0, child_print_flood/0,
          child_shared_tree/0, child_max_terms/0, child_fork/0, child_multiprocessing/0]).
 
-%% Where the fuzz seed comes from (py_safety_gen:seed/0) and what turns soak on.
+%% The environment variable that adds the soak group (the fuzz seed's is
+%% PY_FUZZ_SEED, read by py_safety_gen:seed/0).
 -define(SOAK_VAR, "PY_SOAK").
 %% Random samples per path and direction.
 -define(FUZZ_SAMPLES, 20000).
