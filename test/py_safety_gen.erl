@@ -102,6 +102,13 @@ scalar(17, S0) ->
         true -> {{'$py_seq', 25000}, S1};
         false -> int_in(-5, 5, S1)
     end;
+scalar(18, S0) ->
+    %% A sub-binary: a slice of a larger binary, at any byte offset.
+    {N, S1} = int_in(1, 300, S0),
+    {Big, S2} = random_bytes(N, S1),
+    {Off, S3} = int_in(0, N - 1, S2),
+    {Len, S4} = int_in(0, N - Off, S3),
+    {binary:part(Big, Off, Len), S4};
 scalar(_, S) -> atom(S).
 
 container(Depth, {B0, S0}) ->
@@ -325,9 +332,10 @@ expected(M) when is_map(M) ->
 expected(T) ->
     T.
 
-%% @doc Compares an expected term with an actual one. The expected term may
-%% hold `{'$py_set', Elements}' (a Python set or frozenset): the actual term
-%% is then a list with the same elements in any order.
+%% @doc Compares an expected term with an actual one, floats bit for bit (the
+%% sign of a zero counts). The expected term may hold `{'$py_set', Elements}'
+%% (a Python set or frozenset): the actual term is then a list with the same
+%% elements in any order.
 -spec compare(term(), term()) -> boolean().
 compare({'$py_set', Elems}, Actual) when is_list(Actual) ->
     lists:sort(Elems) =:= lists:sort(Actual);
@@ -342,5 +350,8 @@ compare(Exp, Act) when is_map(Exp), is_map(Act), map_size(Exp) =:= map_size(Act)
                           error -> false
                       end
               end, maps:to_list(Exp));
+compare(Exp, Act) when is_float(Exp), is_float(Act) ->
+    %% Bit for bit: on OTP 25, -0.0 =:= 0.0.
+    <<Exp/float>> =:= <<Act/float>>;
 compare(Exp, Act) ->
     Exp =:= Act.
