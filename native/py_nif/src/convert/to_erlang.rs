@@ -1,23 +1,19 @@
 //! Python object -> Erlang term, directly. The mapping is the one in docs/types.md; this
 //! module is the only place it is implemented in this direction. What is not plain data
 //! becomes a handle (or goes through a registered encoder).
-use crate::error::{Culprit, Error, PathElem};
-use crate::{atoms, handle, pymod, terms};
+use super::{handle, terms};
+use crate::base::atoms;
+use crate::base::error::{Culprit, Error, PathElem};
+use crate::base::tuning::{CYCLE_CHECK_DEPTH, INTERRUPT_EVERY, ZERO_COPY_BYTES};
+use crate::runtime::pytypes;
 use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::type_object::PyTypeInfo;
-use pyo3::types::PyDict;
 use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM};
 use rustler::{Env, Term};
 use std::ptr::addr_of_mut;
 
-/// `bytes` longer than this become binaries that point into the Python object (no copy);
-/// shorter ones are cheaper to copy than to wrap in a resource.
-const ZERO_COPY_BYTES: usize = 512;
-/// Below this depth no cycle can hide unnoticed for long; past it, each container is
-/// checked against the path that leads to it.
-const CYCLE_CHECK_DEPTH: usize = 64;
+/// Off a scheduler thread, `enif_make_map_from_arrays` crashes OTP 25 on more pairs.
 const MAP_FROM_ARRAYS_MAX: usize = 128;
 
 extern "C" {
@@ -32,56 +28,42 @@ pub struct Encoder<'a, 'py> {
     /// Terms this conversion may still make (`interp::max_terms`).
     budget: usize,
     path: Vec<*mut ffi::PyObject>,
+    /// What `None` becomes: `undefined`, or `nil` for Elixir callers.
+    none: ERL_NIF_TERM,
 }
 
-/// Terms made between two looks at whether the job was given up.
-const INTERRUPT_EVERY: usize = 1 << 16;
+/// What `None` becomes in a result.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NoneAs {
+    Undefined,
+    /// For Elixir callers, so that the wrapper need not walk every result again.
+    Nil,
+}
 
-/// Converts `obj` to a term in `env`.
+/// Converts `obj` to a term in `env` (`None` is `undefined`).
 pub fn encode<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
+    encode_as(env, obj, NoneAs::Undefined)
+}
+
+/// Converts `obj` to a term in `env`, `None` as the caller wants it.
+pub fn encode_as<'a>(
+    env: Env<'a>,
+    obj: &Bound<'_, PyAny>,
+    none: NoneAs,
+) -> Result<Term<'a>, Error> {
+    let none = match none {
+        NoneAs::Undefined => atoms::undefined(),
+        NoneAs::Nil => atoms::nil(),
+    };
     let mut enc = Encoder {
         py: obj.py(),
         env,
-        max_depth: crate::interp::max_depth(),
-        budget: crate::interp::max_terms(),
+        max_depth: crate::runtime::interp::max_depth(),
+        budget: crate::runtime::interp::max_terms(),
         path: Vec::new(),
+        none: none.as_c_arg(),
     };
     enc.encode(obj).map(|t| unsafe { Term::new(env, t) })
-}
-
-/// `py:value/1`: like `encode`, but a top-level object that is not plain data is turned
-/// into data if it can be (`tolist()`, a mapping, an iterable) instead of a handle.
-pub fn encode_value<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Error> {
-    let py = obj.py();
-    let plain = encode(env, obj)?;
-    if plain.try_get_resource::<handle::PyHandle>().is_none() {
-        return Ok(plain);
-    }
-    let converted = if obj.hasattr("tolist").unwrap_or(false) {
-        obj.call_method0("tolist")
-    } else if obj
-        .is_instance(
-            &py.import("collections.abc")
-                .and_then(|m| m.getattr("Mapping"))
-                .map_err(|e| Error::from_pyerr(py, e))?,
-        )
-        .unwrap_or(false)
-    {
-        PyDict::from_sequence(
-            &obj.call_method0("items")
-                .map_err(|e| Error::from_pyerr(py, e))?,
-        )
-        .map(|d| d.into_any())
-    } else if obj.hasattr("__iter__").unwrap_or(false) {
-        pyo3::types::PyList::type_object(py).call1((obj,))
-    } else {
-        return Err(Error::Unsupported {
-            path: Vec::new(),
-            culprit: Culprit::Py(obj.clone().unbind()),
-        });
-    };
-    let converted = converted.map_err(|e| Error::from_pyerr(py, e))?;
-    encode(env, &converted)
 }
 
 /// A dict key in an error path: as a term if it converts, else as a handle.
@@ -95,7 +77,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             .budget
             .checked_sub(1)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
-        if self.budget.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
+        if self.budget.is_multiple_of(INTERRUPT_EVERY) && crate::runtime::interrupt::requested() {
             return Err(Error::Timeout);
         }
         let e = self.env.as_c_arg();
@@ -113,7 +95,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
                 return self.str(obj);
             }
             if p == ffi::Py_None() {
-                return Ok(atoms::undefined().as_c_arg());
+                return Ok(self.none);
             }
             if p == ffi::Py_True() {
                 return Ok(atoms::true_().as_c_arg());
@@ -136,7 +118,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             // Subclasses and the rest. `erlang.Atom` is a str subclass: check it first.
             if ffi::PyUnicode_Check(p) != 0 {
                 if obj
-                    .is_instance(pymod::atom_type(self.py).as_any())
+                    .is_instance(pytypes::atom_type(self.py).as_any())
                     .unwrap_or(false)
                 {
                     return self.atom(obj);
@@ -169,7 +151,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
                 } else {
                     std::slice::from_raw_parts(data, len)
                 };
-                return Ok(crate::util::binary(self.env, slice).as_c_arg());
+                return Ok(crate::base::env::binary(self.env, slice).as_c_arg());
             }
             if ffi::PyAnySet_Check(p) != 0 {
                 return self.guard(obj, |s| s.set(obj));
@@ -178,7 +160,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
         if let Some(t) = terms::unwrap(self.env, obj) {
             return Ok(t.as_c_arg());
         }
-        if let Some(converted) = self.via_encoder(obj)? {
+        if let Some(converted) = super::values::via_encoder(obj)? {
             return self.guard(obj, |s| s.encode(&converted));
         }
         let _ = e;
@@ -199,7 +181,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             return Err(Error::Cycle { path: Vec::new() });
         }
         self.path.push(obj.as_ptr());
-        let r = crate::stack::maybe_grow(|| f(self));
+        let r = crate::runtime::stack::maybe_grow(|| f(self));
         self.path.pop();
         r
     }
@@ -260,7 +242,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             let data = ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
             if !data.is_null() {
                 let slice = std::slice::from_raw_parts(data as *const u8, size as usize);
-                return Ok(crate::util::binary(self.env, slice).as_c_arg());
+                return Ok(crate::base::env::binary(self.env, slice).as_c_arg());
             }
             // Lone surrogates: those made by surrogateescape go back to their bytes;
             // any other is not encodable.
@@ -304,7 +286,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             } else {
                 std::slice::from_raw_parts(data, len)
             };
-            crate::util::binary(self.env, slice).as_c_arg()
+            crate::base::env::binary(self.env, slice).as_c_arg()
         }
     }
 
@@ -416,44 +398,6 @@ impl<'a, 'py> Encoder<'a, 'py> {
         Ok(unsafe {
             sys::enif_make_list_from_array(self.env.as_c_arg(), out.as_ptr(), out.len() as u32)
         })
-    }
-
-    /// A registered encoder for the object's type (exact type first, then isinstance in
-    /// registration order), or numpy's scalar types, which convert through `.item()`.
-    fn via_encoder(&self, obj: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, Error> {
-        let py = self.py;
-        let encoders = pymod::encoders(py);
-        if !encoders.is_empty() {
-            let ty = obj.get_type();
-            let found = match encoders
-                .get_item(&ty)
-                .map_err(|err| Error::from_pyerr(py, err))?
-            {
-                Some(f) => Some(f),
-                None => encoders
-                    .iter()
-                    .find(|(t, _)| obj.is_instance(t).unwrap_or(false))
-                    .map(|(_, f)| f),
-            };
-            if let Some(f) = found {
-                return f
-                    .call1((obj,))
-                    .map(Some)
-                    .map_err(|err| Error::from_pyerr(py, err));
-            }
-        }
-        if let Some(generic) = pymod::numpy_generic(py) {
-            if obj.is_instance(generic.as_any()).unwrap_or(false) {
-                let item = obj
-                    .call_method0("item")
-                    .map_err(|err| Error::from_pyerr(py, err))?;
-                // datetime64 and friends give back objects that are not data: keep the handle.
-                if !item.get_type().is(obj.get_type()) {
-                    return Ok(Some(item));
-                }
-            }
-        }
-        Ok(None)
     }
 }
 

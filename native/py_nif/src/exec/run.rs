@@ -1,7 +1,14 @@
-//! What a job does, whatever thread runs it (context or dirty scheduler): parse the job
-//! term, run it against the thread's own globals and caches, and encode the reply.
-use crate::error::{Culprit, Error, PathElem};
-use crate::{atoms, handle, to_erlang, to_python};
+//! What a job does, whatever thread runs it (context or dirty scheduler): run the
+//! decoded job against the thread's own globals and caches, and encode the reply.
+use crate::base::atoms;
+use crate::base::error::{Culprit, Error, PathElem};
+use crate::base::job::{Job, Return};
+use crate::base::names::{dotted_name, name_of};
+use crate::base::tuning::{ATOM_NAMES_MAX, CODE_CACHE_MAX};
+use crate::convert::handle::{self, PyHandle};
+use crate::convert::to_erlang::{self, NoneAs};
+use crate::convert::to_python;
+use crate::convert::values;
 use py_core::names::{cached_owner, resolve};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -11,8 +18,6 @@ use rustler::{Encoder, Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CString;
-
-const CODE_CACHE_MAX: usize = 512;
 
 /// Per-thread interpreter state: a context is one thread, so these are the context's own
 /// globals and compiled code (and, for a dirty scheduler thread, that thread's). Resolved
@@ -34,7 +39,6 @@ thread_local! {
 type AtomPair = (rustler::sys::ErlNifTerm, rustler::sys::ErlNifTerm);
 /// An owner object and the name of one of its attributes.
 type Resolved = (Py<PyAny>, Py<PyString>);
-const ATOM_NAMES_MAX: usize = 4096;
 
 /// Resolves the name of a `call` or `const` job (see `to_python::dotted_name`).
 fn resolve_name<'py>(
@@ -59,7 +63,7 @@ fn resolve_name<'py>(
             }
         }
     }
-    let Some(name) = to_python::dotted_name(env, t) else {
+    let Some(name) = dotted_name(env, t) else {
         return Ok(None);
     };
     let value = resolve(py, &name)?;
@@ -111,15 +115,13 @@ fn py_err(py: Python<'_>) -> impl Fn(PyErr) -> Error + '_ {
 pub fn execute<'a, 'py>(
     py: Python<'py>,
     env: Env<'a>,
-    job: Term<'a>,
+    term: Term<'a>,
     prepared: Option<Bound<'py, PyTuple>>,
 ) -> Result<Executed<'py>, Error> {
-    let bad = || Error::BadJob(job.as_c_arg());
-    let parts = get_tuple(job).map_err(|_| bad())?;
-    let (tag, rest) = parts.split_first().ok_or_else(bad)?;
-    let tag = *tag;
-    let name = |t: Term<'a>| to_python::name_of(env, t).ok_or_else(bad);
-    let term = |obj: Bound<'py, PyAny>| {
+    let bad = || Error::BadJob(term.as_c_arg());
+    let job = Job::decode(term).ok_or_else(bad)?;
+    let name = |t: Term<'a>| name_of(env, t).ok_or_else(bad);
+    let value = |obj: Bound<'py, PyAny>| {
         Ok(Executed {
             obj,
             mode: Mode::Term,
@@ -127,60 +129,47 @@ pub fn execute<'a, 'py>(
     };
     let e = py_err(py);
     let resolved = |t: Term<'a>| resolve_name(py, env, t).map_err(&e)?.ok_or_else(bad);
-    match rest {
-        [n, args, kw] if atoms::call() == tag => {
-            let f = resolved(*n)?;
-            call(py, env, &f, *args, *kw, job, prepared)
+    let object = |t: Term<'a>| to_python::decode(py, t).map_err(|err| err.at(PathElem::Index(0)));
+    match job {
+        Job::Call { name, args, kwargs } => {
+            let f = resolved(name)?;
+            call(py, env, &f, args, kwargs, term, prepared)
         }
-        [n] if atoms::const_() == tag => term(resolved(*n)?),
-        [obj, n, args, kw] if atoms::method() == tag => {
-            let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
-            let f = o.getattr(name(*n)?).map_err(&e)?;
-            call(py, env, &f, *args, *kw, job, prepared)
+        Job::Const { name } => value(resolved(name)?),
+        Job::Method {
+            obj,
+            name: n,
+            args,
+            kwargs,
+        } => {
+            let f = object(obj)?.getattr(name(n)?).map_err(&e)?;
+            call(py, env, &f, args, kwargs, term, prepared)
         }
-        [obj, n] if atoms::getattr() == tag => {
-            let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
-            term(o.getattr(name(*n)?).map_err(&e)?)
+        Job::GetAttr { obj, name: n } => value(object(obj)?.getattr(name(n)?).map_err(&e)?),
+        Job::CallObj { obj, args, kwargs } => {
+            call(py, env, &object(obj)?, args, kwargs, term, prepared)
         }
-        [obj, args, kw] if atoms::call_obj() == tag => {
-            let o = to_python::decode(py, *obj).map_err(|err| err.at(PathElem::Index(0)))?;
-            call(py, env, &o, *args, *kw, job, prepared)
+        Job::Eval { code, bindings } => {
+            value(run_code(py, env, code, bindings, ffi::Py_eval_input, term)?)
         }
-        [code, bindings] if atoms::eval() == tag => term(run_code(
-            py,
-            env,
-            *code,
-            *bindings,
-            ffi::Py_eval_input,
-            job,
-        )?),
-        [code, bindings] if atoms::exec() == tag => term(run_code(
-            py,
-            env,
-            *code,
-            *bindings,
-            ffi::Py_file_input,
-            job,
-        )?),
-        [n] if atoms::import() == tag => term(py.import(name(*n)?).map_err(&e)?.into_any()),
-        [h] if atoms::value() == tag => {
-            let obj = match h.try_get_resource::<handle::PyHandle>() {
-                Some(handle) => handle.obj.bind(py).clone(),
-                None => return Err(Error::NotAHandle(h.as_c_arg())),
+        Job::Exec { code, bindings } => {
+            value(run_code(py, env, code, bindings, ffi::Py_file_input, term)?)
+        }
+        Job::Import { name: n } => value(py.import(name(n)?).map_err(&e)?.into_any()),
+        Job::Value { handle } => {
+            let obj = match handle.try_get_resource::<PyHandle>() {
+                Some(h) => h.obj.bind(py).clone(),
+                None => return Err(Error::NotAHandle(handle.as_c_arg())),
             };
             Ok(Executed {
                 obj,
                 mode: Mode::Value,
             })
         }
-        [obj] if atoms::to_binary() == tag => {
-            let obj = to_python::decode(py, *obj)?;
-            Ok(Executed {
-                obj,
-                mode: Mode::Binary,
-            })
-        }
-        _ => Err(bad()),
+        Job::ToBinary { obj } => Ok(Executed {
+            obj: to_python::decode(py, obj)?,
+            mode: Mode::Binary,
+        }),
     }
 }
 
@@ -262,7 +251,7 @@ fn run_code<'a, 'py>(
             .ok_or_else(|| Error::BadJob(job.as_c_arg()))?;
         let mut seen = std::collections::HashSet::new();
         for (k, v) in iter {
-            let Some(name) = to_python::name_of(env, k) else {
+            let Some(name) = name_of(env, k) else {
                 return Err(Error::Unsupported {
                     path: vec![],
                     culprit: Culprit::Erl(k.as_c_arg()),
@@ -321,43 +310,23 @@ fn run_code<'a, 'py>(
 
 /// `{ok, Term}` or `{error, Reason}` in `renv`. Must run while the job's environment is
 /// alive: error reasons may copy terms from it.
-pub fn reply<'b>(
-    renv: Env<'b>,
-    outcome: Result<Executed<'_>, Error>,
-    want_handle: bool,
-) -> Term<'b> {
+pub fn reply<'b>(renv: Env<'b>, outcome: Result<Executed<'_>, Error>, ret: Return) -> Term<'b> {
     let ex = match outcome {
         Ok(ex) => ex,
         Err(e) => return e.encode_tagged(renv),
     };
+    let none = match ret {
+        Return::TermNil => NoneAs::Nil,
+        _ => NoneAs::Undefined,
+    };
     let result = match ex.mode {
-        Mode::Term if want_handle => Ok(handle::make_handle(renv, ex.obj.unbind())),
-        Mode::Term => to_erlang::encode(renv, &ex.obj),
-        Mode::Value => to_erlang::encode_value(renv, &ex.obj),
-        Mode::Binary => to_binary(renv, &ex.obj),
+        Mode::Term if ret == Return::Handle => Ok(handle::make_handle(renv, ex.obj.unbind())),
+        Mode::Term => to_erlang::encode_as(renv, &ex.obj, none),
+        Mode::Value => values::encode_value(renv, &ex.obj, none),
+        Mode::Binary => values::buffer_copy(renv, &ex.obj),
     };
     match result {
         Ok(t) => (atoms::ok(), t).encode(renv),
         Err(e) => e.encode_tagged(renv),
-    }
-}
-
-/// `py:to_binary/1`: any buffer-protocol object, copied once into a new binary.
-fn to_binary<'b>(env: Env<'b>, obj: &Bound<'_, PyAny>) -> Result<Term<'b>, Error> {
-    let py = obj.py();
-    unsafe {
-        let mut view: ffi::Py_buffer = std::mem::zeroed();
-        if ffi::PyObject_GetBuffer(obj.as_ptr(), &mut view, ffi::PyBUF_FULL_RO) != 0 {
-            return Err(Error::from_pyerr(py, PyErr::fetch(py)));
-        }
-        let len = view.len as usize;
-        let mut term = rustler::sys::ErlNifTerm::default();
-        let dst = rustler::sys::enif_make_new_binary(env.as_c_arg(), len, &mut term);
-        let rc = ffi::PyBuffer_ToContiguous(dst as *mut _, &view, view.len, b'C' as _);
-        ffi::PyBuffer_Release(&mut view);
-        if rc != 0 {
-            return Err(Error::from_pyerr(py, PyErr::fetch(py)));
-        }
-        Ok(Term::new(env, term))
     }
 }

@@ -1,5 +1,5 @@
 //! Start-up of the embedded interpreter, once per OS process, inside the NIF's load.
-use crate::logging;
+use super::logging;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use serde::Deserialize;
@@ -41,11 +41,11 @@ pub fn max_terms() -> usize {
 }
 
 /// The start-up result; `Err` carries the message every NIF then reports.
-pub fn runtime() -> Result<&'static Runtime, crate::error::Error> {
+pub fn runtime() -> Result<&'static Runtime, crate::base::error::Error> {
     match RUNTIME.get() {
         Some(Ok(rt)) => Ok(rt),
-        Some(Err(msg)) => Err(crate::error::Error::InitFailed(msg.clone())),
-        None => Err(crate::error::Error::InitFailed(
+        Some(Err(msg)) => Err(crate::base::error::Error::InitFailed(msg.clone())),
+        None => Err(crate::base::error::Error::InitFailed(
             "the interpreter was not started".into(),
         )),
     }
@@ -67,7 +67,7 @@ pub fn start(info: LoadInfo) {
         let result = match handle {
             Ok(h) => h
                 .join()
-                .unwrap_or_else(|p| Err(crate::util::panic_message(&*p))),
+                .unwrap_or_else(|p| Err(crate::base::env::panic_message(&*p))),
             Err(e) => Err(e),
         };
         if let Err(msg) = &result {
@@ -75,7 +75,7 @@ pub fn start(info: LoadInfo) {
         }
         result
     });
-    crate::housekeeping::start();
+    super::housekeeping::start();
 }
 
 unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
@@ -122,14 +122,15 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
             sys_path.call_method1("insert", (0, pkg))?;
         }
         refuse_fork()?;
-        crate::pymod::setup(py)?;
+        super::pytypes::setup(py)?;
         sys.getattr("version")?.extract::<String>()
     });
 
     // Release the GIL that start-up left us holding; every later thread takes it in turn.
     ffi::PyEval_SaveThread();
 
-    let version = setup.map_err(|e| Python::attach(|py| crate::exception::describe_text(py, e)))?;
+    let version =
+        setup.map_err(|e| Python::attach(|py| crate::base::error::describe_text(py, e)))?;
     logging::info(format!(
         "python {} started ({executable})",
         version.split_whitespace().next().unwrap_or("")

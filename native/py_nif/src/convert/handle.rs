@@ -1,8 +1,8 @@
 //! Handles (Python objects held by Erlang terms) and markers (`py:bytes/1`, `py:buffer/1`).
-use crate::context::ContextInner;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use rustler::{Env, OwnedEnv, Resource, ResourceArc, Term};
+use std::any::Any;
 use std::cell::RefCell;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,16 +11,30 @@ use std::sync::{Arc, Weak};
 /// Handles alive now (made and not yet destroyed by the BEAM's garbage collector).
 pub static LIVE: AtomicI64 = AtomicI64::new(0);
 
+/// The owner of the objects made on a thread (its context), as `exec` knows it: the
+/// handle only keeps it for `exec` to route calls on the handle back there.
+pub type Owner = Weak<dyn Any + Send + Sync>;
+
 thread_local! {
-    /// The context running on this thread, so every handle made here remembers it.
-    pub static CURRENT_CONTEXT: RefCell<Option<Weak<ContextInner>>> = const { RefCell::new(None) };
+    /// The owner of this thread (its context), so every handle made here remembers it.
+    static CURRENT_OWNER: RefCell<Option<Owner>> = const { RefCell::new(None) };
+}
+
+/// Makes `owner` the owner of every handle made on this thread from now on.
+pub fn set_thread_owner(owner: Owner) {
+    CURRENT_OWNER.with(|c| *c.borrow_mut() = Some(owner));
+}
+
+/// The owner of this thread's objects, if this thread has one.
+pub fn thread_owner() -> Option<Owner> {
+    CURRENT_OWNER.with(|c| c.borrow().clone())
 }
 
 pub struct PyHandle {
     /// Given up to the janitor when the handle is collected (see `Drop`).
     pub obj: ManuallyDrop<Py<PyAny>>,
     /// The context that made the object; calls on the handle go back there.
-    pub ctx: Option<Weak<ContextInner>>,
+    pub owner: Option<Owner>,
 }
 
 #[rustler::resource_impl]
@@ -32,22 +46,22 @@ impl Drop for PyHandle {
         // goes to the janitor thread, not to pyo3's pool of deferred decrefs: any thread
         // that attaches drains that pool, and the object's `__del__` may block or loop.
         LIVE.fetch_sub(1, Ordering::Relaxed);
-        crate::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
+        crate::runtime::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
     }
 }
 
 impl PyHandle {
-    pub fn context(&self) -> Option<Arc<ContextInner>> {
-        self.ctx.as_ref().and_then(Weak::upgrade)
+    pub fn owner(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.owner.as_ref().and_then(Weak::upgrade)
     }
 }
 
 /// A handle term for `obj`, owned by the context running on this thread (if any).
 pub fn make_handle(env: Env<'_>, obj: Py<PyAny>) -> Term<'_> {
-    let ctx = CURRENT_CONTEXT.with(|c| c.borrow().clone());
+    let owner = thread_owner();
     LIVE.fetch_add(1, Ordering::Relaxed);
     let obj = ManuallyDrop::new(obj);
-    rustler::Encoder::encode(&ResourceArc::new(PyHandle { obj, ctx }), env)
+    rustler::Encoder::encode(&ResourceArc::new(PyHandle { obj, owner }), env)
 }
 
 /// `py:bytes/1` and `py:buffer/1`: the binary, kept alive in an environment of its own
@@ -76,7 +90,7 @@ impl Marker {
     pub fn new(kind: MarkerKind, bin: Term<'_>) -> Option<Marker> {
         let env = OwnedEnv::new();
         let (ptr, len) = env.run(|e| {
-            let kept = crate::util::copy(e, bin.as_c_arg());
+            let kept = crate::base::env::copy(e, bin.as_c_arg());
             rustler::Binary::from_term(kept)
                 .ok()
                 .map(|b| (b.as_slice().as_ptr(), b.len()))
@@ -168,7 +182,7 @@ impl Resource for BytesKeeper {}
 impl Drop for BytesKeeper {
     fn drop(&mut self) {
         // A `bytes` subclass may have a `__del__`: the janitor runs it, as for handles.
-        crate::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
+        crate::runtime::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
     }
 }
 

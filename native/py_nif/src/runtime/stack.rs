@@ -10,14 +10,8 @@
 //! Deep data is converted recursively; `maybe_grow` continues on a fresh segment when
 //! the current stack runs low. It replaces `stacker::maybe_grow`, which reads the
 //! bounds of the thread's own stack and would misjudge the room left on our segment.
+use crate::base::tuning::{BIG_STACK, STACK_GROW, STACK_RED_ZONE};
 use std::cell::{Cell, RefCell};
-
-/// As large as a context thread's stack: what runs on a context runs on a dirty scheduler.
-pub const BIG: usize = 16 * 1024 * 1024;
-/// Below this much room, recursive conversion continues on a new segment.
-const RED_ZONE: usize = 128 * 1024;
-/// The size of such a segment.
-const GROW: usize = 4 * 1024 * 1024;
 
 thread_local! {
     /// The lowest usable address of the stack this thread runs on now; 0 until known.
@@ -128,13 +122,13 @@ pub fn remaining() -> usize {
     (psm::stack_pointer() as usize).saturating_sub(limit)
 }
 
-/// Runs `f` here when the stack has `RED_ZONE` left, else on a new segment. For
+/// Runs `f` here when the stack has `STACK_RED_ZONE` left, else on a new segment. For
 /// recursive conversion of deep data.
 pub fn maybe_grow<R>(f: impl FnOnce() -> R) -> R {
-    if remaining() >= RED_ZONE {
+    if remaining() >= STACK_RED_ZONE {
         return f();
     }
-    match Segment::new(GROW) {
+    match Segment::new(STACK_GROW) {
         Some(seg) => seg.run(f),
         // No memory for a segment: the depth limit still bounds the recursion.
         None => f(),
@@ -150,7 +144,7 @@ pub fn on_big_stack<R>(f: impl FnOnce() -> R) -> R {
     let seg = BIG_SEGMENT.with(|s| {
         let mut s = s.borrow_mut();
         if s.is_none() {
-            *s = Segment::new(BIG);
+            *s = Segment::new(BIG_STACK);
         }
         s.as_ref().map(|seg| (seg.base, seg.len))
     });

@@ -1,7 +1,11 @@
 //! Erlang term -> Python object, directly (no intermediate format). The mapping is the
 //! one in docs/types.md; this module is the only place it is implemented in this direction.
-use crate::error::{Culprit, Error, PathElem};
-use crate::{atoms, handle, pymod, terms};
+use super::{handle, terms};
+use crate::base::atoms;
+use crate::base::error::{Culprit, Error, PathElem};
+use crate::base::names::{atom_name, name_of};
+use crate::base::tuning::INTERRUPT_EVERY;
+use crate::runtime::pytypes;
 use py_core::bigint;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -26,9 +30,6 @@ pub struct Decoder<'a, 'py> {
     budget: std::cell::Cell<usize>,
 }
 
-/// Terms read between two looks at whether the job was given up.
-const INTERRUPT_EVERY: usize = 1 << 16;
-
 /// Converts `term` to a Python object.
 pub fn decode<'a, 'py>(py: Python<'py>, term: Term<'a>) -> Result<Bound<'py, PyAny>, Error> {
     Decoder::new(py, term.get_env()).decode(term.as_c_arg(), 0)
@@ -39,8 +40,8 @@ impl<'a, 'py> Decoder<'a, 'py> {
         Decoder {
             py,
             env,
-            max_depth: crate::interp::max_depth(),
-            budget: std::cell::Cell::new(crate::interp::max_terms()),
+            max_depth: crate::runtime::interp::max_depth(),
+            budget: std::cell::Cell::new(crate::runtime::interp::max_terms()),
         }
     }
 
@@ -51,7 +52,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             .checked_sub(1)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
         self.budget.set(left);
-        if left.is_multiple_of(INTERRUPT_EVERY) && crate::interrupt::requested() {
+        if left.is_multiple_of(INTERRUPT_EVERY) && crate::runtime::interrupt::requested() {
             return Err(Error::Timeout);
         }
         let e = self.env.as_c_arg();
@@ -160,7 +161,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
         if depth >= self.max_depth {
             return Err(Error::TooDeep { path: Vec::new() });
         }
-        crate::stack::maybe_grow(|| f(depth + 1))
+        crate::runtime::stack::maybe_grow(|| f(depth + 1))
     }
 
     fn atom(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyAny>, Error> {
@@ -178,7 +179,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             return Ok(obj.into_bound(py));
         }
         let name = atom_name(self.env, t).ok_or_else(|| unsupported(t))?;
-        let obj = pymod::atom_type(py)
+        let obj = pytypes::atom_type(py)
             .call1((name,))
             .map_err(|err| Error::from_pyerr(py, err))?;
         ATOMS.with(|c| c.borrow_mut().insert(t, obj.clone().unbind()));
@@ -306,34 +307,6 @@ fn unsupported(t: ERL_NIF_TERM) -> Error {
     }
 }
 
-/// The UTF-8 name of an atom. OTP 25's NIF API reads atom names as Latin-1 only; an
-/// atom with other characters is read from its external format (ATOM_UTF8_EXT).
-pub fn atom_name(env: Env<'_>, t: ERL_NIF_TERM) -> Option<String> {
-    let mut buf = [0u8; 256];
-    let n = unsafe {
-        sys::enif_get_atom(
-            env.as_c_arg(),
-            t,
-            buf.as_mut_ptr() as *mut _,
-            buf.len() as u32,
-            sys::ErlNifCharEncoding::ERL_NIF_LATIN1,
-        )
-    };
-    if n > 0 {
-        return Some(buf[..(n as usize - 1)].iter().map(|&b| b as char).collect());
-    }
-    let etf = unsafe { Term::new(env, t) }.to_binary();
-    match etf.as_slice() {
-        [131, 118, hi, lo, name @ ..] if name.len() == u16::from_be_bytes([*hi, *lo]) as usize => {
-            String::from_utf8(name.to_vec()).ok()
-        }
-        [131, 119, len, name @ ..] if name.len() == *len as usize => {
-            String::from_utf8(name.to_vec()).ok()
-        }
-        _ => None,
-    }
-}
-
 /// Keyword arguments: a map or a proplist whose keys are atoms or binaries.
 pub fn kwargs<'py>(
     py: Python<'py>,
@@ -386,31 +359,4 @@ pub fn kwargs<'py>(
         return Err(Error::BadKwargs(t));
     }
     Ok(if dict.is_empty() { None } else { Some(dict) })
-}
-
-/// A dotted name ("os.path.isdir"): a name, or `{Owner, Attr}` of two names, which
-/// reads "Owner.Attr" (the pair spares the caller building a binary on every call).
-pub fn dotted_name(env: Env<'_>, t: Term<'_>) -> Option<String> {
-    match rustler::types::tuple::get_tuple(t) {
-        Ok(parts) => match parts[..] {
-            [owner, attr] => {
-                let mut name = name_of(env, owner)?;
-                name.push('.');
-                name.push_str(&name_of(env, attr)?);
-                Some(name)
-            }
-            _ => None,
-        },
-        Err(_) => name_of(env, t),
-    }
-}
-
-/// A name given as an atom or a binary (module, function, attribute or keyword).
-pub fn name_of(env: Env<'_>, t: Term<'_>) -> Option<String> {
-    if t.is_atom() {
-        atom_name(env, t.as_c_arg())
-    } else {
-        let bin = rustler::Binary::from_term(t).ok()?;
-        std::str::from_utf8(bin.as_slice()).ok().map(str::to_owned)
-    }
 }

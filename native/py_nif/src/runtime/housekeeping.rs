@@ -7,23 +7,26 @@
 //!   waits for C code that holds the GIL;
 //! - the janitor (`py-janitor`) drops the Python objects of collected handles. That runs
 //!   their `__del__`, which may block or loop for ever: then only the janitor stops.
-use crate::context::{self, JobShared};
-use crate::gil::{self, Pinned};
-use crate::util::Outgoing;
+use super::gil::{self, Pinned};
+use super::outgoing::Outgoing;
+use crate::base::tuning::{JANITOR_BATCH, JANITOR_TICK, PROBE_EVERY, TIMER_TICK};
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 use rustler::LocalPid;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// The timer's longest sleep when no deadline is near.
-const TICK: Duration = Duration::from_millis(100);
-/// How often an idle janitor attaches anyway, to run decrefs that pyo3 queued for
-/// objects dropped without the GIL elsewhere (bytes kept by binaries, say).
-const JANITOR_TICK: Duration = Duration::from_secs(1);
-/// Objects the janitor drops under one taking of the GIL.
-const JANITOR_BATCH: usize = 1024;
+/// A running job as these threads see it (the job itself belongs to `exec`).
+pub trait Interruptible: Send + Sync {
+    /// Its deadline passed (on the timer thread, without the GIL): stop it. True when
+    /// Python code of it may still run and must be interrupted.
+    fn expire(&self) -> bool;
+    /// Raises the cancellation in the thread that runs it (on the canceller, GIL held).
+    fn interrupt(&self, py: Python<'_>);
+}
+
+type Job = Arc<dyn Interruptible>;
 
 pub enum Task {
     Send(LocalPid, Outgoing),
@@ -34,7 +37,7 @@ pub enum Task {
 
 struct Threads {
     timer: Sender<Task>,
-    cancel: Sender<Arc<JobShared>>,
+    cancel: Sender<Job>,
     janitor: Sender<usize>,
 }
 
@@ -42,7 +45,7 @@ static THREADS: OnceLock<Threads> = OnceLock::new();
 
 /// Dirty calls running now that have a deadline: at most one per dirty scheduler. A
 /// call registers through a `Deadline` guard, which removes it however the call ends.
-static DIRTY_DEADLINES: Mutex<Vec<(Instant, Arc<JobShared>)>> = Mutex::new(Vec::new());
+static DIRTY_DEADLINES: Mutex<Vec<(Instant, Job)>> = Mutex::new(Vec::new());
 /// When the timer next wakes up, in nanoseconds since BASE.
 static NEXT_WAKE: AtomicU64 = AtomicU64::new(0);
 static BASE: OnceLock<Instant> = OnceLock::new();
@@ -52,15 +55,15 @@ fn since_base(t: Instant) -> u64 {
         .as_nanos() as u64
 }
 
-fn deadlines() -> MutexGuard<'static, Vec<(Instant, Arc<JobShared>)>> {
+fn deadlines() -> MutexGuard<'static, Vec<(Instant, Job)>> {
     DIRTY_DEADLINES.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A dirty call's deadline, registered for as long as the guard lives.
-pub struct Deadline(Arc<JobShared>);
+pub struct Deadline(Job);
 
 impl Deadline {
-    pub fn new(at: Instant, job: Arc<JobShared>) -> Deadline {
+    pub fn new(at: Instant, job: Job) -> Deadline {
         deadlines().push((at, job.clone()));
         if since_base(at) < NEXT_WAKE.load(Ordering::Acquire) {
             post(Task::Wake);
@@ -82,7 +85,7 @@ pub fn post(task: Task) {
 }
 
 /// Asks the canceller to raise `erlang.Cancelled` in the thread that runs `job`.
-pub fn cancel(job: Arc<JobShared>) {
+pub fn cancel(job: Job) {
     if let Some(t) = THREADS.get() {
         let _ = t.cancel.send(job);
     }
@@ -100,9 +103,9 @@ pub fn release(obj: Py<PyAny>) {
 
 pub fn start() {
     THREADS.get_or_init(|| {
-        let python = crate::interp::runtime().is_ok();
+        let python = super::interp::runtime().is_ok();
         let (timer, timer_rx) = unbounded::<Task>();
-        let (cancel, cancel_rx) = unbounded::<Arc<JobShared>>();
+        let (cancel, cancel_rx) = unbounded::<Job>();
         let (janitor, janitor_rx) = unbounded::<usize>();
         spawn("py-timer", move || timer_loop(timer_rx));
         if python {
@@ -129,38 +132,40 @@ fn timer_loop(rx: Receiver<Task>) {
         let earliest = deadlines().iter().map(|(at, _)| *at).min();
         let wait = earliest
             .map(|at| at.saturating_duration_since(now))
-            .unwrap_or(TICK)
-            .min(TICK);
+            .unwrap_or(TIMER_TICK)
+            .min(TIMER_TICK);
         NEXT_WAKE.store(since_base(now + wait), Ordering::Release);
         match rx.recv_timeout(wait) {
             Ok(Task::Send(pid, out)) => out.send(pid),
-            Ok(Task::FlushLogs) => crate::logging::flush(),
+            Ok(Task::FlushLogs) => super::logging::flush(),
             Ok(Task::Wake) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         let now = Instant::now();
         // Due deadlines leave the list: each fires once, and a call that ends without
         // noticing (a panic) cannot make this loop spin.
-        let due: Vec<Arc<JobShared>> = {
+        let due: Vec<Job> = {
             let mut list = deadlines();
             let (due, rest): (Vec<_>, Vec<_>) = list.drain(..).partition(|(at, _)| *at <= now);
             *list = rest;
             due.into_iter().map(|(_, j)| j).collect()
         };
         for job in due {
-            context::expire(&job);
+            if job.expire() {
+                cancel(job);
+            }
         }
     }
 }
 
-fn cancel_loop(rx: Receiver<Arc<JobShared>>) {
+fn cancel_loop(rx: Receiver<Job>) {
     let pinned = Pinned::new();
     loop {
-        match rx.recv_timeout(gil::PROBE_EVERY) {
+        match rx.recv_timeout(PROBE_EVERY) {
             Ok(job) => gil::probe(&pinned, |py| {
-                job.inject(py);
+                job.interrupt(py);
                 while let Ok(more) = rx.try_recv() {
-                    more.inject(py);
+                    more.interrupt(py);
                 }
             }),
             Err(RecvTimeoutError::Timeout) => gil::probe(&pinned, |_| {}),

@@ -9,7 +9,7 @@ rustler::atoms! {
     callback, output, stdout, stderr,
     py_log, py_cast, py_output, py_context_down,
     debug, info, notice, warning, critical,
-    term, handle, round_robin, least_busy,
+    term, handle, term_nil, round_robin, least_busy,
     // job tags
     call, const_ = "const", method, getattr, call_obj, eval, exec, import, value, to_binary,
     // map keys

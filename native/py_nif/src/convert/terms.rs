@@ -16,14 +16,14 @@ unsafe impl Sync for TermBox {}
 impl TermBox {
     fn new(term: Term<'_>) -> TermBox {
         let env = OwnedEnv::new();
-        let raw = env.run(|e| crate::util::copy(e, term.as_c_arg()).as_c_arg());
+        let raw = env.run(|e| crate::base::env::copy(e, term.as_c_arg()).as_c_arg());
         let hash = unsafe { sys::enif_hash(sys::ErlNifHash::ERL_NIF_PHASH2, raw, 0) };
         TermBox { env, raw, hash }
     }
 
     /// The term, copied into `env`.
     pub fn load<'a>(&self, env: Env<'a>) -> Term<'a> {
-        crate::util::copy(env, self.raw)
+        crate::base::env::copy(env, self.raw)
     }
 
     fn repr(&self, class: &str) -> String {

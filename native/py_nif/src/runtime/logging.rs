@@ -1,6 +1,6 @@
 //! The NIF's own log (tracing events) and Python's `logging`, both to the Erlang logger
 //! through the py server. Records made before the server is known wait in a bounded queue.
-use crate::atoms;
+use crate::base::atoms;
 use rustler::{Encoder, LocalPid};
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
@@ -41,7 +41,7 @@ pub fn server() -> Option<LocalPid> {
 
 pub fn set_server(pid: LocalPid) {
     *SERVER.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
-    crate::housekeeping::post(crate::housekeeping::Task::FlushLogs);
+    super::housekeeping::post(super::housekeeping::Task::FlushLogs);
 }
 
 pub fn emit(level: Level, source: String, msg: String) {
@@ -52,7 +52,7 @@ pub fn emit(level: Level, source: String, msg: String) {
         }
         q.push((level, source, msg));
     }
-    crate::housekeeping::post(crate::housekeeping::Task::FlushLogs);
+    super::housekeeping::post(super::housekeeping::Task::FlushLogs);
 }
 
 pub fn info(msg: String) {
@@ -69,8 +69,8 @@ pub fn flush() {
             (
                 atoms::py_log(),
                 level.atom(),
-                crate::util::binary(e, source.as_bytes()),
-                crate::util::binary(e, msg.as_bytes()),
+                crate::base::env::binary(e, source.as_bytes()),
+                crate::base::env::binary(e, msg.as_bytes()),
             )
                 .encode(e)
         });

@@ -1,19 +1,12 @@
 //! The GIL as our own threads take it: thread states pinned for a thread's life, a way
 //! to take the GIL that runs no user code, and a probe that tells when some thread has
 //! held the GIL for too long (C code that never lets go).
+use crate::base::tuning::STUCK_AFTER;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// How often the probe takes the GIL. Each probe makes a thread that runs Python hand
-/// the GIL over once (Python's switch interval is 5 ms), a few microseconds of its time.
-pub const PROBE_EVERY: Duration = Duration::from_millis(20);
-/// A probe that has waited this long for the GIL means a holder that does not let go:
-/// a thread running Python bytecode hands it over within the 5 ms switch interval, and
-/// a few waiting threads take a few intervals more.
-pub const STUCK_AFTER: Duration = Duration::from_millis(100);
 
 /// Keeps one thread state on this thread for its whole life: `Python::attach` then finds
 /// it instead of creating and destroying one per call.

@@ -1,5 +1,6 @@
-//! Small helpers over the raw NIF API, for the hot paths where rustler's safe wrappers
-//! would cost an extra check or allocation.
+//! Environments and terms: small helpers over the raw NIF API, for the hot paths where
+//! rustler's safe wrappers would cost an extra check or allocation.
+use crate::base::tuning::ENV_POOL_MAX;
 use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM};
 use rustler::{Env, LocalPid, OwnedEnv, Term};
 
@@ -42,7 +43,6 @@ pub fn send_from(caller: Env<'_>, pid: &LocalPid, msg: Term<'_>) -> bool {
 /// Process-independent environments are reused: allocating and freeing one per job and
 /// per reply costs more than a small call's copy. A cleared environment goes back to a
 /// bounded pool shared by all threads.
-const ENV_POOL_MAX: usize = 256;
 static ENV_POOL: std::sync::Mutex<Vec<OwnedEnv>> = std::sync::Mutex::new(Vec::new());
 
 /// A process-independent environment from the pool (or a new one), cleared and given
@@ -72,47 +72,6 @@ impl Drop for PooledEnv {
     }
 }
 
-/// A message built in an environment of its own, ready to go to any process.
-pub struct Outgoing {
-    env: PooledEnv,
-    msg: ERL_NIF_TERM,
-}
-// The environment is only touched by the one thread that sends it.
-unsafe impl Send for Outgoing {}
-
-impl Outgoing {
-    pub fn build<E>(
-        build: impl for<'a> FnOnce(Env<'a>) -> Result<Term<'a>, E>,
-    ) -> Result<Outgoing, E> {
-        let env = PooledEnv::take();
-        let msg = env.env().run(|e| build(e).map(|t| t.as_c_arg()))?;
-        Ok(Outgoing { env, msg })
-    }
-
-    /// The message, copied into `env`.
-    pub fn load<'a>(&self, env: Env<'a>) -> Term<'a> {
-        copy(env, self.msg)
-    }
-
-    /// Reads the message in its own environment.
-    pub fn run<R>(&self, f: impl for<'a> FnOnce(Env<'a>, Term<'a>) -> R) -> R {
-        let msg = self.msg;
-        self.env.env().run(|e| f(e, unsafe { Term::new(e, msg) }))
-    }
-
-    /// Sends from our own threads directly; a scheduler thread may not send without its
-    /// own process environment, so there the housekeeping thread sends it.
-    pub fn send(self, pid: LocalPid) {
-        if on_own_thread() {
-            let env = self.env.env().run(|e| e.as_c_arg());
-            // The environment is cleared for reuse when `self` drops.
-            unsafe { sys::enif_send(std::ptr::null_mut(), pid.as_c_arg(), env, self.msg) };
-        } else {
-            crate::housekeeping::post(crate::housekeeping::Task::Send(pid, self));
-        }
-    }
-}
-
 /// The text of a panic payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -122,4 +81,10 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "panic".to_string()
     }
+}
+
+/// Locks a mutex, even one poisoned by a panic: the data behind our locks stays
+/// consistent (each critical section is a few assignments).
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

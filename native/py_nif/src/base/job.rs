@@ -1,0 +1,142 @@
+//! The job term, decoded once into a typed value. The Erlang module `py_job` builds the
+//! term; this is the one place that reads its positions (docs/internals.md, "Jobs").
+//! Adding a kind of job means a variant here and a builder there.
+use crate::base::atoms;
+use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::{Atom, Encoder, Env, Term};
+
+pub enum Job<'a> {
+    /// `{call, Name, Args, Kwargs}`: Name is dotted, or `{Owner, Attr}`.
+    Call {
+        name: Term<'a>,
+        args: Term<'a>,
+        kwargs: Term<'a>,
+    },
+    /// `{const, Name}`
+    Const { name: Term<'a> },
+    /// `{method, Obj, Name, Args, Kwargs}`
+    Method {
+        obj: Term<'a>,
+        name: Term<'a>,
+        args: Term<'a>,
+        kwargs: Term<'a>,
+    },
+    /// `{getattr, Obj, Name}`
+    GetAttr { obj: Term<'a>, name: Term<'a> },
+    /// `{call_obj, Obj, Args, Kwargs}`
+    CallObj {
+        obj: Term<'a>,
+        args: Term<'a>,
+        kwargs: Term<'a>,
+    },
+    /// `{eval, Code, Bindings}`
+    Eval { code: Term<'a>, bindings: Term<'a> },
+    /// `{exec, Code, Bindings}`
+    Exec { code: Term<'a>, bindings: Term<'a> },
+    /// `{import, Name}`
+    Import { name: Term<'a> },
+    /// `{value, Handle}`
+    Value { handle: Term<'a> },
+    /// `{to_binary, Obj}`
+    ToBinary { obj: Term<'a> },
+}
+
+impl<'a> Job<'a> {
+    /// The job a term stands for; `None` for any other term (`{bad_job, Term}`).
+    pub fn decode(t: Term<'a>) -> Option<Job<'a>> {
+        let parts = get_tuple(t).ok()?;
+        let (tag, rest) = parts.split_first()?;
+        let tag: Atom = tag.decode().ok()?;
+        Some(match *rest {
+            [name, args, kwargs] if tag == atoms::call() => Job::Call { name, args, kwargs },
+            [name] if tag == atoms::const_() => Job::Const { name },
+            [obj, name, args, kwargs] if tag == atoms::method() => Job::Method {
+                obj,
+                name,
+                args,
+                kwargs,
+            },
+            [obj, name] if tag == atoms::getattr() => Job::GetAttr { obj, name },
+            [obj, args, kwargs] if tag == atoms::call_obj() => Job::CallObj { obj, args, kwargs },
+            [code, bindings] if tag == atoms::eval() => Job::Eval { code, bindings },
+            [code, bindings] if tag == atoms::exec() => Job::Exec { code, bindings },
+            [name] if tag == atoms::import() => Job::Import { name },
+            [handle] if tag == atoms::value() => Job::Value { handle },
+            [obj] if tag == atoms::to_binary() => Job::ToBinary { obj },
+            _ => return None,
+        })
+    }
+
+    /// The argument list of a job that calls something.
+    pub fn args(&self) -> Option<Term<'a>> {
+        match self {
+            Job::Call { args, .. } | Job::Method { args, .. } | Job::CallObj { args, .. } => {
+                Some(*args)
+            }
+            _ => None,
+        }
+    }
+
+    /// The object a job works on (a handle, usually), for the context that owns it.
+    pub fn object(&self) -> Option<Term<'a>> {
+        match self {
+            Job::Method { obj, .. }
+            | Job::GetAttr { obj, .. }
+            | Job::CallObj { obj, .. }
+            | Job::ToBinary { obj } => Some(*obj),
+            Job::Value { handle } => Some(*handle),
+            _ => None,
+        }
+    }
+
+    /// The same job with another argument list (a job without arguments is unchanged).
+    pub fn with_args(&self, env: Env<'a>, new: Term<'a>) -> Option<Term<'a>> {
+        let t = |x: Term<'a>| x;
+        let parts: Vec<Term<'a>> = match self {
+            Job::Call { name, kwargs, .. } => {
+                vec![atoms::call().encode(env), t(*name), new, t(*kwargs)]
+            }
+            Job::Method {
+                obj, name, kwargs, ..
+            } => vec![
+                atoms::method().encode(env),
+                t(*obj),
+                t(*name),
+                new,
+                t(*kwargs),
+            ],
+            Job::CallObj { obj, kwargs, .. } => {
+                vec![atoms::call_obj().encode(env), t(*obj), new, t(*kwargs)]
+            }
+            _ => return None,
+        };
+        Some(make_tuple(env, &parts))
+    }
+}
+
+/// What the caller wants back (`return` and `none` of the call options).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Return {
+    /// The value converted to a term; `None` is `undefined`.
+    Term,
+    /// The value converted to a term; `None` is `nil` (what Elixir callers want).
+    TermNil,
+    /// A handle to the object, whatever it is.
+    Handle,
+}
+
+impl Return {
+    /// `term`, `term_nil` or `handle` (py_exec's option check makes these).
+    pub fn decode(t: Term<'_>) -> Option<Return> {
+        let a: Atom = t.decode().ok()?;
+        if a == atoms::term() {
+            Some(Return::Term)
+        } else if a == atoms::handle() {
+            Some(Return::Handle)
+        } else if a == atoms::term_nil() {
+            Some(Return::TermNil)
+        } else {
+            None
+        }
+    }
+}
