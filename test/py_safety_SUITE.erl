@@ -30,7 +30,7 @@
 -export([dirty_recursion_own_vm/1, dirty_recursion_tiny_stack_own_vm/1,
          bad_kwargs_every_path/1, bad_kwargs_burst_own_vm/1, no_call_raises_nif_panicked/1,
          timeouts_with_sleepy_del_own_vm/1, timeouts_with_spinning_del_own_vm/1,
-         gil_held_in_c/1, dirty_blocked_in_c_times_out/1,
+         gil_held_in_c/1, gil_held_in_c_sum/1, dirty_blocked_in_c_times_out/1,
          key_collision_in_arguments/1, key_collision_in_kwargs/1,
          key_collision_in_bindings/1,
          print_flood_own_vm/1, print_keeps_every_line_in_order/1,
@@ -85,7 +85,7 @@ groups() ->
        bad_kwargs_every_path, bad_kwargs_burst_own_vm, no_call_raises_nif_panicked,
        %% 3: timeouts that need no thread running user Python, nor the GIL
        timeouts_with_sleepy_del_own_vm, timeouts_with_spinning_del_own_vm,
-       gil_held_in_c, dirty_blocked_in_c_times_out,
+       gil_held_in_c, gil_held_in_c_sum, dirty_blocked_in_c_times_out,
        %% 4: map keys that collide in Python
        key_collision_in_arguments, key_collision_in_kwargs, key_collision_in_bindings,
        %% 5: memory Python can make the VM use
@@ -446,12 +446,21 @@ del_scenario(Class) ->
 -spec gil_held_in_c(list()) -> ok.
 gil_held_in_c(_Config) ->
     Pattern = <<"(a+)+$">>,
-    Subject = <<(binary:copy(<<"a">>, 27))/binary, "b">>,
     {ok, undefined} = py:call({re, match}, [Pattern, <<"ab">>], [], #{on => {default, 1}}),
+    gil_stuck({re, match}, [Pattern, <<(binary:copy(<<"a">>, 27))/binary, "b">>]).
+
+%% @doc Item 3 with the other C loop of the issue, `sum(range(N))' (N
+%% 3 * 10^8, about 3 s here): the same guarantees.
+-spec gil_held_in_c_sum(list()) -> ok.
+gil_held_in_c_sum(_Config) ->
+    gil_stuck({py_safety_helpers, c_sum}, [300000000]).
+
+%% Target(Args) runs in C with the GIL held on context 1 of the default pool.
+gil_stuck(Target, Args) ->
     Self = self(),
     T0 = now_ms(),
     spawn_link(fun() ->
-                       Self ! {stuck, timed_call({re, match}, [Pattern, Subject],
+                       Self ! {stuck, timed_call(Target, Args,
                                                  #{on => {default, 1}, timeout => 300})}
                end),
     timer:sleep(100),

@@ -85,3 +85,8 @@ def work(x, ms):
     while time.monotonic() < end:
         pass
     return 2 * x
+
+
+def c_sum(n):
+    """``sum(range(n))``: one long C loop that never releases the GIL."""
+    return sum(range(n))
