@@ -11,10 +11,10 @@ defmodule Py do
     * Keyword arguments are keyword lists (or maps):
       `Py.func(:builtins, :int, ["ff"], base: 16)` is `int("ff", base=16)`.
     * `None` comes back as `nil`, at any depth (in lists, tuples and as map
-      keys or values). Erlang's `:undefined` also goes to Python as `None`, so
-      an `:undefined` in a result is always turned into `nil`; the only value
-      that changes because of this is an `erlang.Atom("undefined")` made in
-      Python, which also reads as `nil`. `nil` in arguments is `None`.
+      keys or values): the NIF converts it so as it converts the result (the
+      `:none` option of `:py`, set by this module). An `erlang.Atom("undefined")`
+      made in Python stays the atom `:undefined`. `nil` in arguments is `None`,
+      and so is `:undefined`.
     * Module, function, class, attribute and method names are atoms or
       strings; a dotted name (`"os.path"`, `:"datetime.datetime"`) is imported
       as far as it can be and the rest is read with `getattr`.
@@ -81,11 +81,10 @@ defmodule Py do
   defmacrop raising(expr) do
     quote do
       try do
-        unquote(expr)
+        # None becomes nil in the NIF, as the result is converted.
+        :py_exec.with_defaults(%{none: nil}, fn -> unquote(expr) end)
       catch
         :error, reason -> raise_error(reason, __STACKTRACE__)
-      else
-        value -> nil_for_none(value)
       end
     end
   end
@@ -310,7 +309,7 @@ defmodule Py do
   @spec call(target(), args(), kwargs(), options()) :: {:ok, term()} | {:error, Py.Error.t()}
   def call(target, args \\ [], kwargs \\ [], options \\ []) do
     case :py.call(target, args, kwargs, options_map(options)) do
-      {:ok, value} -> {:ok, nil_for_none(value)}
+      {:ok, value} -> {:ok, value}
       {:error, reason} -> {:error, Py.Error.exception(reason)}
     end
   end
@@ -367,7 +366,7 @@ defmodule Py do
   @spec await(request()) :: {:ok, term()} | {:error, Py.Error.t()}
   def await(request) do
     case :py.await(request) do
-      {:ok, value} -> {:ok, nil_for_none(value)}
+      {:ok, value} -> {:ok, value}
       {:error, reason} -> {:error, Py.Error.exception(reason)}
     end
   end
@@ -615,81 +614,28 @@ defmodule Py do
 
   ## Helpers
 
+  # None comes back as nil: the NIF converts it so, as it converts the result.
   defp options_map(options) when is_list(options) do
     # A keyword list keeps its first value for a repeated key; a map keeps the last.
-    if Keyword.keyword?(options), do: Map.new(Enum.reverse(options)), else: options
+    if Keyword.keyword?(options),
+      do: options |> Enum.reverse() |> Map.new() |> Map.put_new(:none, nil),
+      else: options
   end
 
+  defp options_map(options) when is_map(options), do: Map.put_new(options, :none, nil)
   defp options_map(options), do: options
 
   defp bindings_map(bindings) when is_list(bindings), do: Map.new(bindings)
   defp bindings_map(bindings), do: bindings
 
-  # The reasons :py gives for a call that ran, or should have run, and failed
-  # (docs/internals.md, "Error reasons", and py_exec's routing errors). Its
-  # argument checks ({:bad_name, _}, {:bad_binding, _}, badarg, ...) are not
-  # listed: they stay ErlangError, like any other misuse of a function.
-  defp raise_error({:python, _, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:unsupported, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:too_deep, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:cycle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:too_large, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-
-  defp raise_error({:key_collision, _, _} = reason, stacktrace),
-    do: py_raise(reason, stacktrace)
-
-  defp raise_error({:bad_kwargs, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:busy, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:panic, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:context_down, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:bad_job, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:not_a_handle, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:bad_option, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:no_pool, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:no_context, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:erpc, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-  defp raise_error({:remote, _, _} = reason, stacktrace), do: py_raise(reason, stacktrace)
-
-  defp raise_error({:python_init_failed, _} = reason, stacktrace),
-    do: py_raise(reason, stacktrace)
-
-  defp raise_error(reason, stacktrace) when reason in [:timeout, :cancelled],
-    do: py_raise(reason, stacktrace)
-
-  defp raise_error(reason, stacktrace), do: :erlang.raise(:error, reason, stacktrace)
-
-  defp py_raise(reason, stacktrace), do: reraise(Py.Error.exception(reason), stacktrace)
-
-  # Most results hold no None at all: look before rebuilding, so that a large
-  # result is walked once and not copied.
-  defp nil_for_none(term) do
-    if has_undefined?(term), do: to_nil(term), else: term
+  # py's own error reasons (the vocabulary is :py_error's) become Py.Error; a
+  # misused argument ({:bad_name, _}, {:bad_binding, _}, badarg, ...) stays an
+  # ErlangError, like any other misuse of a function.
+  defp raise_error(reason, stacktrace) do
+    if :py_error.is_reason(reason),
+      do: py_raise(reason, stacktrace),
+      else: :erlang.raise(:error, reason, stacktrace)
   end
 
-  defp has_undefined?(:undefined), do: true
-  defp has_undefined?([head | tail]), do: has_undefined?(head) or has_undefined?(tail)
-
-  defp has_undefined?(tuple) when is_tuple(tuple),
-    do: tuple_has_undefined?(tuple, tuple_size(tuple))
-
-  defp has_undefined?(map) when is_map(map),
-    do: Enum.any?(map, fn {key, value} -> has_undefined?(key) or has_undefined?(value) end)
-
-  defp has_undefined?(_), do: false
-
-  defp tuple_has_undefined?(_tuple, 0), do: false
-
-  defp tuple_has_undefined?(tuple, n),
-    do: has_undefined?(elem(tuple, n - 1)) or tuple_has_undefined?(tuple, n - 1)
-
-  defp to_nil(:undefined), do: nil
-  defp to_nil([head | tail]), do: [to_nil(head) | to_nil(tail)]
-
-  defp to_nil(tuple) when is_tuple(tuple),
-    do: tuple |> Tuple.to_list() |> to_nil() |> List.to_tuple()
-
-  defp to_nil(map) when is_map(map),
-    do: Map.new(map, fn {key, value} -> {to_nil(key), to_nil(value)} end)
-
-  defp to_nil(other), do: other
+  defp py_raise(reason, stacktrace), do: reraise(Py.Error.exception(reason), stacktrace)
 end

@@ -93,12 +93,12 @@ func(Mod, Fun, Args, Kwargs) ->
 %% ``py:const('math.pi')'' gives `3.141592653589793'.
 -spec const(name()) -> term().
 const(Dotted) ->
-    direct({const, py_lib:name(Dotted)}).
+    direct(py_job:const(py_lib:name(Dotted))).
 
 %% @doc A module attribute. `py:const(math, pi)' gives `3.141592653589793'.
 -spec const(name(), name()) -> term().
 const(Mod, Name) ->
-    direct({const, py_lib:dotted(Mod, Name)}).
+    direct(py_job:const(py_lib:dotted(Mod, Name))).
 
 %% @doc A module attribute cast with Python's `int', `float' or `str'.
 %% `py:const(math, pi, int)' gives `3'.
@@ -106,7 +106,7 @@ const(Mod, Name) ->
 const(Mod, Name, Type) ->
     Cast = py_lib:cast_name(Type),
     %% As a handle: the cast then runs where the value lives, whatever it is.
-    Value = direct({const, py_lib:dotted(Mod, Name)}, #{return => handle}),
+    Value = direct(py_job:const(py_lib:dotted(Mod, Name)), #{return => handle}),
     run_call(Cast, [Value], []).
 
 %% @doc Instantiates a class given by one dotted name.
@@ -149,12 +149,12 @@ method(Obj, Name, Args) ->
 %% `py:method(Now, replace, [], #{year => 2000})' gives a handle to the new datetime.
 -spec method(term(), name(), list(), kwargs()) -> term().
 method(Obj, Name, Args, Kwargs) ->
-    direct({method, Obj, py_lib:name(Name), Args, Kwargs}).
+    direct(py_job:method(Obj, py_lib:name(Name), Args, Kwargs)).
 
 %% @doc Reads an attribute. `py:attr(Now, year)' gives the year as an integer.
 -spec attr(term(), name()) -> term().
 attr(Obj, Name) ->
-    direct({getattr, Obj, py_lib:name(Name)}).
+    direct(py_job:getattr(Obj, py_lib:name(Name))).
 
 %% @doc Calls a dotted path inside a module.
 %% ``py:pycall(datetime, 'datetime.now')'' gives a handle to the current datetime.
@@ -345,7 +345,7 @@ hash(X) -> builtin(hash, [X]).
 %% name, a name without a dot being a builtin. `py:isinstance(1, int)' gives `true'.
 -spec isinstance(term(), term()) -> boolean().
 isinstance(Obj, Class) when is_atom(Class); is_binary(Class) ->
-    ClassObj = direct({const, py_lib:class_name(Class)}, #{return => handle}),
+    ClassObj = direct(py_job:const(py_lib:class_name(Class)), #{return => handle}),
     builtin(isinstance, [Obj, ClassObj]);
 isinstance(Obj, Class) ->
     builtin(isinstance, [Obj, Class]).
@@ -482,7 +482,7 @@ call(Target, Args, Kwargs) ->
 %% `py:call({time, sleep}, [1], [], #{timeout => 10})' gives `{error, timeout}'.
 -spec call(py_lib:target(), list(), kwargs(), opts()) -> {ok, term()} | {error, term()}.
 call(Target, Args, Kwargs, Opts) ->
-    case py_lib:target_job(Target, Args, Kwargs) of
+    case py_job:target(Target, Args, Kwargs) of
         {ok, Job} -> py_exec:run(Job, Opts);
         {error, _} = Error -> Error
     end.
@@ -494,7 +494,7 @@ call(Target, Args, Kwargs, Opts) ->
 -spec async_call(py_lib:target(), list(), kwargs(), opts()) ->
           {ok, py_exec:request()} | {error, term()}.
 async_call(Target, Args, Kwargs, Opts) ->
-    case py_lib:target_job(Target, Args, Kwargs) of
+    case py_job:target(Target, Args, Kwargs) of
         {ok, Job} -> py_exec:async(Job, Opts);
         {error, _} = Error -> Error
     end.
@@ -529,7 +529,7 @@ eval(Code, Bindings) ->
 %% `py:eval("[1, 2]", #{}, #{return => handle})' gives a handle to the list.
 -spec eval(unicode:chardata(), #{name() => term()}, opts()) -> term().
 eval(Code, Bindings, Opts) ->
-    direct({eval, py_lib:code(Code), py_lib:bindings(Bindings)}, Opts).
+    direct(py_job:eval(py_lib:code(Code), py_lib:bindings(Bindings)), Opts).
 
 %% @doc Runs statements in the context's globals. `py:exec("import os")' gives `ok'.
 -spec exec(unicode:chardata()) -> ok.
@@ -545,25 +545,25 @@ exec(Code, Bindings) ->
 %% `py:exec("while True: pass", #{}, #{timeout => 100})' raises `error(timeout)'.
 -spec exec(unicode:chardata(), #{name() => term()}, opts()) -> ok.
 exec(Code, Bindings, Opts) ->
-    _ = direct({exec, py_lib:code(Code), py_lib:bindings(Bindings)}, Opts),
+    _ = direct(py_job:exec(py_lib:code(Code), py_lib:bindings(Bindings)), Opts),
     ok.
 
 %% @doc Imports a module, as a handle. ``py:import('os.path')'' gives a handle.
 -spec import(name()) -> term().
 import(Mod) ->
-    direct({import, py_lib:name(Mod)}).
+    direct(py_job:import(py_lib:name(Mod))).
 
 %% @doc Converts a handle to a term with the registered encoders.
 %% `py:value(py:eval("[1]", #{}, #{return => handle}))' gives `[1]'.
 -spec value(handle()) -> term().
 value(Handle) ->
-    direct({value, Handle}).
+    direct(py_job:value(Handle)).
 
 %% @doc Copies a buffer-protocol object (bytes, bytearray, memoryview, numpy
 %% array) into one binary. `py:to_binary(py:bytes(<<1, 2>>))' gives `<<1, 2>>'.
 -spec to_binary(term()) -> binary().
 to_binary(Obj) ->
-    direct({to_binary, Obj}).
+    direct(py_job:to_binary(Obj)).
 
 %% @doc Marks a binary as Python `bytes'. `py:func(builtins, len, [py:bytes(<<1, 2>>)])' gives `2'.
 -spec bytes(binary()) -> py_nif:marker().
@@ -624,13 +624,13 @@ set_call_timeout(Timeout) ->
 %%% Internals
 
 run_call(Name, Args, Kwargs) ->
-    direct({call, Name, Args, Kwargs}).
+    direct(py_job:call(Name, Args, Kwargs)).
 
 builtin(Name, Args) ->
     run_call(py_lib:builtin(Name), Args, []).
 
 builtin_handle(Name, Args) ->
-    direct({call, py_lib:builtin(Name), Args, []}, #{return => handle}).
+    direct(py_job:call(py_lib:builtin(Name), Args, []), #{return => handle}).
 
 op(Name, Args) ->
     run_call(py_lib:operator(Name), Args, []).

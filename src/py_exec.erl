@@ -3,7 +3,8 @@
 %% waits for the result while serving callbacks and output.
 -module(py_exec).
 
--export([idle/0, run/2, validate_opts/1, apply_call/1, async/2, await/1, cancel/1]).
+-export([idle/0, run/2, validate_opts/1, with_defaults/2, apply_call/1, async/2, await/1,
+         cancel/1]).
 -export([load_default_timeout/0, set_default_timeout/1, unload_default_timeout/0]).
 
 -export_type([opts/0, on/0, request/0]).
@@ -13,7 +14,8 @@
             | {atom(), pos_integer()}
             | dirty
             | {node, node()}.
--type opts() :: #{timeout := timeout(), return := py_nif:return(), on := on()}.
+-type opts() :: #{timeout := timeout(), return := term | handle, none := undefined | nil,
+                  on := on()}.
 
 %% A call started by async/2: only the process that started it may await it.
 -record(py_request, {ref :: reference(),
@@ -26,6 +28,10 @@
 %% a call made from inside the callback runs on the context that waits for it.
 -define(CALLBACK_KEY, '$py_callback_job').
 
+%% Options in force for the calls this process makes without giving them
+%% (with_defaults/2); not inside callbacks from Python, which run other code.
+-define(DEFAULTS_KEY, '$py_defaults').
+
 %% The default timeout in force, kept as a persistent term: reading the
 %% application env on every call costs more than the rest of the call's
 %% Erlang side together.
@@ -37,23 +43,36 @@
 
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
--spec run(py_nif:job(), map()) -> {ok, term()} | {error, term()}.
+-spec run(py_job:job(), map()) -> {ok, term()} | {error, py_error:reason()}.
 run(Job, Opts) when map_size(Opts) =:= 0 ->
-    %% The common case, on every call: the default timeout is looked up only
-    %% if the call has to wait for its result.
-    route(default, Job, #{timeout => default, return => term, on => default});
+    case get(?DEFAULTS_KEY) of
+        undefined ->
+            %% The common case, on every call: the default timeout is looked up
+            %% only if the call has to wait for its result.
+            route(default, Job, #{timeout => default, return => term, none => undefined,
+                                  on => default});
+        _ ->
+            run_checked(Job, Opts)
+    end;
 run(Job, Opts) ->
+    run_checked(Job, Opts).
+
+run_checked(Job, Opts) ->
     case validate_opts(Opts) of
         {ok, #{on := On} = Normal} -> route(On, Job, Normal);
         {error, _} = Error -> Error
     end.
 
-%% @doc Checks call options and fills in the defaults: the only place that
-%% knows them. `validate_opts(#{return => handle})' gives
-%% `{ok, #{timeout => 5000, return => handle, on => default}}'.
+%% @doc Checks call options and fills in the defaults (those of with_defaults/2
+%% first): the only place that knows them. `validate_opts(#{return => handle})'
+%% gives `{ok, #{timeout => 5000, return => handle, none => undefined, on => default}}'.
 -spec validate_opts(term()) -> {ok, opts()} | {error, {bad_option, term()}}.
 validate_opts(Opts) when is_map(Opts) ->
-    case check_opts(maps:to_list(Opts), #{return => term, on => default}) of
+    Given = case get(?DEFAULTS_KEY) of
+                undefined -> Opts;
+                Defaults -> maps:merge(Defaults, Opts)
+            end,
+    case check_opts(maps:to_list(Given), #{return => term, none => undefined, on => default}) of
         {ok, #{timeout := _}} = Ok ->
             Ok;
         {ok, Normal} ->
@@ -74,6 +93,8 @@ check_opts([{timeout, T} | Rest], Acc)
     check_opts(Rest, Acc#{timeout => T});
 check_opts([{return, R} | Rest], Acc) when R =:= term; R =:= handle ->
     check_opts(Rest, Acc#{return => R});
+check_opts([{none, N} | Rest], Acc) when N =:= undefined; N =:= nil ->
+    check_opts(Rest, Acc#{none => N});
 check_opts([{on, On} | Rest], Acc) ->
     case valid_on(On) of
         true -> check_opts(Rest, Acc#{on => On});
@@ -81,6 +102,29 @@ check_opts([{on, On} | Rest], Acc) ->
     end;
 check_opts([{Key, _} | _], _Acc) ->
     {error, {bad_option, Key}}.
+
+%% @doc Runs `Fun' with `Defaults' as the options of every py call in it that
+%% does not give them itself, in this process. Blocks nest (the inner wins);
+%% callbacks from Python run without them. The Elixir wrapper runs its calls
+%% with `#{none => nil}' this way, so that results are converted for Elixir
+%% once, in the NIF. `with_defaults(#{timeout => 100}, fun() -> py:func(...) end)'.
+-spec with_defaults(map(), fun(() -> Result)) -> Result.
+with_defaults(Defaults, Fun) when is_map(Defaults), is_function(Fun, 0) ->
+    case check_opts(maps:to_list(Defaults), #{}) of
+        {ok, _} -> ok;
+        {error, Reason} -> error(Reason)
+    end,
+    Previous = get(?DEFAULTS_KEY),
+    Merged = case Previous of
+                 undefined -> Defaults;
+                 _ -> maps:merge(Previous, Defaults)
+             end,
+    put(?DEFAULTS_KEY, Merged),
+    try
+        Fun()
+    after
+        restore(?DEFAULTS_KEY, Previous)
+    end.
 
 valid_on({node, Node}) when is_atom(Node) -> true;
 valid_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
@@ -102,8 +146,8 @@ existing_atom(Other) -> error({badarg, Other}).
 
 %%% Routing
 
-route(dirty, Job, #{return := Return, timeout := Timeout}) ->
-    py_nif:call_dirty(Job, Return, Timeout);
+route(dirty, Job, #{timeout := Timeout} = Opts) ->
+    py_nif:call_dirty(Job, nif_return(Opts), Timeout);
 route({node, Node}, Job, Opts) when is_atom(Node) ->
     remote(Node, Job, Opts);
 route(On, Job, Opts) ->
@@ -119,7 +163,7 @@ route(On, Job, Opts) ->
 
 %% @doc Starts a job on a context and returns at once, for await/1 and cancel/1.
 %% `{ok, R} = py_exec:async({call, <<"time.sleep">>, [1], []}, #{})'.
--spec async(py_nif:job(), map()) -> {ok, request()} | {error, term()}.
+-spec async(py_job:job(), map()) -> {ok, request()} | {error, py_error:reason()}.
 async(Job, Opts) ->
     case validate_opts(Opts) of
         {ok, #{on := dirty}} -> {error, {bad_option, on}};
@@ -186,17 +230,11 @@ local(Name) ->
 %% sent back there: OTP turns a NIF resource that leaves its node into a plain
 %% reference. A call on one is refused plainly rather than run on a dead reference.
 remote_handle(Job) ->
-    case job_object(Job) of
+    case py_job:object(Job) of
         Obj when is_reference(Obj), node(Obj) =/= node() -> node(Obj);
         _ -> false
     end.
 
-job_object({method, Obj, _, _, _}) -> Obj;
-job_object({getattr, Obj, _}) -> Obj;
-job_object({call_obj, Obj, _, _}) -> Obj;
-job_object({value, Obj}) -> Obj;
-job_object({to_binary, Obj}) -> Obj;
-job_object(_) -> undefined.
 
 remote(Node, Job, #{timeout := Timeout} = Opts) ->
     ErpcTimeout = case Timeout of
@@ -221,7 +259,8 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 %% its final message, so the call never waits in `receive'; otherwise, or with
 %% a zero timeout, the job is submitted and its reply comes by message. The
 %% deadline counts from the submission.
-call(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
+call(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+    Return = nif_return(Opts),
     Ref = make_ref(),
     Idle = Timeout =/= 0 andalso idle(),
     First = case Idle of
@@ -312,7 +351,8 @@ env_timeout() ->
 await_first(Ref, Job, Timeout) ->
     await(Ref, Job, {submitted, Timeout}, Timeout).
 
-start(Place, Where, Job, #{return := Return, timeout := Timeout}) ->
+start(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+    Return = nif_return(Opts),
     Deadline = deadline(Timeout),
     Ref = make_ref(),
     Submitted = case py_nif:submit(Place, Ref, Job, Return) of
@@ -392,18 +432,27 @@ refuse_callback(JobRes) ->
 
 callback({JobRes, _Where} = Job, Call) ->
     Previous = put(?CALLBACK_KEY, Job),
+    %% The callback is other code: the caller's with_defaults/2 is not its own.
+    Defaults = erase(?DEFAULTS_KEY),
     Reply = try
                 {ok, apply_call(Call)}
             catch
                 Class:Reason:Stack -> {error, {Class, Reason, Stack}}
             after
                 %% Callbacks nest: an outer callback's job must be current again.
-                restore(Previous)
+                restore(?CALLBACK_KEY, Previous),
+                restore(?DEFAULTS_KEY, Defaults)
             end,
     ok = py_nif:callback_reply(JobRes, Reply).
 
-restore(undefined) -> _ = erase(?CALLBACK_KEY), ok;
-restore(Job) -> _ = put(?CALLBACK_KEY, Job), ok.
+restore(Key, undefined) -> _ = erase(Key), ok;
+restore(Key, Value) -> _ = put(Key, Value), ok.
+
+%% What the NIF converts the result to: a handle, or a term whose None is
+%% `undefined' or (for Elixir) `nil'.
+nif_return(#{return := handle}) -> handle;
+nif_return(#{none := nil}) -> term_nil;
+nif_return(_) -> term.
 
 %% Output goes to the caller's group leader, so it shows where the call was
 %% typed, a remote shell included. Each message is acknowledged once written:

@@ -1,9 +1,9 @@
-%% @doc Pure helpers of `py': Python names, jobs, bindings and the eliding of
+%% @doc Pure helpers of `py': Python names, bindings and the eliding of
 %% long `dir'/`vars' results. Nothing here talks to Python.
 -module(py_lib).
 
 -export([name/1, name/2, dotted/2, builtin/1, operator/1, class_name/1, cast_name/1,
-         target_job/3, code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
+         code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
 
 -export_type([name/0, target/0]).
 
@@ -68,25 +68,6 @@ cast_name(int) -> <<"builtins.int">>;
 cast_name(float) -> <<"builtins.float">>;
 cast_name(str) -> <<"builtins.str">>;
 cast_name(Other) -> error({bad_type, Other}).
-
-%% @doc The job for `py:call/4'. A tuple whose first element is a name is
-%% `{Module, Function}'; any other first element is an object with a method.
-%% `target_job({math, pow}, [2, 3], [])' gives `{ok, {call, {math, pow}, [2, 3], []}}'.
--spec target_job(term(), list(), py_nif:kwargs()) ->
-          {ok, py_nif:job()} | {error, {bad_target, term()}}.
-target_job(Target, Args, Kwargs) ->
-    try
-        {ok, job(Target, Args, Kwargs)}
-    catch
-        error:{bad_name, _} -> {error, {bad_target, Target}}
-    end.
-
-job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
-    {call, dotted(Mod, Fun), Args, Kwargs};
-job({Obj, Method}, Args, Kwargs) ->
-    {method, Obj, name(Method), Args, Kwargs};
-job(Dotted, Args, Kwargs) ->
-    {call, name(Dotted), Args, Kwargs}.
 
 %% @doc Source text as a binary: a binary or any chardata.
 %% `code("1 + 1")' gives `<<"1 + 1">>'.

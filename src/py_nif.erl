@@ -24,21 +24,11 @@
 -type pool() :: reference().
 -type job_res() :: reference().
 -type place() :: ctx() | pool() | job_res().
--type return() :: term | handle.
 -type strategy() :: round_robin | least_busy.
 -type kwargs() :: #{atom() | binary() => term()} | [{atom() | binary(), term()}].
-%% A dotted name: one binary (or atom), or `{Owner, Attr}', read as "Owner.Attr".
--type dotted() :: py_lib:name() | {py_lib:name(), py_lib:name()}.
--type job() :: {call, Name :: dotted(), Args :: list(), kwargs()}
-             | {const, Name :: dotted()}
-             | {method, Obj :: term(), Name :: binary(), Args :: list(), kwargs()}
-             | {getattr, Obj :: term(), Name :: binary()}
-             | {call_obj, Obj :: term(), Args :: list(), kwargs()}
-             | {eval, Code :: binary(), Bindings :: map()}
-             | {exec, Code :: binary(), Bindings :: map()}
-             | {import, Name :: binary()}
-             | {value, handle()}
-             | {to_binary, Obj :: term()}.
+%% The job term; py_job builds it.
+-type job() :: py_job:job().
+-type return() :: term | term_nil | handle.
 %% Output written while the reader was behind, in order.
 -type chunks() :: [{stdout | stderr, binary()}].
 -type callback_result() :: {ok, term()}

@@ -478,6 +478,16 @@ call_options(_Config) ->
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {node, node()}}),
     %% Wait for the sleep above to end before the next case uses the pool.
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 3000}),
+    %% none => nil: None is converted to nil in the NIF, at any depth, on every path.
+    [{ok, [nil, {nil}]} = py:call({builtins, eval}, [<<"[None, (None,)]">>], [],
+                                   #{none => nil, on => On})
+     || On <- [default, dirty, ?ONE, {node, node()}]],
+    {ok, [undefined]} = py:call({builtins, eval}, [<<"[None]">>], [], #{}),
+    %% An erlang.Atom('undefined') made in Python stays the atom.
+    {ok, [undefined, nil]} =
+        py:call({builtins, eval}, [<<"[__import__('erlang').Atom('undefined'), None]">>], [],
+                #{none => nil}),
+    [nil] = py_exec:with_defaults(#{none => nil}, fun() -> py:eval(<<"[None]">>) end),
     ok.
 
 eval_arities(_Config) ->

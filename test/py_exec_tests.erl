@@ -35,7 +35,7 @@ defaults_test() ->
     with_default_timeout(fun() ->
         with_env(call_timeout, unset, fun() ->
             ok = py_exec:unload_default_timeout(),
-            ?assertEqual({ok, #{timeout => 5000, return => term, on => default}},
+            ?assertEqual({ok, #{timeout => 5000, return => term, none => undefined, on => default}},
                          py_exec:validate_opts(#{}))
         end)
     end).
@@ -45,10 +45,10 @@ default_timeout_from_env_test() ->
     with_default_timeout(fun() ->
         with_env(call_timeout, 250, fun() ->
             ok = py_exec:unload_default_timeout(),
-            ?assertEqual({ok, #{timeout => 250, return => term, on => default}},
+            ?assertEqual({ok, #{timeout => 250, return => term, none => undefined, on => default}},
                          py_exec:validate_opts(#{})),
             %% An explicit option wins over the env.
-            ?assertEqual({ok, #{timeout => infinity, return => term, on => default}},
+            ?assertEqual({ok, #{timeout => infinity, return => term, none => undefined, on => default}},
                          py_exec:validate_opts(#{timeout => infinity}))
         end)
     end).
@@ -95,7 +95,7 @@ set_call_timeout_test() ->
     end).
 
 all_options_test() ->
-    ?assertEqual({ok, #{timeout => 10, return => handle, on => dirty}},
+    ?assertEqual({ok, #{timeout => 10, return => handle, none => undefined, on => dirty}},
                  py_exec:validate_opts(#{timeout => 10, return => handle, on => dirty})).
 
 good_timeouts_test_() ->
@@ -115,7 +115,7 @@ bad_returns_test_() ->
      || R <- [terms, <<"term">>, "handle", 1, undefined, {handle}]].
 
 good_ons_test_() ->
-    [?_assertEqual({ok, #{timeout => 1, return => term, on => On}},
+    [?_assertEqual({ok, #{timeout => 1, return => term, none => undefined, on => On}},
                    py_exec:validate_opts(#{on => On, timeout => 1}))
      || On <- [default, dirty, mypool, {mypool, 1}, {default, 3},
                {node, 'a@b'}, {node, nonode@nohost},
@@ -205,3 +205,27 @@ idle_test() ->
         [exit(P, kill) || P <- Spinners]
     end,
     ?assertEqual(ok, py_test_util:wait_until(fun py_exec:idle/0, 2000)).
+
+%% `none' says what None becomes; only undefined and nil.
+none_option_test() ->
+    ?assertMatch({ok, #{none := nil}}, py_exec:validate_opts(#{none => nil, timeout => 1})),
+    ?assertMatch({ok, #{none := undefined}}, py_exec:validate_opts(#{timeout => 1})),
+    ?assertEqual({error, {bad_option, none}}, py_exec:validate_opts(#{none => null})).
+
+%% with_defaults/2: options for the calls inside it that give none themselves;
+%% blocks nest, the inner wins, and nothing is left behind.
+with_defaults_test() ->
+    Check = fun() -> py_exec:validate_opts(#{timeout => 1}) end,
+    ?assertMatch({ok, #{none := undefined, return := term}}, Check()),
+    R = py_exec:with_defaults(#{none => nil}, fun() ->
+            Inner = py_exec:with_defaults(#{return => handle}, Check),
+            {Check(), Inner, py_exec:validate_opts(#{timeout => 1, none => undefined})}
+        end),
+    ?assertMatch({{ok, #{none := nil, return := term}},
+                  {ok, #{none := nil, return := handle}},
+                  {ok, #{none := undefined}}}, R),
+    ?assertMatch({ok, #{none := undefined, return := term}}, Check()),
+    ?assertError({bad_option, none}, py_exec:with_defaults(#{none => 1}, Check)),
+    %% An exception inside still restores the outer defaults.
+    ?assertError(boom, py_exec:with_defaults(#{none => nil}, fun() -> error(boom) end)),
+    ?assertMatch({ok, #{none := undefined}}, Check()).

@@ -1,4 +1,4 @@
-%% Names, jobs, bindings and eliding: everything of py that needs no Python.
+%% Names, bindings and eliding: everything of py that needs no Python.
 -module(py_lib_tests).
 -include_lib("eunit/include/eunit.hrl").
 
@@ -82,24 +82,8 @@ cast_name_test() ->
     ?assertEqual(<<"builtins.str">>, py_lib:cast_name(str)),
     ?assertError({bad_type, bool}, py_lib:cast_name(bool)).
 
-target_job_test() ->
-    ?assertEqual({ok, {call, {math, pow}, [2, 3], []}},
-                 py_lib:target_job({math, pow}, [2, 3], [])),
-    ?assertEqual({ok, {call, {<<"os.path">>, join}, [<<"a">>], #{}}},
-                 py_lib:target_job({<<"os.path">>, join}, [<<"a">>], #{})),
-    ?assertEqual({ok, {call, <<"math.pow">>, [2, 3], [{z, 1}]}},
-                 py_lib:target_job('math.pow', [2, 3], [{z, 1}])),
-    ?assertEqual({ok, {call, <<"math.pow">>, [], #{}}},
-                 py_lib:target_job(<<"math.pow">>, [], #{})),
-    Ref = make_ref(),
-    ?assertEqual({ok, {method, Ref, <<"strftime">>, [<<"%Y">>], []}},
-                 py_lib:target_job({Ref, strftime}, [<<"%Y">>], [])),
-    %% Any object that is not a name takes the method form, plain data too.
-    ?assertEqual({ok, {method, [3, 1], <<"index">>, [1], []}},
-                 py_lib:target_job({[3, 1], index}, [1], [])).
-
 bad_target_test_() ->
-    [?_assertEqual({error, {bad_target, T}}, py_lib:target_job(T, [], []))
+    [?_assertEqual({error, {bad_target, T}}, py_job:target(T, [], []))
      || T <- ["math.pow", 42, {math, "pow"}, {make_ref(), 3}, {math, pow, 1}]].
 
 code_test() ->

@@ -418,6 +418,57 @@ defmodule PyTest do
       assert Py.eval("v", v: big) === big
       assert Py.eval("v", v: {:undefined_not, [:ok]}) === {:undefined_not, [:ok]}
     end
+
+    test "None is nil at any depth, converted in the NIF; the atom undefined stays" do
+      assert Py.eval("[None, (None, {None: None})]") === [nil, {nil, %{nil => nil}}]
+      assert Py.call({:builtins, :eval}, ["[None]"]) === {:ok, [nil]}
+      assert Py.eval("__import__('erlang').Atom('undefined')") === :undefined
+      assert Py.eval("[__import__('erlang').Atom('undefined'), None]") === [:undefined, nil]
+      {:ok, request} = Py.async_call({:builtins, :eval}, ["(None,)"])
+      assert Py.await(request) === {:ok, {nil}}
+      # Erlang callers keep undefined.
+      assert :py.eval("[None]") === [:undefined]
+    end
+
+    test "a callback into Erlang runs without the wrapper's nil" do
+      # The function called back is other code: :py there gives undefined, as for
+      # any Erlang caller, while Py inside it gives nil again.
+      erlang_side = fn -> Atom.to_string(:py.eval("None")) end
+      elixir_side = fn -> inspect(Py.eval("None")) end
+      assert Py.eval("__import__('erlang').call(f, [])", f: erlang_side) === "undefined"
+      assert Py.eval("__import__('erlang').call(f, [])", f: elixir_side) === "nil"
+    end
+  end
+
+  describe "the error vocabulary" do
+    test "every py reason is a Py.Error, a remote handle's too" do
+      # A reference made on another node, as a handle from there arrives here.
+      name = "other@host"
+      ext = <<131, 90, 0, 1, 119, byte_size(name), name::binary, 1::32, 7::32>>
+      remote = :erlang.binary_to_term(ext)
+      assert node(remote) === :other@host
+      error = assert_raise Py.Error, fn -> Py.attr(remote, :x) end
+      assert error.reason === {:remote_handle, :other@host}
+      assert {:error, %Py.Error{reason: {:remote_handle, _}}} = Py.call({remote, :m}, [])
+    end
+
+    test "new reasons are described" do
+      for reason <- [
+            {:too_large, [0]},
+            {:key_collision, [0], "a"},
+            {:bad_kwargs, [:a]},
+            {:busy, %{gil_stuck_ms: 120}},
+            {:panic, "bug"}
+          ] do
+        assert :py_error.is_reason(reason)
+        error = Py.Error.exception(reason)
+        assert error.reason === reason
+        assert error.message != inspect(reason)
+      end
+
+      assert {:error, %Py.Error{reason: {:key_collision, [0], _}}} =
+               Py.call({:builtins, :len}, [%{1 => :a, 1.0 => :b}])
+    end
   end
 
   describe "values" do

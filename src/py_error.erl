@@ -1,0 +1,107 @@
+%% @doc The vocabulary of `py''s errors: every reason a call can give (as
+%% `{error, Reason}', or raise from the functions that return values), in one
+%% place. The NIF renders its own into these terms (`convert::reason' in
+%% native/py_nif); `py', `py_exec' and the Elixir wrapper ask this module
+%% instead of keeping lists of their own. docs/api.md ("Errors") explains each.
+-module(py_error).
+
+-export([is_reason/1, format/1]).
+
+-export_type([reason/0, path/0]).
+
+%% Steps from the top of a value: 0-based positions, map keys, keyword names.
+-type path() :: [non_neg_integer() | term()].
+-type reason() ::
+        %% Python raised: qualified class name, str(exc), formatted traceback lines.
+        {python, Type :: binary(), Message :: binary(), Traceback :: [binary()]}
+        %% Conversion.
+      | {unsupported, path(), term()}
+      | {too_deep, path()}
+      | {too_large, path()}
+      | {cycle, path()}
+      | {key_collision, path(), Key :: term()}
+      | {bad_kwargs, term()}
+        %% Time and the interpreter.
+      | timeout
+      | cancelled
+      | {busy, #{gil_stuck_ms := non_neg_integer()}}
+      | {context_down, term()}
+      | {python_init_failed, binary()}
+      | {panic, binary()}
+        %% The call itself.
+      | {bad_option, term()}
+      | {no_pool, atom()}
+      | {no_context, {atom(), pos_integer()}}
+      | {bad_target, term()}
+      | {bad_job, term()}
+      | {not_a_handle, term()}
+      | not_owner
+        %% Other nodes.
+      | {erpc, term()}
+      | {remote, error | exit | throw, term()}
+      | {remote_handle, node()}.
+
+%% @doc Whether `Term' is one of py's error reasons. A misused argument of a
+%% function that returns a value (`{bad_name, _}', `{bad_binding, _}', a
+%% `badarg') is not: like any misuse of a function, it is the caller's bug.
+%% `is_reason(timeout)' gives `true'.
+-spec is_reason(term()) -> boolean().
+is_reason({python, T, M, Tb}) -> is_binary(T) andalso is_binary(M) andalso is_list(Tb);
+is_reason({unsupported, P, _}) -> is_list(P);
+is_reason({too_deep, P}) -> is_list(P);
+is_reason({too_large, P}) -> is_list(P);
+is_reason({cycle, P}) -> is_list(P);
+is_reason({key_collision, P, _}) -> is_list(P);
+is_reason({bad_kwargs, _}) -> true;
+is_reason(timeout) -> true;
+is_reason(cancelled) -> true;
+is_reason({busy, #{gil_stuck_ms := _}}) -> true;
+is_reason({context_down, _}) -> true;
+is_reason({python_init_failed, M}) -> is_binary(M);
+is_reason({panic, M}) -> is_binary(M);
+is_reason({bad_option, _}) -> true;
+is_reason({no_pool, _}) -> true;
+is_reason({no_context, _}) -> true;
+is_reason({bad_target, _}) -> true;
+is_reason({bad_job, _}) -> true;
+is_reason({not_a_handle, _}) -> true;
+is_reason(not_owner) -> true;
+is_reason({erpc, _}) -> true;
+is_reason({remote, C, _}) -> C =:= error orelse C =:= exit orelse C =:= throw;
+is_reason({remote_handle, N}) -> is_atom(N);
+is_reason(_) -> false.
+
+%% @doc A reason as text for a person: the Python type, message and traceback
+%% for an exception, a sentence for the rest.
+%% `format(timeout)' gives `<<"timeout: the deadline passed">>'.
+-spec format(reason()) -> binary().
+format({python, Type, Message, Traceback}) ->
+    Head = [Type, ": ", Message],
+    case Traceback of
+        [] -> iolist_to_binary(Head);
+        _ -> iolist_to_binary([Head, "\n\nPython traceback:\n", lists:join("\n", Traceback)])
+    end;
+format(Reason) ->
+    unicode:characters_to_binary(describe(Reason)).
+
+describe({unsupported, Path, Term}) -> io_lib:format("cannot convert ~0tp at ~0tp", [Term, Path]);
+describe({too_deep, Path}) -> io_lib:format("nesting deeper than max_depth at ~0tp", [Path]);
+describe({too_large, Path}) -> io_lib:format("more terms than max_terms at ~0tp", [Path]);
+describe({cycle, Path}) -> io_lib:format("a cyclic structure at ~0tp", [Path]);
+describe({key_collision, Path, Key}) ->
+    io_lib:format("key ~0tp collides in Python with another key of the map at ~0tp", [Key, Path]);
+describe({bad_kwargs, Kw}) ->
+    io_lib:format("keyword arguments must be a map or a list of pairs, not ~0tp", [Kw]);
+describe(timeout) -> "timeout: the deadline passed";
+describe(cancelled) -> "cancelled";
+describe({busy, #{gil_stuck_ms := Ms}}) ->
+    io_lib:format("refused: the GIL has not been released for ~b ms (C code holds it)", [Ms]);
+describe({context_down, R}) -> io_lib:format("the Python context stopped: ~0tp", [R]);
+describe({python_init_failed, M}) -> ["Python failed to start: ", M];
+describe({panic, M}) -> ["internal error in the py NIF (please report it): ", M];
+describe({bad_option, K}) -> io_lib:format("bad option: ~0tp", [K]);
+describe({no_pool, N}) -> io_lib:format("no pool named ~0tp is started", [N]);
+describe({no_context, {N, I}}) -> io_lib:format("pool ~0tp has no context ~b", [N, I]);
+describe({remote_handle, Node}) ->
+    io_lib:format("a handle made on ~0tp cannot be used on this node", [Node]);
+describe(Reason) -> io_lib:format("~0tp", [Reason]).

@@ -1,0 +1,92 @@
+%% @doc The job term: the one module that builds it, and the one place on the
+%% Erlang side that reads its positions. The NIF decodes it once into a typed
+%% value (`base::job' in native/py_nif); docs/internals.md ("Jobs") is the
+%% contract between the two. Adding a kind of job means a builder here and a
+%% variant there.
+-module(py_job).
+
+-export([call/3, const/1, method/4, getattr/2, call_obj/3, eval/2, exec/2,
+         import/1, value/1, to_binary/1, target/3, object/1]).
+
+-export_type([job/0, dotted/0]).
+
+%% A dotted name: one binary (or atom), or `{Owner, Attr}', read as "Owner.Attr".
+-type dotted() :: py_lib:name() | {py_lib:name(), py_lib:name()}.
+-type job() :: {call, Name :: dotted(), Args :: list(), py_nif:kwargs()}
+             | {const, Name :: dotted()}
+             | {method, Obj :: term(), Name :: binary(), Args :: list(), py_nif:kwargs()}
+             | {getattr, Obj :: term(), Name :: binary()}
+             | {call_obj, Obj :: term(), Args :: list(), py_nif:kwargs()}
+             | {eval, Code :: binary(), Bindings :: map()}
+             | {exec, Code :: binary(), Bindings :: map()}
+             | {import, Name :: binary()}
+             | {value, py_nif:handle()}
+             | {to_binary, Obj :: term()}.
+
+%% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'.
+-spec call(dotted(), list(), py_nif:kwargs()) -> job().
+call(Name, Args, Kwargs) -> {call, Name, Args, Kwargs}.
+
+%% @doc The value a dotted name resolves to. `const(<<"math.pi">>)'.
+-spec const(dotted()) -> job().
+const(Name) -> {const, Name}.
+
+%% @doc `Obj.Name(*Args, **Kwargs)'.
+-spec method(term(), binary(), list(), py_nif:kwargs()) -> job().
+method(Obj, Name, Args, Kwargs) -> {method, Obj, Name, Args, Kwargs}.
+
+%% @doc `Obj.Name'.
+-spec getattr(term(), binary()) -> job().
+getattr(Obj, Name) -> {getattr, Obj, Name}.
+
+%% @doc `Obj(*Args, **Kwargs)', for a callable object (a handle, usually).
+-spec call_obj(term(), list(), py_nif:kwargs()) -> job().
+call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, Kwargs}.
+
+%% @doc An expression evaluated with `Bindings' as globals.
+-spec eval(binary(), map()) -> job().
+eval(Code, Bindings) -> {eval, Code, Bindings}.
+
+%% @doc Statements executed with `Bindings' as globals.
+-spec exec(binary(), map()) -> job().
+exec(Code, Bindings) -> {exec, Code, Bindings}.
+
+%% @doc A module, imported.
+-spec import(binary()) -> job().
+import(Name) -> {import, Name}.
+
+%% @doc The object behind a handle, converted to data if it can be.
+-spec value(term()) -> job().
+value(Handle) -> {value, Handle}.
+
+%% @doc A copy of a buffer-protocol object as a binary.
+-spec to_binary(term()) -> job().
+to_binary(Obj) -> {to_binary, Obj}.
+
+%% @doc The job for `py:call/4'. A tuple whose first element is a name is
+%% `{Module, Function}'; any other first element is an object with a method.
+%% `target({math, pow}, [2, 3], [])' gives `{ok, {call, {math, pow}, [2, 3], []}}'.
+-spec target(term(), list(), py_nif:kwargs()) -> {ok, job()} | {error, {bad_target, term()}}.
+target(Target, Args, Kwargs) ->
+    try
+        {ok, target_job(Target, Args, Kwargs)}
+    catch
+        error:{bad_name, _} -> {error, {bad_target, Target}}
+    end.
+
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
+    call(py_lib:dotted(Mod, Fun), Args, Kwargs);
+target_job({Obj, Method}, Args, Kwargs) ->
+    method(Obj, py_lib:name(Method), Args, Kwargs);
+target_job(Dotted, Args, Kwargs) ->
+    call(py_lib:name(Dotted), Args, Kwargs).
+
+%% @doc The object a job works on (a handle, usually), or `undefined'.
+%% `object({getattr, H, <<"x">>})' gives `H'.
+-spec object(job()) -> term().
+object({method, Obj, _, _, _}) -> Obj;
+object({getattr, Obj, _}) -> Obj;
+object({call_obj, Obj, _, _}) -> Obj;
+object({value, Obj}) -> Obj;
+object({to_binary, Obj}) -> Obj;
+object(_) -> undefined.

@@ -1,0 +1,31 @@
+%% The error vocabulary: every reason is recognised and has a text.
+-module(py_error_tests).
+
+-include_lib("eunit/include/eunit.hrl").
+
+reasons() ->
+    [{python, <<"builtins.ValueError">>, <<"bad">>, [<<"ValueError: bad">>]},
+     {unsupported, [0], make_ref()}, {too_deep, [0]}, {too_large, []}, {cycle, [1]},
+     {key_collision, [0], <<"a">>}, {bad_kwargs, [a | b]}, timeout, cancelled,
+     {busy, #{gil_stuck_ms => 150}}, {context_down, stopped},
+     {python_init_failed, <<"no">>}, {panic, <<"bug">>}, {bad_option, colour},
+     {no_pool, nope}, {no_context, {default, 9}}, {bad_target, {1, 2}},
+     {bad_job, x}, {not_a_handle, 1}, not_owner, {erpc, noconnection},
+     {remote, error, badarg}, {remote_handle, 'a@b'}].
+
+every_reason_is_one_test() ->
+    [?assert(py_error:is_reason(R)) || R <- reasons()].
+
+other_terms_are_not_test() ->
+    [?assertNot(py_error:is_reason(T))
+     || T <- [badarg, {badmatch, 1}, function_clause, {python, a, b, c},
+              {remote, other, x}, {busy, 1}, {panic, "list"},
+              %% Misused arguments are the caller's bug, not a py error.
+              {bad_name, 1}, {bad_binding, 1}, {bad_bindings, x}, {bad_code, x}]].
+
+every_reason_has_text_test() ->
+    [?assert(is_binary(py_error:format(R)) andalso byte_size(py_error:format(R)) > 0)
+     || R <- reasons()],
+    ?assertEqual(<<"builtins.ValueError: bad\n\nPython traceback:\nValueError: bad">>,
+                 py_error:format(hd(reasons()))),
+    ?assertEqual(<<"timeout: the deadline passed">>, py_error:format(timeout)).
