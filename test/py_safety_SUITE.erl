@@ -493,14 +493,17 @@ gil_stuck(Target, Args) ->
     true = InfoMs =< 50,
     true = is_integer(Size) andalso Size >= 2 andalso length(Contexts) =:= Size,
     true = is_integer(StuckFor) andalso StuckFor >= 100,
-    [#{busy := true, running_ms := RunMs}] =
-        [C || #{busy := true} = C <- Contexts],
+    %% The stuck context is the one of {default, 1}: busy, running for 100 ms or more.
+    {ok, StuckCtx} = py_pool:context(default, 1),
+    #{id := StuckId} = py_nif:context_info(StuckCtx),
+    [#{busy := true, running_ms := RunMs}] = [C || #{id := Id} = C <- Contexts, Id =:= StuckId],
     true = is_integer(RunMs) andalso RunMs >= 100,
     [] = [C || #{id := Id, busy := B, queued := Q, running_ms := R} = C <- Contexts,
                not (is_integer(Id) andalso is_boolean(B) andalso is_integer(Q)
                     andalso (R =:= undefined orelse is_integer(R)))],
-    [{ok, 3} = py:call({operator, add}, [1, 2], [], #{on => On}) || On <- [{default, 1}, {default, 2}, dirty]],
-    {ok, #{gil := #{stuck_ms := undefined}}} = {ok, py:pool_info(default)},
+    [{ok, 3} = py:call({operator, add}, [1, 2], [], #{on => On})
+     || On <- [{default, 1}, {default, 2}, dirty]],
+    #{gil := #{stuck_ms := undefined}} = py:pool_info(default),
     py_test_util:assert_mailbox_empty().
 
 %% @doc Item 3, the documented limit: the dirty path cannot interrupt Python
