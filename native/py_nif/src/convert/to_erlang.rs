@@ -72,14 +72,23 @@ pub fn encode_key_for_error<'a>(env: Env<'a>, key: &Bound<'_, PyAny>) -> Term<'a
 }
 
 impl<'a, 'py> Encoder<'a, 'py> {
-    fn encode(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
-        self.budget = self
-            .budget
-            .checked_sub(1)
+    /// Counts `n` more terms made (a container's elements: charged per container, not
+    /// per term). Past the budget: too large; every `INTERRUPT_EVERY` terms, a look at
+    /// whether the job was given up.
+    fn charge(&mut self, n: usize) -> Result<(), Error> {
+        let before = self.budget;
+        self.budget = before
+            .checked_sub(n)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
-        if self.budget.is_multiple_of(INTERRUPT_EVERY) && crate::runtime::interrupt::requested() {
+        if before / INTERRUPT_EVERY != self.budget / INTERRUPT_EVERY
+            && crate::runtime::interrupt::requested()
+        {
             return Err(Error::Timeout);
         }
+        Ok(())
+    }
+
+    fn encode(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
         let e = self.env.as_c_arg();
         let p = obj.as_ptr();
         unsafe {
@@ -292,10 +301,16 @@ impl<'a, 'py> Encoder<'a, 'py> {
 
     fn list(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
         let p = obj.as_ptr();
-        let mut out = Vec::with_capacity(unsafe { ffi::PyList_GET_SIZE(p) } as usize);
+        let mut charged = unsafe { ffi::PyList_GET_SIZE(p) } as usize;
+        self.charge(charged)?;
+        let mut out = Vec::with_capacity(charged);
         let mut i = 0;
         // The length is read each time: an encoder may have changed the list.
         while i < unsafe { ffi::PyList_GET_SIZE(p) } {
+            if i as usize >= charged {
+                self.charge(1)?;
+                charged += 1;
+            }
             let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyList_GET_ITEM(p, i)) };
             out.push(
                 self.encode(&item)
@@ -311,6 +326,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
     fn tuple(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
         let p = obj.as_ptr();
         let n = unsafe { ffi::PyTuple_GET_SIZE(p) };
+        self.charge(n as usize)?;
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n {
             let item = unsafe { Bound::from_borrowed_ptr(self.py, ffi::PyTuple_GET_ITEM(p, i)) };
@@ -327,6 +343,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
     fn dict(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {
         let p = obj.as_ptr();
         let n = unsafe { ffi::PyDict_Size(p) } as usize;
+        self.charge(2 * n)?;
         let mut keys = Vec::with_capacity(n);
         let mut values = Vec::with_capacity(n);
         let mut pos: ffi::Py_ssize_t = 0;
@@ -390,6 +407,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             .map_err(|err| Error::from_pyerr(self.py, err))?;
         for (i, item) in iter.enumerate() {
             let item = item.map_err(|err| Error::from_pyerr(self.py, err))?;
+            self.charge(1)?;
             out.push(
                 self.encode(&item)
                     .map_err(|err| err.at(PathElem::Index(i)))?,

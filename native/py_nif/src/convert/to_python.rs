@@ -45,16 +45,24 @@ impl<'a, 'py> Decoder<'a, 'py> {
         }
     }
 
-    pub fn decode(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
-        let left = self
-            .budget
-            .get()
-            .checked_sub(1)
+    /// Counts `n` more terms read (a container's elements: charged per container, not
+    /// per term, so a list of a million floats pays once). Past the budget: too large;
+    /// every `INTERRUPT_EVERY` terms, a look at whether the job was given up.
+    fn charge(&self, n: usize) -> Result<(), Error> {
+        let before = self.budget.get();
+        let after = before
+            .checked_sub(n)
             .ok_or(Error::TooLarge { path: Vec::new() })?;
-        self.budget.set(left);
-        if left.is_multiple_of(INTERRUPT_EVERY) && crate::runtime::interrupt::requested() {
+        self.budget.set(after);
+        if before / INTERRUPT_EVERY != after / INTERRUPT_EVERY
+            && crate::runtime::interrupt::requested()
+        {
             return Err(Error::Timeout);
         }
+        Ok(())
+    }
+
+    pub fn decode(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
         let e = self.env.as_c_arg();
         let py = self.py;
         unsafe {
@@ -135,6 +143,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             if sys::enif_get_list_length(e, t, &mut len) == 0 {
                 return Err(unsupported(t)); // improper list
             }
+            self.charge(len as usize)?;
             let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(len as ffi::Py_ssize_t));
             let mut rest = t;
             let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
@@ -212,6 +221,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             if sys::enif_get_list_length(e, t, &mut len) == 0 {
                 return Err(unsupported(t)); // improper list
             }
+            self.charge(len as usize)?;
             let list = Bound::from_owned_ptr(py, ffi::PyList_New(len as ffi::Py_ssize_t));
             let mut rest = t;
             let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
@@ -236,6 +246,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
             let mut arity: i32 = 0;
             let mut elems: *const ERL_NIF_TERM = std::ptr::null();
             sys::enif_get_tuple(e, t, &mut arity, &mut elems);
+            self.charge(arity as usize)?;
             let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(arity as ffi::Py_ssize_t));
             for i in 0..arity as usize {
                 let item = self
@@ -250,6 +261,11 @@ impl<'a, 'py> Decoder<'a, 'py> {
     fn map(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
         let e = self.env.as_c_arg();
         let py = self.py;
+        let mut size: usize = 0;
+        if unsafe { sys::enif_get_map_size(e, t, &mut size) } == 0 {
+            return Err(unsupported(t));
+        }
+        self.charge(2 * size)?;
         let dict = PyDict::new(py);
         unsafe {
             let mut iter: sys::ErlNifMapIterator = std::mem::zeroed();

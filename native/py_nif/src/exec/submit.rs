@@ -144,7 +144,7 @@ fn scan<'a>(
             if owner.is_none() && matches!(job, Job::Call { .. }) {
                 owner = owner_of(head);
             }
-            if budget.is_some() {
+            if budget.is_some() && left >= 0 {
                 todo.push(head);
                 left -= 1;
             }
@@ -154,19 +154,29 @@ fn scan<'a>(
     if budget.is_none() {
         return Some(owner);
     }
+    if left < 0 {
+        return None;
+    }
     // The rest of the job (names, code, keyword arguments) counts too.
     if let Ok(parts) = get_tuple(term) {
         let args = args.map(|a| a.as_c_arg());
         todo.extend(parts.into_iter().filter(|p| Some(p.as_c_arg()) != args));
     }
+    // Over budget, stop at once: a big list is not walked (nor pushed) to its end.
     while let Some(t) = todo.pop() {
         left -= 1;
+        if left < 0 {
+            return None;
+        }
         if t.is_list() {
             let mut rest = t;
             while let Ok((head, tail)) = rest.list_get_cell() {
                 todo.push(head);
                 rest = tail;
                 left -= 1;
+                if left < 0 {
+                    return None;
+                }
             }
         } else if t.is_tuple() {
             if let Ok(elems) = get_tuple(t) {
@@ -178,11 +188,11 @@ fn scan<'a>(
                     todo.push(k);
                     todo.push(v);
                     left -= 1;
+                    if left < 0 {
+                        return None;
+                    }
                 }
             }
-        }
-        if left < 0 {
-            return None;
         }
     }
     Some(owner)
