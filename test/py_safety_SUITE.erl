@@ -31,6 +31,7 @@
          bad_kwargs_every_path/1, bad_kwargs_burst_own_vm/1, no_call_raises_nif_panicked/1,
          timeouts_with_sleepy_del_own_vm/1, timeouts_with_spinning_del_own_vm/1,
          gil_held_in_c/1, gil_held_in_c_sum/1, dirty_blocked_in_c_times_out/1,
+         timeout_holds_with_unresponsive_group_leader/1,
          key_collision_in_arguments/1, key_collision_in_kwargs/1,
          key_collision_in_bindings/1,
          print_flood_own_vm/1, print_keeps_every_line_in_order/1,
@@ -86,6 +87,7 @@ groups() ->
        %% 3: timeouts that need no thread running user Python, nor the GIL
        timeouts_with_sleepy_del_own_vm, timeouts_with_spinning_del_own_vm,
        gil_held_in_c, gil_held_in_c_sum, dirty_blocked_in_c_times_out,
+       timeout_holds_with_unresponsive_group_leader,
        %% 4: map keys that collide in Python
        key_collision_in_arguments, key_collision_in_kwargs, key_collision_in_bindings,
        %% 5: memory Python can make the VM use
@@ -516,6 +518,40 @@ dirty_blocked_in_c_times_out(_Config) ->
     ct:log("dirty time.sleep(2) with timeout 100 answered after ~b ms", [Ms]),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
     ok.
+
+%% @doc Item 3's "timeouts hold", for output: a caller whose group leader
+%% never answers I/O requests (a stuck shell, say) runs a print loop with a
+%% 500 ms timeout. The call must answer `{error, timeout}' by the deadline
+%% (+ 50 ms) instead of waiting on its group leader for ever (which also
+%% keeps the context busy), and the context must be free again afterwards.
+%% Not one of the issue's numbered cases: found while writing this suite.
+-spec timeout_holds_with_unresponsive_group_leader(list()) -> ok.
+timeout_holds_with_unresponsive_group_leader(_Config) ->
+    Pool = py_safety_mute,
+    {ok, _} = py:start_pool(Pool, #{size => 1}),
+    try
+        Mute = spawn_link(fun Loop() -> receive _ -> Loop() end end),
+        Self = self(),
+        Caller = spawn(fun() ->
+                               group_leader(Mute, self()),
+                               Self ! {mute, timed_call({builtins, exec},
+                                                        [<<"while True: print('x')">>, #{}],
+                                                        #{on => Pool, timeout => 500})}
+                       end),
+        Answer = receive {mute, A} -> A after 3000 -> no_answer_in_3_s end,
+        exit(Caller, kill),
+        unlink(Mute),
+        exit(Mute, kill),
+        Freed = py_test_util:wait_until(fun() -> all_idle(Pool) end, 3000),
+        ct:log("answer ~p; context freed after the caller was killed: ~p", [Answer, Freed]),
+        {{error, timeout}, Ms} = Answer,
+        true = Ms =< 550,
+        ok = Freed,
+        {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => Pool})
+    after
+        ok = py:stop_pool(Pool)
+    end,
+    py_test_util:assert_mailbox_empty().
 
 %%% 4. Map keys that collide in Python
 
