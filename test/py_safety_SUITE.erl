@@ -37,7 +37,8 @@
          print_flood_own_vm/1, print_keeps_every_line_in_order/1,
          shared_structure_too_large_own_vm/1, max_terms_budget_own_vm/1,
          fork_refused_own_vm/1, multiprocessing_and_subprocess_own_vm/1,
-         eval_without_globals/1, surrogates_in_exceptions/1, max_depth_exact/1]).
+         eval_without_globals/1, surrogates_in_exceptions/1, max_depth_exact/1,
+         max_depth_exact_everywhere/1]).
 %% load, leaks, soak
 -export([callers_1000/1, interrupted_import_spares_other_callers/1,
          handles_do_not_leak/1, errors_timeouts_cancels_do_not_leak/1,
@@ -96,7 +97,8 @@ groups() ->
        %% 6: fork
        fork_refused_own_vm, multiprocessing_and_subprocess_own_vm,
        %% 7: smaller ones
-       eval_without_globals, surrogates_in_exceptions, max_depth_exact]},
+       eval_without_globals, surrogates_in_exceptions, max_depth_exact,
+       max_depth_exact_everywhere]},
      {load, [], [callers_1000, interrupted_import_spares_other_callers]},
      {leaks, [], [handles_do_not_leak, errors_timeouts_cancels_do_not_leak]},
      {soak, [], [soak]}].
@@ -899,6 +901,27 @@ max_depth_exact(_Config) ->
          {ok, 1} = py:call({builtins, len}, [AtLimit], [], #{on => On}),
          {error, {too_deep, Path}} = py:call({builtins, len}, [Over], [], #{on => On}),
          true = is_list(Path)
+     end || On <- [default, dirty]],
+    ok.
+
+%% @doc Item 7 where docs/types.md extends it: a keyword value, a binding and
+%% a result may also be exactly `max_depth' levels deep, and one more level is
+%% `{too_deep, Path}', on both paths.
+-spec max_depth_exact_everywhere(list()) -> ok.
+max_depth_exact_everywhere(_Config) ->
+    AtLimit = nest(10000),
+    Over = nest(10001),
+    [begin
+         {ok, AtLimit} = py:call({py_safety_helpers, nested}, [10000], [], #{on => On}),
+         {error, {too_deep, P1}} = py:call({py_safety_helpers, nested}, [10001], [], #{on => On}),
+         {ok, H} = py:call({builtins, dict}, [], #{obj => AtLimit}, #{on => On, return => handle}),
+         true = py_nif:is_handle(H),
+         {error, {too_deep, P2}} = py:call({builtins, dict}, [], #{obj => Over},
+                                           #{on => On, return => handle}),
+         1 = py:eval(<<"len(a)">>, #{a => AtLimit}, #{on => On}),
+         {too_deep, P3} = py_test_util:raised(fun() -> py:eval(<<"len(a)">>, #{a => Over},
+                                                               #{on => On}) end),
+         true = lists:all(fun is_list/1, [P1, P2, P3])
      end || On <- [default, dirty]],
     ok.
 

@@ -90,3 +90,11 @@ def work(x, ms):
 def c_sum(n):
     """``sum(range(n))``: one long C loop that never releases the GIL."""
     return sum(range(n))
+
+
+def nested(depth):
+    """A list nested ``depth`` lists deep (``nested(1)`` is ``[]``)."""
+    x = []
+    for _ in range(depth - 1):
+        x = [x]
+    return x
