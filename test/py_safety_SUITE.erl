@@ -277,8 +277,9 @@ child_recursion() ->
 
 %% @doc Item 2: keyword arguments that are an improper list used to panic in
 %% the NIF (killing the context, or `nif_panicked' on the dirty path). Every
-%% path answers `{error, {bad_kwargs, Kw}}', the context is not restarted and
-%% the next call works.
+%% path (pool, context, dirty, async, a method on a handle, the direct
+%% functions) answers `{error, {bad_kwargs, Kw}}' (the direct functions raise
+%% it), no context is restarted and the next call works.
 -spec bad_kwargs_every_path(list()) -> ok.
 bad_kwargs_every_path(_Config) ->
     Owners = owners(default),
@@ -287,14 +288,21 @@ bad_kwargs_every_path(_Config) ->
                || Kw <- bad_kwargs(), Opts <- Paths],
     Async = [{Kw, async, catch_all(fun() -> async_await({operator, add}, [1, 2], Kw, #{}) end)}
              || Kw <- bad_kwargs()],
+    {ok, List} = py:call({builtins, list}, [[1]], [], #{return => handle}),
+    Method = [{Kw, {method, Opts}, catch_all(fun() -> py:call({List, append}, [2], Kw, Opts) end)}
+              || Kw <- bad_kwargs(), Opts <- Paths],
     Direct = [{Kw, func, catch_all(fun() -> py:func(operator, add, [1, 2], Kw) end)}
-              || Kw <- bad_kwargs()],
-    Wrong = [R || {Kw, _, Got} = R <- Results ++ Async, Got =/= {error, {bad_kwargs, Kw}}]
+              || Kw <- bad_kwargs()]
+        ++ [{Kw, method, catch_all(fun() -> py:method(List, append, [2], Kw) end)}
+            || Kw <- bad_kwargs()],
+    Wrong = [R || {Kw, _, Got} = R <- Results ++ Async ++ Method,
+                  Got =/= {error, {bad_kwargs, Kw}}]
         ++ [R || {Kw, _, Got} = R <- Direct, Got =/= {raised, error, {bad_kwargs, Kw}}],
     [] = Wrong,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {default, 1}}),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {default, 2}}),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
+    [1] = py:value(List),
     Owners = owners(default),
     py_test_util:assert_mailbox_empty().
 
