@@ -38,7 +38,7 @@
          shared_structure_too_large_own_vm/1, max_terms_budget_own_vm/1,
          fork_refused_own_vm/1, multiprocessing_and_subprocess_own_vm/1,
          eval_without_globals/1, surrogates_in_exceptions/1, max_depth_exact/1,
-         max_depth_exact_everywhere/1]).
+         max_depth_exact_everywhere/1, odd_exceptions_are_errors/1]).
 %% load, leaks, soak
 -export([callers_1000/1, interrupted_import_spares_other_callers/1,
          handles_do_not_leak/1, errors_timeouts_cancels_do_not_leak/1,
@@ -98,7 +98,7 @@ groups() ->
        fork_refused_own_vm, multiprocessing_and_subprocess_own_vm,
        %% 7: smaller ones
        eval_without_globals, surrogates_in_exceptions, max_depth_exact,
-       max_depth_exact_everywhere]},
+       max_depth_exact_everywhere, odd_exceptions_are_errors]},
      {load, [], [callers_1000, interrupted_import_spares_other_callers]},
      {leaks, [], [handles_do_not_leak, errors_timeouts_cancels_do_not_leak]},
      {soak, [], [soak]}].
@@ -911,6 +911,35 @@ max_depth_exact(_Config) ->
          true = is_list(Path)
      end || On <- [default, dirty]],
     ok.
+
+%% @doc Item 7's spirit for other odd exceptions: a `__str__' that raises or
+%% returns a non-string, `SystemExit', `KeyboardInterrupt', `BaseException',
+%% `GeneratorExit', a class without `__module__', an exception that is its own
+%% cause and a 10 MB message are each a normal `{python, Type, Msg, Tb}' error
+%% on both paths (no VM exit, no crash), and the next call works.
+-spec odd_exceptions_are_errors(list()) -> ok.
+odd_exceptions_are_errors(_Config) ->
+    Codes = [<<"class E(Exception):\n    def __str__(self): raise ValueError('inner')\nraise E()">>,
+             <<"class E(Exception):\n    def __str__(self): return 42\nraise E()">>,
+             <<"raise SystemExit(3)">>,
+             <<"import sys\nsys.exit('bye')">>,
+             <<"raise KeyboardInterrupt()">>,
+             <<"raise BaseException('base')">>,
+             <<"raise GeneratorExit()">>,
+             <<"class E(Exception):\n    __module__ = None\nraise E('nomod')">>,
+             <<"e = ValueError('self-cause')\ne.__cause__ = e\nraise e">>,
+             <<"raise ValueError('x' * 10000000)">>],
+    Results = [{Code, On, py:call({builtins, exec}, [Code, #{}], [], #{on => On, timeout => 10000})}
+               || Code <- Codes, On <- [default, dirty]],
+    [] = [{Code, On, Got} || {Code, On, Got} <- Results, not python_error(Got)],
+    {ok, 3} = py:call({operator, add}, [1, 2]),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
+    ok.
+
+python_error({error, {python, Type, Msg, [<<"Traceback (most recent call last):">> | _] = Tb}}) ->
+    is_binary(Type) andalso is_binary(Msg) andalso lists:all(fun is_binary/1, Tb);
+python_error(_) ->
+    false.
 
 %% @doc Item 7 where docs/types.md extends it: a keyword value, a binding and
 %% a result may also be exactly `max_depth' levels deep, and one more level is
