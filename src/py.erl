@@ -32,7 +32,7 @@
 %% the general call, source text and values
 -export([call/2, call/3, call/4,
          async_call/4, await/1, cancel/1,
-         eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
+         eval/1, eval/2, eval/3, exec/1, exec/2, exec/3, namespace/0, namespace/1,
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
 %% pools and defaults
 -export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
@@ -514,24 +514,31 @@ await(Request) ->
 cancel(Request) ->
     py_exec:cancel(Request).
 
-%% @doc Evaluates an expression. `py:eval(<<"1 + 1">>)' gives `2'.
+%% @doc Evaluates an expression, or a block of statements whose value is that
+%% of its last expression statement (`undefined' when it ends with another
+%% statement). It runs in this process's namespace: what its `exec' and `eval'
+%% calls define is there for its next ones, wherever the pool sends them, and
+%% no other process sees it. `py:eval(<<"1 + 1">>)' gives `2';
+%% `py:eval("import os\nos.sep")' gives `<<"/">>'.
 -spec eval(unicode:chardata()) -> term().
 eval(Code) ->
     eval(Code, #{}, #{}).
 
-%% @doc Evaluates an expression with names bound (merged into the context's globals).
-%% `py:eval("x * 2", #{x => 21})' gives `42'.
+%% @doc Evaluates with names bound for this call only: a binding the code did not
+%% assign is gone afterwards. `py:eval("x * 2", #{x => 21})' gives `42'.
 -spec eval(unicode:chardata(), #{name() => term()}) -> term().
 eval(Code, Bindings) ->
     eval(Code, Bindings, #{}).
 
-%% @doc Evaluates an expression with call options.
+%% @doc Evaluates with call options; `#{namespace => Ns}' runs it in the namespace
+%% `Ns' (namespace/0) instead of this process's own.
 %% `py:eval("[1, 2]", #{}, #{return => handle})' gives a handle to the list.
 -spec eval(unicode:chardata(), #{name() => term()}, opts()) -> term().
 eval(Code, Bindings, Opts) ->
     direct(py_job:eval(py_lib:code(Code), py_lib:bindings(Bindings)), Opts).
 
-%% @doc Runs statements in the context's globals. `py:exec("import os")' gives `ok'.
+%% @doc Runs statements in this process's namespace (see eval/1).
+%% `py:exec("import os")' gives `ok'.
 -spec exec(unicode:chardata()) -> ok.
 exec(Code) ->
     exec(Code, #{}, #{}).
@@ -547,6 +554,29 @@ exec(Code, Bindings) ->
 exec(Code, Bindings, Opts) ->
     _ = direct(py_job:exec(py_lib:code(Code), py_lib:bindings(Bindings)), Opts),
     ok.
+
+%% @doc A new namespace: the globals of `eval' and `exec', as a handle, to pass
+%% in their options (`#{namespace => Ns}') and share between processes on
+%% purpose. Calls that name it run on the context that holds it; a call
+%% (`call/4') that names it looks its function up there first. It lives while
+%% a copy of the handle does. `Ns = py:namespace(), ok = py:exec("x = 1", #{},
+%% #{namespace => Ns}), 1 = py:eval("x", #{}, #{namespace => Ns})'.
+-spec namespace() -> handle().
+namespace() ->
+    namespace(#{}).
+
+%% @doc A new namespace where the options say (`#{on => Pool}').
+-spec namespace(opts()) -> handle().
+namespace(Opts) ->
+    case py_exec:validate_opts(Opts) of
+        {ok, #{on := On}} ->
+            case py_exec:new_namespace(On) of
+                {ok, Ns} -> Ns;
+                {error, Reason} -> error(Reason)
+            end;
+        {error, Reason} ->
+            error(Reason)
+    end.
 
 %% @doc Imports a module, as a handle. ``py:import('os.path')'' gives a handle.
 -spec import(name()) -> term().

@@ -3,8 +3,8 @@
 %% waits for the result while serving callbacks and output.
 -module(py_exec).
 
--export([idle/0, run/2, validate_opts/1, with_defaults/2, apply_call/1, async/2, await/1,
-         cancel/1]).
+-export([idle/0, run/2, validate_opts/1, with_defaults/2, new_namespace/1, apply_call/1,
+         async/2, await/1, cancel/1]).
 -export([load_default_timeout/0, set_default_timeout/1, unload_default_timeout/0]).
 
 -export_type([opts/0, on/0, request/0]).
@@ -15,7 +15,7 @@
             | dirty
             | {node, node()}.
 -type opts() :: #{timeout := timeout(), return := term | handle, none := undefined | nil,
-                  on := on()}.
+                  on := on(), namespace => py_nif:handle()}.
 
 %% A call started by async/2: only the process that started it may await it.
 -record(py_request, {ref :: reference(),
@@ -31,6 +31,10 @@
 %% Options in force for the calls this process makes without giving them
 %% (with_defaults/2); not inside callbacks from Python, which run other code.
 -define(DEFAULTS_KEY, '$py_defaults').
+
+%% The namespace of this process's eval/exec calls that name none, made on its
+%% first one: it goes when the process does (the handle is garbage then).
+-define(NAMESPACE_KEY, '$py_namespace').
 
 %% The default timeout in force, kept as a persistent term: reading the
 %% application env on every call costs more than the rest of the call's
@@ -95,6 +99,8 @@ check_opts([{return, R} | Rest], Acc) when R =:= term; R =:= handle ->
     check_opts(Rest, Acc#{return => R});
 check_opts([{none, N} | Rest], Acc) when N =:= undefined; N =:= nil ->
     check_opts(Rest, Acc#{none => N});
+check_opts([{namespace, Ns} | Rest], Acc) when is_reference(Ns) ->
+    check_opts(Rest, Acc#{namespace => Ns});
 check_opts([{on, On} | Rest], Acc) ->
     case valid_on(On) of
         true -> check_opts(Rest, Acc#{on => On});
@@ -146,11 +152,26 @@ existing_atom(Other) -> error({badarg, Other}).
 
 %%% Routing
 
-route(dirty, Job, #{timeout := Timeout} = Opts) ->
-    py_nif:call_dirty(Job, nif_return(Opts), Timeout);
-route({node, Node}, Job, Opts) when is_atom(Node) ->
-    remote(Node, Job, Opts);
-route(On, Job, Opts) ->
+route(dirty, Job0, #{timeout := Timeout} = Opts) ->
+    case namespaced(dirty, Job0, Opts) of
+        {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
+        {error, _} = Error -> Error
+    end;
+route({node, Node}, Job0, Opts) when is_atom(Node) ->
+    %% Only a namespace named explicitly goes along (and is refused there as a
+    %% handle of this node): the remote call gets one of its own.
+    Job = case Opts of
+              #{namespace := Ns} -> py_job:in_namespace(Job0, Ns);
+              _ -> Job0
+          end,
+    remote(Node, Job, maps:remove(namespace, Opts));
+route(On, Job0, Opts) ->
+    case namespaced(On, Job0, Opts) of
+        {ok, Job} -> route_local(On, Job, Opts);
+        {error, _} = Error -> Error
+    end.
+
+route_local(On, Job, Opts) ->
     case remote_handle(Job) of
         false ->
             case where(On) of
@@ -198,10 +219,58 @@ cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
 %% Where the job runs: during a callback, a call naming the same place (or none)
 %% goes to the waiting context, the only one that can serve it without deadlock
 %% when the pool has one context.
-start(On, Job, Opts) ->
-    case where(On) of
-        {ok, Place, Where} -> start(Place, Where, Job, Opts);
-        {error, _} = Error -> Error
+start(On, Job0, Opts) ->
+    case namespaced(On, Job0, Opts) of
+        {ok, Job} ->
+            case where(On) of
+                {ok, Place, Where} -> start(Place, Where, Job, Opts);
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+%% The job with its namespace: the one the options name, else, for eval and
+%% exec, this process's own (made on its first use, where the call goes).
+namespaced(_On, Job, #{namespace := Ns}) ->
+    {ok, py_job:in_namespace(Job, Ns)};
+namespaced(On, Job, _Opts) ->
+    case py_job:uses_namespace(Job) of
+        false ->
+            {ok, Job};
+        true ->
+            case own_namespace(On) of
+                {ok, Ns} -> {ok, py_job:in_namespace(Job, Ns)};
+                {error, _} = Error -> Error
+            end
+    end.
+
+own_namespace(On) ->
+    case get(?NAMESPACE_KEY) of
+        undefined ->
+            case new_namespace(On) of
+                {ok, Ns} = Ok ->
+                    put(?NAMESPACE_KEY, Ns),
+                    Ok;
+                {error, _} = Error ->
+                    Error
+            end;
+        Ns ->
+            {ok, Ns}
+    end.
+
+%% @doc A new namespace (globals for eval/exec, a dict) where `On' says: a
+%% handle, so the calls that name it run where it lives.
+-spec new_namespace(on()) -> {ok, py_nif:handle()} | {error, py_error:reason()}.
+new_namespace(dirty) ->
+    py_nif:call_dirty(py_job:namespace(), handle, infinity);
+new_namespace(On) ->
+    case default_timeout() of
+        {ok, T} ->
+            route(On, py_job:namespace(),
+                  #{timeout => T, return => handle, none => undefined, on => On});
+        {error, _} = Error ->
+            Error
     end.
 
 where(On) ->
