@@ -409,9 +409,10 @@ timeouts_with_spinning_del_own_vm(Config) ->
     check_del(in_new_vm(child_spinning_del, ["-py", "pool_size", "2"], Config, 120000)).
 
 check_del({Status, Result}) ->
-    {0, {ok, #{started := Started, context := Ctx, dirty := Dirty,
+    {0, {ok, #{started := Started, context := Ctx, dirty := Dirty, stalls := Stalls,
                'after' := After, dirty_after := DirtyAfter}}} = {Status, Result},
-    ct:log("context ~p~ndirty ~p~nafter ~p", [Ctx, Dirty, After]),
+    ct:log("context ~p~ndirty ~p~nafter ~p~nscheduler stalls over 30 ms during the timed-out "
+           "calls (at ms, lasting ms): ~p", [Ctx, Dirty, After, Stalls]),
     ok = Started,
     [] = [C || {R, Ms} = C <- Ctx, R =/= {error, timeout} orelse Ms > 250],
     [] = [D || {R, Ms} = D <- Dirty, R =/= {error, timeout} orelse Ms > 300],
@@ -444,11 +445,14 @@ del_scenario(Class) ->
                             =:= {ok, true}
                 end, 5000),
     Loop = [<<"while True: pass">>, #{}],
+    Ticker = start_ticker(),
+    T0 = now_ms(),
     Ctx = [timed_call({time, sleep}, [5], #{timeout => 200}) || _ <- lists:seq(1, 3)],
     Dirty = [timed_call({builtins, exec}, Loop, #{on => dirty, timeout => 200})
              || _ <- lists:seq(1, 3)],
+    Stalls = [{At - T0, D} || {At, D} <- stop_ticker(Ticker)],
     After = [timed_call({operator, add}, [1, 2], #{timeout => 15000}) || _ <- lists:seq(1, 4)],
-    #{started => Started, context => Ctx, dirty => Dirty, 'after' => After,
+    #{started => Started, context => Ctx, dirty => Dirty, 'after' => After, stalls => Stalls,
       dirty_after => py:call({operator, add}, [1, 2], [], #{on => dirty, timeout => 5000})}.
 
 %% @doc Item 3: while C code holds the GIL (a catastrophic regex, about 3 s
@@ -470,6 +474,7 @@ gil_held_in_c_sum(_Config) ->
 %% Target(Args) runs in C with the GIL held on context 1 of the default pool.
 gil_stuck(Target, Args) ->
     Self = self(),
+    Ticker = start_ticker(),
     T0 = now_ms(),
     spawn_link(fun() ->
                        Self ! {stuck, timed_call(Target, Args,
@@ -490,8 +495,10 @@ gil_stuck(Target, Args) ->
     %% Wait for the regex to end before judging, so that a failure leaves the
     %% GIL free for the next case.
     Free = py_test_util:wait_until(fun() -> all_idle(default) end, 30000),
-    ct:log("stuck caller ~p~nother caller ~p~ndirty ~p~npool_info at ~b ms ~p",
-           [Stuck, Other, Dirty, InfoAt, Info]),
+    Stalls = stop_ticker(Ticker),
+    ct:log("stuck caller ~p~nother caller ~p~ndirty ~p~npool_info at ~b ms ~p~n"
+           "scheduler stalls over 30 ms meanwhile (at ms, lasting ms): ~p",
+           [Stuck, Other, Dirty, InfoAt, Info, [{At - T0, D} || {At, D} <- Stalls]]),
     ok = Free,
     {{error, timeout}, StuckMs} = Stuck,
     true = StuckMs =< 350,
@@ -1466,6 +1473,27 @@ sample({M, R} = Peak) ->
 stop_sampler(Pid) ->
     Pid ! {stop, self()},
     receive {peak, Pid, Peak} -> Peak after 5000 -> error(sampler_lost) end.
+
+%% A process that sleeps 10 ms at a time and keeps each sleep that took over
+%% 30 ms, as {StartMs, LastedMs}: a diagnostic for a failed deadline, which
+%% shows whether the VM's own schedulers were held up meanwhile (a CPU-bound
+%% thread in the VM on a busy machine does that, whether or not it holds the GIL).
+start_ticker() ->
+    spawn_link(fun() -> tick([]) end).
+
+tick(Acc) ->
+    receive
+        {stop, From} -> From ! {stalls, self(), lists:reverse(Acc)}
+    after 0 ->
+            A = now_ms(),
+            timer:sleep(10),
+            B = now_ms(),
+            tick(case B - A > 30 of true -> [{A, B - A} | Acc]; false -> Acc end)
+    end.
+
+stop_ticker(Pid) ->
+    Pid ! {stop, self()},
+    receive {stalls, Pid, Stalls} -> Stalls after 5000 -> error(ticker_lost) end.
 
 %% A group leader that answers every I/O request and keeps only a byte count.
 swallow(Bytes) ->
