@@ -33,9 +33,12 @@
 -export([call/2, call/3, call/4,
          async_call/4, await/1, cancel/1,
          eval/1, eval/2, eval/3, exec/1, exec/2, exec/3, namespace/0, namespace/1,
-         import/1, value/1, to_binary/1, bytes/1, buffer/1]).
+         import/1, value/1, to_binary/1, bytes/1, buffer/1,
+         array/1, ndarray/1, ndarray/2]).
 %% pools and defaults
 -export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
+%% errors as text
+-export([format_error/1, format_error/2]).
 
 -export_type([pool_info/0]).
 
@@ -49,13 +52,16 @@
                          running_ms := non_neg_integer() | undefined} | undefined],
           gil := #{stuck_ms := non_neg_integer() | undefined}}.
 
--export_type([name/0, kwargs/0, handle/0, opts/0]).
+-export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
 -type name() :: atom() | binary().
 -type kwargs() :: py_nif:kwargs().
 -type handle() :: py_nif:handle().
 %% `#{timeout => timeout(), return => term | handle, on => py_exec:on()}'
 -type opts() :: map().
+%% A numpy array as py:array/1 gives it and py:ndarray/1,2 takes it: the shape,
+%% numpy's `dtype.str' (`<<"<f8">>', `<<"|u1">>', ...) and the items in C order.
+-type array() :: #{shape := [non_neg_integer()], dtype := binary(), data := binary()}.
 
 %%% The LFE py surface
 
@@ -69,6 +75,12 @@ func(Dotted) ->
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
 -spec func(name(), list()) -> term();
           (name(), name()) -> term().
+func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
+    %% Names given as strings ("os", "getcwd"): both are names.
+    case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
+        true -> func(Mod, Fun, [], []);
+        false -> func(Mod, Fun, [])
+    end;
 func(Dotted, Args) when is_list(Args) ->
     func(Dotted, Args, []);
 func(Mod, Fun) ->
@@ -78,10 +90,24 @@ func(Mod, Fun) ->
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
 -spec func(name(), list(), kwargs()) -> term();
           (name(), name(), list()) -> term().
-func(Dotted, Args, Kwargs) when is_list(Args) ->
-    run_call(py_lib:name(Dotted), Args, Kwargs);
+func(A, B, C) when is_list(B) ->
+    case names_given_as_strings(A, B, C) of
+        true -> func(A, B, C, []);
+        false -> run_call(py_lib:name(A), B, C)
+    end;
 func(Mod, Fun, Args) ->
     func(Mod, Fun, Args, []).
+
+%% `func("math", "pow", [2, 16])', `func(math, "pow", [2, 16])': a string in
+%% the second place is a function name, not an argument list, when the first
+%% is a string too, or when the third cannot be keyword arguments. (A list in
+%% the second place stays the argument list otherwise: `func(chr, [65], [])'.)
+names_given_as_strings(A, B, C) ->
+    py_lib:is_text(B) andalso (py_lib:is_text(A) orelse not kwargs_like(C)).
+
+kwargs_like(K) when is_map(K) -> true;
+kwargs_like(K) when is_list(K) -> lists:all(fun({_, _}) -> true; (_) -> false end, K);
+kwargs_like(_) -> false.
 
 %% @doc Calls `Mod.Fun(*Args, **Kwargs)'.
 %% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
@@ -471,9 +497,19 @@ is_not(A, B) -> op(is_not, [A, B]).
 call(Target, Args) ->
     call(Target, Args, [], #{}).
 
-%% @doc `call(Target, Args, Kwargs, #{})'.
-%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}'.
--spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()}.
+%% @doc `call(Target, Args, Kwargs, #{})', or `call(Mod, Fun, Args)' (the shape
+%% erlang_python users know) when the second argument is a name.
+%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}';
+%% `py:call(math, sqrt, [16])' gives `{ok, 4.0}'.
+-spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()};
+          (name(), name(), list()) -> {ok, term()} | {error, term()}.
+call(Mod, Fun, Args) when is_atom(Fun); is_binary(Fun) ->
+    call({Mod, Fun}, Args, [], #{});
+call(Mod, Fun, Args) when is_list(Fun), is_list(Args) ->
+    case names_given_as_strings(Mod, Fun, Args) of
+        true -> call({Mod, Fun}, Args, [], #{});
+        false -> call(Mod, Fun, Args, #{})
+    end;
 call(Target, Args, Kwargs) ->
     call(Target, Args, Kwargs, #{}).
 
@@ -606,6 +642,64 @@ bytes(Bin) when is_binary(Bin) ->
 buffer(Bin) when is_binary(Bin) ->
     py_nif:buffer(Bin).
 
+%% @doc A numpy array's shape, dtype (numpy's `dtype.str') and memory. `data'
+%% is not a copy when the array is C-contiguous: the binary points into the
+%% array, keeps it alive, and shows what Python writes to the array later
+%% (`binary:copy/1' when that matters). Any other layout is copied once, in C
+%% order. An object with the buffer protocol that is not an array (bytes,
+%% `array.array', a `py:buffer/1') is read through `numpy.asarray(memoryview(Obj))'.
+%% Raises `TypeError' for anything else and for dtypes whose items are not data
+%% (object, structured), `ModuleNotFoundError' without numpy.
+%% ``py:array(py:func(numpy, arange, [3], #{dtype => int32}))'' gives
+%% `#{shape => [3], dtype => <<"<i4">>, data => <<0:32/little, 1:32/little, 2:32/little>>}'.
+-spec array(term()) -> array().
+array(Obj) ->
+    direct(py_job:array(Obj)).
+
+%% @doc `ndarray(Array, #{})'. A read-only numpy array over the binary, no copy.
+%% `py:ndarray(#{shape => [2], dtype => <<"<f8">>, data => <<1.0:64/float-little, 2.0:64/float-little>>})'
+%% gives a handle to `array([1., 2.])'.
+-spec ndarray(array()) -> handle().
+ndarray(Array) ->
+    ndarray(Array, #{}).
+
+%% @doc A numpy array (a handle) over `data' with `shape' and `dtype' (a binary
+%% numpy knows, or an atom such as `float64'): read-only and sharing the
+%% binary's memory, or with `#{writable => true}' a writable copy. Other keys
+%% of the map are ignored. A missing or wrong field raises
+%% `{bad_array, Key, Why}' (`data' when its size is not what shape and dtype
+%% need); a bad option `{bad_option, Key}'.
+%% `py:ndarray(py:array(A), #{writable => true})' gives a writable copy of `A'.
+-spec ndarray(array(), #{writable => boolean()}) -> handle().
+ndarray(Array, Opts) when is_map(Array), is_map(Opts) ->
+    Writable = case maps:to_list(Opts) of
+                   [] -> false;
+                   [{writable, W}] when is_boolean(W) -> W;
+                   [{Key, _} | _] -> error({bad_option, Key})
+               end,
+    Shape = array_field(shape, Array),
+    DType = array_field(dtype, Array),
+    Data = array_field(data, Array),
+    direct(py_job:ndarray(Data, Shape, DType, Writable), #{return => handle}).
+
+%% One field of py:ndarray's map, checked; the NIF checks what needs numpy.
+array_field(Key, Array) ->
+    case {Key, maps:find(Key, Array)} of
+        {_, error} ->
+            error({bad_array, Key, <<"missing">>});
+        {shape, {ok, Shape}} when is_list(Shape) ->
+            case lists:all(fun(D) -> is_integer(D) andalso D >= 0 end, Shape) of
+                true -> Shape;
+                false -> error({bad_array, shape, <<"not a list of non-negative integers">>})
+            end;
+        {dtype, {ok, DType}} when is_binary(DType) -> DType;
+        {dtype, {ok, DType}} when is_atom(DType) -> atom_to_binary(DType, utf8);
+        {data, {ok, Data}} when is_binary(Data) -> Data;
+        {shape, _} -> error({bad_array, shape, <<"not a list of non-negative integers">>});
+        {dtype, _} -> error({bad_array, dtype, <<"not a binary nor an atom">>});
+        {data, _} -> error({bad_array, data, <<"not a binary">>})
+    end.
+
 %%% Pools
 
 %% @doc Starts a named pool of contexts: `#{size => pos_integer(),
@@ -651,6 +745,26 @@ stop_pool(Name) ->
 set_call_timeout(Timeout) ->
     py_exec:set_default_timeout(Timeout).
 
+%%% Errors as text
+
+%% @doc A reason `py' gave, as text for a person: a Python exception's type,
+%% message and traceback lines, or a sentence (see `py_error').
+%% `py:format_error({python, <<"builtins.KeyError">>, <<"'a'">>, []})' gives
+%% `<<"builtins.KeyError: 'a'">>'.
+-spec format_error(term()) -> binary().
+format_error(Reason) ->
+    case py_error:is_reason(Reason) of
+        true -> py_error:format(Reason);
+        false -> unicode:characters_to_binary(io_lib:format("~0tp", [Reason]))
+    end.
+
+%% @doc The `error_info' callback (OTP 24+): the shell prints an error raised by
+%% a function of `py' with this text, the Python traceback as lines, instead of
+%% a term cut with `...'.
+-spec format_error(term(), erlang:stacktrace()) -> #{general => string(), reason => string()}.
+format_error(Reason, _StackTrace) ->
+    #{reason => unicode:characters_to_list(format_error(Reason))}.
+
 %%% Internals
 
 run_call(Name, Args, Kwargs) ->
@@ -670,6 +784,9 @@ direct(Job) ->
 
 direct(Job, Opts) ->
     case py_exec:run(Job, Opts) of
-        {ok, Value} -> Value;
-        {error, Reason} -> error(Reason)
+        {ok, Value} ->
+            Value;
+        {error, Reason} ->
+            %% error_info: the shell asks format_error/2 how to print it.
+            erlang:error(Reason, none, [{error_info, #{module => ?MODULE}}])
     end.

@@ -21,6 +21,9 @@
       | {cycle, path()}
       | {key_collision, path(), Key :: term()}
       | {bad_kwargs, term()}
+      | {bad_args, term()}
+        %% A field of py:ndarray/1,2's map: shape, dtype or data, and why.
+      | {bad_array, shape | dtype | data, Why :: binary()}
         %% Time and the interpreter.
       | timeout
       | cancelled
@@ -53,6 +56,9 @@ is_reason({too_large, P}) -> is_list(P);
 is_reason({cycle, P}) -> is_list(P);
 is_reason({key_collision, P, _}) -> is_list(P);
 is_reason({bad_kwargs, _}) -> true;
+is_reason({bad_args, _}) -> true;
+is_reason({bad_array, K, W}) ->
+    (K =:= shape orelse K =:= dtype orelse K =:= data) andalso is_binary(W);
 is_reason(timeout) -> true;
 is_reason(cancelled) -> true;
 is_reason({busy, #{gil_stuck_ms := _}}) -> true;
@@ -90,8 +96,11 @@ describe({too_large, Path}) -> io_lib:format("more terms than max_terms at ~0tp"
 describe({cycle, Path}) -> io_lib:format("a cyclic structure at ~0tp", [Path]);
 describe({key_collision, Path, Key}) ->
     io_lib:format("key ~0tp collides in Python with another key of the map at ~0tp", [Key, Path]);
+describe({bad_args, A}) ->
+    io_lib:format("the arguments must be a list, not ~0tp", [A]);
 describe({bad_kwargs, Kw}) ->
     io_lib:format("keyword arguments must be a map or a list of pairs, not ~0tp", [Kw]);
+describe({bad_array, Key, Why}) -> io_lib:format("bad array: ~0tp: ~ts", [Key, Why]);
 describe(timeout) -> "timeout: the deadline passed";
 describe(cancelled) -> "cancelled";
 describe({busy, #{gil_stuck_ms := Ms}}) ->

@@ -48,7 +48,13 @@
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
 -spec run(py_job:job(), map()) -> {ok, term()} | {error, py_error:reason()}.
-run(Job, Opts) when map_size(Opts) =:= 0 ->
+run(Job, Opts) ->
+    case py_job:check(Job) of
+        ok -> with_hint(Job, run_job(Job, Opts));
+        {error, _} = Error -> Error
+    end.
+
+run_job(Job, Opts) when map_size(Opts) =:= 0 ->
     case get(?DEFAULTS_KEY) of
         undefined ->
             %% The common case, on every call: the default timeout is looked up
@@ -58,8 +64,23 @@ run(Job, Opts) when map_size(Opts) =:= 0 ->
         _ ->
             run_checked(Job, Opts)
     end;
-run(Job, Opts) ->
+run_job(Job, Opts) ->
     run_checked(Job, Opts).
+
+%% A TypeError from a call that was given a string as a charlist (`"HOME"'):
+%% the usual first mistake, so the message says what to pass instead.
+with_hint(Job, {error, {python, <<"builtins.TypeError">> = Type, Msg, Tb}} = Error) ->
+    case [A || A <- py_job:args(Job), py_lib:is_text(A)] of
+        [] ->
+            Error;
+        [Text | _] ->
+            Hint = io_lib:format("~ts~nhint: ~tp is a charlist, a list of integers in Python; "
+                                 "pass ~tp or py:str(~tp)",
+                                 [Msg, Text, unicode:characters_to_binary(Text), Text]),
+            {error, {python, Type, unicode:characters_to_binary(Hint), Tb}}
+    end;
+with_hint(_Job, Result) ->
+    Result.
 
 run_checked(Job, Opts) ->
     case validate_opts(Opts) of
@@ -140,14 +161,29 @@ valid_on(Pool) -> is_atom(Pool).
 %% Python). `apply_call({lists, reverse, [[1, 2]]})' gives `[2, 1]'.
 -spec apply_call({module() | binary(), atom() | binary(), list()} | {fun(), list()}) -> term().
 apply_call({M, F, Args}) ->
-    erlang:apply(existing_atom(M), existing_atom(F), Args);
+    case {existing_atom(M), existing_atom(F)} of
+        {Mod, Fun} when is_atom(Mod), is_atom(Fun) ->
+            erlang:apply(Mod, Fun, Args);
+        _ ->
+            %% A name that is no atom yet names no loaded module or function:
+            %% say so, rather than `badarg' from the atom conversion.
+            error({undefined_function,
+                   unicode:characters_to_binary(
+                     io_lib:format("~ts:~ts/~b: no such module or function",
+                                   [M, F, length(Args)]))})
+    end;
 apply_call({Fun, Args}) ->
     erlang:apply(Fun, Args).
 
 %% Python may name a module with a str; only atoms that already exist are
 %% accepted, so Python cannot fill the atom table.
 existing_atom(A) when is_atom(A) -> A;
-existing_atom(B) when is_binary(B) -> binary_to_existing_atom(B, utf8);
+existing_atom(B) when is_binary(B) ->
+    try
+        binary_to_existing_atom(B, utf8)
+    catch
+        error:badarg -> B
+    end;
 existing_atom(Other) -> error({badarg, Other}).
 
 %%% Routing
@@ -186,7 +222,8 @@ route_local(On, Job, Opts) ->
 %% `{ok, R} = py_exec:async({call, <<"time.sleep">>, [1], []}, #{})'.
 -spec async(py_job:job(), map()) -> {ok, request()} | {error, py_error:reason()}.
 async(Job, Opts) ->
-    case validate_opts(Opts) of
+    case py_job:check(Job) =:= ok andalso validate_opts(Opts) of
+        false -> py_job:check(Job);
         {ok, #{on := dirty}} -> {error, {bad_option, on}};
         {ok, #{on := {node, _}}} -> {error, {bad_option, on}};
         {ok, #{on := On} = Normal} -> start(On, Job, Normal);
