@@ -416,9 +416,11 @@ timeouts_with_spinning_del_own_vm(Config) ->
 
 check_del({Status, Result}) ->
     {0, {ok, #{started := Started, context := Ctx, dirty := Dirty, stalls := Stalls,
-               'after' := After, dirty_after := DirtyAfter}}} = {Status, Result},
+               long_schedules := Long, 'after' := After, dirty_after := DirtyAfter}}} =
+        {Status, Result},
     ct:log("context ~p~ndirty ~p~nafter ~p~nscheduler stalls over 30 ms during the timed-out "
-           "calls (at ms, lasting ms): ~p", [Ctx, Dirty, After, Stalls]),
+           "calls (at ms, lasting ms): ~p~nlong schedules (over 20 ms) meanwhile: ~p",
+           [Ctx, Dirty, After, Stalls, Long]),
     ok = Started,
     [] = [C || {R, Ms} = C <- Ctx, R =/= {error, timeout} orelse Ms > 250],
     [] = [D || {R, Ms} = D <- Dirty, R =/= {error, timeout} orelse Ms > 300],
@@ -452,13 +454,16 @@ del_scenario(Class) ->
                 end, 5000),
     Loop = [<<"while True: pass">>, #{}],
     Ticker = start_ticker(),
+    Monitor = start_long_schedule_monitor(),
     T0 = now_ms(),
     Ctx = [timed_call({time, sleep}, [5], #{timeout => 200}) || _ <- lists:seq(1, 3)],
     Dirty = [timed_call({builtins, exec}, Loop, #{on => dirty, timeout => 200})
              || _ <- lists:seq(1, 3)],
     Stalls = [{At - T0, D} || {At, D} <- stop_ticker(Ticker)],
+    LongSchedules = stop_long_schedule_monitor(Monitor),
     After = [timed_call({operator, add}, [1, 2], #{timeout => 15000}) || _ <- lists:seq(1, 4)],
     #{started => Started, context => Ctx, dirty => Dirty, 'after' => After, stalls => Stalls,
+      long_schedules => LongSchedules,
       dirty_after => py:call({operator, add}, [1, 2], [], #{on => dirty, timeout => 5000})}.
 
 %% @doc Item 3: while C code holds the GIL (a catastrophic regex, about 3 s
@@ -481,6 +486,7 @@ gil_held_in_c_sum(_Config) ->
 gil_stuck(Target, Args) ->
     Self = self(),
     Ticker = start_ticker(),
+    Monitor = start_long_schedule_monitor(),
     T0 = now_ms(),
     spawn_link(fun() ->
                        Self ! {stuck, timed_call(Target, Args,
@@ -502,9 +508,11 @@ gil_stuck(Target, Args) ->
     %% GIL free for the next case.
     Free = py_test_util:wait_until(fun() -> all_idle(default) end, 30000),
     Stalls = stop_ticker(Ticker),
+    Long = stop_long_schedule_monitor(Monitor),
     ct:log("stuck caller ~p~nother caller ~p~ndirty ~p~npool_info at ~b ms ~p~n"
-           "scheduler stalls over 30 ms meanwhile (at ms, lasting ms): ~p",
-           [Stuck, Other, Dirty, InfoAt, Info, [{At - T0, D} || {At, D} <- Stalls]]),
+           "scheduler stalls over 30 ms meanwhile (at ms, lasting ms): ~p~n"
+           "long schedules (over 20 ms) meanwhile: ~p",
+           [Stuck, Other, Dirty, InfoAt, Info, [{At - T0, D} || {At, D} <- Stalls], Long]),
     ok = Free,
     {{error, timeout}, StuckMs} = Stuck,
     true = StuckMs =< 350,
@@ -1502,6 +1510,36 @@ tick(Acc) ->
 stop_ticker(Pid) ->
     Pid ! {stop, self()},
     receive {stalls, Pid, Stalls} -> Stalls after 5000 -> error(ticker_lost) end.
+
+%% A diagnostic like the ticker: the VM's long_schedule reports (a process or
+%% a NIF that held a normal scheduler 20 ms or more), as {What, Ms}, where
+%% What is the function it was in.
+start_long_schedule_monitor() ->
+    Parent = self(),
+    Pid = spawn_link(fun() ->
+                             _ = erlang:system_monitor(self(), [{long_schedule, 20}]),
+                             Parent ! {monitoring, self()},
+                             long_schedules([])
+                     end),
+    receive {monitoring, Pid} -> Pid end.
+
+long_schedules(Acc) ->
+    receive
+        {monitor, _Who, long_schedule, Info} ->
+            What = case lists:keyfind(in, 1, Info) of
+                       {in, In} -> In;
+                       false -> unknown
+                   end,
+            {timeout, Ms} = lists:keyfind(timeout, 1, Info),
+            long_schedules([{What, Ms} | Acc]);
+        {stop, From} ->
+            _ = erlang:system_monitor(undefined),
+            From ! {long_schedules, self(), lists:reverse(Acc)}
+    end.
+
+stop_long_schedule_monitor(Pid) ->
+    Pid ! {stop, self()},
+    receive {long_schedules, Pid, L} -> L after 5000 -> error(monitor_lost) end.
 
 %% A group leader that answers every I/O request and keeps only a byte count.
 swallow(Bytes) ->
