@@ -8,7 +8,7 @@ reasons() ->
      {unsupported, [0], make_ref()}, {too_deep, [0]}, {too_large, []}, {cycle, [1]},
      {key_collision, [0], <<"a">>}, {bad_kwargs, [a | b]}, timeout, cancelled,
      {busy, #{gil_stuck_ms => 150}}, {context_down, stopped},
-     {python_init_failed, <<"no">>}, {panic, <<"bug">>}, {bad_option, colour},
+     {python_init_failed, <<"no">>}, {panic, <<"bug">>}, not_started, {bad_option, colour},
      {no_pool, nope}, {no_context, {default, 9}}, {bad_target, {1, 2}},
      {bad_job, x}, {not_a_handle, 1}, not_owner, {erpc, noconnection},
      {remote, error, badarg}, {remote_handle, 'a@b'}].
