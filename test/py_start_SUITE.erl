@@ -46,7 +46,7 @@ missing_venv_is_one_clear_error(_Config) ->
     Out = vm(["-py", "venv", "\"/nonexistent/venv\""],
              "R = application:ensure_all_started(py), "
              "io:format(\"~nRESULT ~s~n\", [io_lib:print(R, 1, 100000, -1)]), "
-             "io:format(\"~nCALL ~w~n\", [py:call({math, pow}, [2, 3], [], #{})]), halt().",
+             "io:format(\"~nCALL ~w~n\", [py:call({math, pow}, [2, 3], [], #{})]), logger_std_h:filesync(default), halt().",
              [{"VIRTUAL_ENV", false}]),
     has(Out, <<"py not started: Python failed to start: venv \"/nonexistent/venv\" "
                "is not a virtualenv (no pyvenv.cfg)">>),
@@ -93,7 +93,7 @@ calls_before_start_say_not_started(_Config) ->
              "    py:call({math, pow}, [2, 3], [], #{on => nope})]), "
              "ok = application:stop(py), "
              "io:format(\"~nAFTER ~w~n\", [py:call({math, pow}, [2, 3], [], #{on => {default, 1}})]), "
-             "halt().",
+             "logger_std_h:filesync(default), halt().",
              []),
     has(Out, <<"BEFORE {error,not_started}">>),
     has(Out, <<"DURING {ok,8.0} {error,{no_pool,nope}}">>),
@@ -108,7 +108,7 @@ restart_with_another_venv_warns(_Config) ->
              "ok = application:stop(py), "
              "ok = application:set_env(py, venv, \"/srv/other/.venv\"), "
              "ok = application:set_env(py, pool_size, 1), "
-             "io:format(\"~nRESULT ~w~n\", [application:start(py)]), halt().",
+             "io:format(\"~nRESULT ~w~n\", [application:start(py)]), logger_std_h:filesync(default), halt().",
              [{"VIRTUAL_ENV", false}]),
     has(Out, <<"RESULT ok">>),
     has(Out, <<"py: venv changed since Python started in this VM; the interpreter keeps "
@@ -120,7 +120,7 @@ start_log_names_the_python(_Config) ->
     Out = vm(["-kernel", "logger_level", "info", "-py", "venv", "\"" ++ Venv ++ "\""],
              "{ok, _} = application:ensure_all_started(py), "
              "Prefix = py:const(sys, prefix), "
-             "timer:sleep(200), io:format(\"~nPREFIX ~ts~n\", [Prefix]), halt().",
+             "io:format(\"~nPREFIX ~ts~n\", [Prefix]), logger_std_h:filesync(default), halt().",
              [{"VIRTUAL_ENV", false}]),
     [Prefix] = [P || <<"PREFIX ", P/binary>> <- binary:split(Out, <<"\n">>, [global])],
     has(Out, iolist_to_binary(["py_nif: python 3.11", "."])),
@@ -132,7 +132,7 @@ start_log_names_the_python(_Config) ->
 start(Flags) ->
     vm(Flags,
        "R = application:ensure_all_started(py), "
-       "io:format(\"~nRESULT ~s~n\", [io_lib:print(R, 1, 100000, -1)]), halt().",
+       "io:format(\"~nRESULT ~s~n\", [io_lib:print(R, 1, 100000, -1)]), logger_std_h:filesync(default), halt().",
        [{"VIRTUAL_ENV", false}]).
 
 vm(Flags, Eval, Env) ->
