@@ -98,8 +98,9 @@ bin(L) when is_list(L) -> unicode:characters_to_binary(L).
 
 %%% Process-wide
 
-%% @doc Python, NIF and interpreter-executable versions.
--spec versions() -> #{python := binary(), nif := binary(), executable := binary()}.
+%% @doc Python, NIF and interpreter-executable versions, or why Python did not start.
+-spec versions() -> #{python := binary(), nif := binary(), executable := binary()}
+                  | {error, {python_init_failed, binary()}}.
 versions() -> erlang:nif_error(nif_not_loaded).
 
 %% @doc Sets the process that receives logs, casts and output made outside any job.

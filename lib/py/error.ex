@@ -102,7 +102,8 @@ defmodule Py.Error do
     do: "Python failed to start: #{msg}"
 
   defp describe(:not_started),
-    do: "py is not started: list :py in your application's dependencies, or call Application.ensure_all_started(:py)"
+    do:
+      "py is not started: list :py in your application's dependencies, or call Application.ensure_all_started(:py)"
 
   defp describe(reason), do: inspect(reason)
 end

@@ -180,7 +180,9 @@ mod tests {
 
     #[test]
     fn parses_pyvenv_cfg() {
-        let keys = parse_pyvenv_cfg("home = /usr/bin\nversion = 3.11.2\nbad line\nexecutable=/usr/bin/python3.11\n");
+        let keys = parse_pyvenv_cfg(
+            "home = /usr/bin\nversion = 3.11.2\nbad line\nexecutable=/usr/bin/python3.11\n",
+        );
         assert_eq!(keys.get("home").map(String::as_str), Some("/usr/bin"));
         assert_eq!(keys.get("version").map(String::as_str), Some("3.11.2"));
         assert_eq!(
@@ -196,7 +198,13 @@ mod tests {
         let embedded = install(&root, "embedded");
         let v = venv(&root, "v", &embedded, "3.11.7");
         assert_eq!(
-            check(&v.join("bin/python"), v.to_str(), &embedded, "3.11", "3.11.7"),
+            check(
+                &v.join("bin/python"),
+                v.to_str(),
+                &embedded,
+                "3.11",
+                "3.11.7"
+            ),
             Ok(())
         );
     }
@@ -207,9 +215,18 @@ mod tests {
         let embedded = install(&root, "embedded");
         let other = install(&root, "debian");
         let v = venv(&root, "v", &other, "3.11.2");
-        let err = check(&v.join("bin/python"), v.to_str(), &embedded, "3.11", "3.11.7")
-            .unwrap_err();
-        assert!(err.contains(&format!("made by {} (Python 3.11.2)", other.display())), "{err}");
+        let err = check(
+            &v.join("bin/python"),
+            v.to_str(),
+            &embedded,
+            "3.11",
+            "3.11.7",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains(&format!("made by {} (Python 3.11.2)", other.display())),
+            "{err}"
+        );
         assert!(err.contains("Python 3.11.7"), "{err}");
         assert!(
             err.contains(&format!("{} -m venv {}", embedded.display(), v.display())),
@@ -234,8 +251,14 @@ mod tests {
         let dir = root.join("v");
         fs::create_dir_all(dir.join("bin")).unwrap();
         fs::write(dir.join("pyvenv.cfg"), "version = 3.11.7\n").unwrap();
-        let err = check(&dir.join("bin/python"), dir.to_str(), &embedded, "3.11", "3.11.7")
-            .unwrap_err();
+        let err = check(
+            &dir.join("bin/python"),
+            dir.to_str(),
+            &embedded,
+            "3.11",
+            "3.11.7",
+        )
+        .unwrap_err();
         assert!(err.contains("no `home` line"), "{err}");
     }
 
