@@ -67,10 +67,18 @@ defmodule Py do
       (`start_pool/2`), `{pool, n}` (the n-th context of a pool, from 1),
       `:dirty` (a dirty scheduler; lowest latency for short stateless calls)
       or `{:node, node}` (py on another node)
+    * `:namespace` - a namespace from `namespace/0`: `eval/3` and `exec/3` run
+      in it instead of the calling process's own, and `call/4` looks its
+      function up there first
   """
   @type options ::
-          [{:timeout, timeout()} | {:return, :term | :handle} | {:on, term()}]
-          | %{optional(:timeout | :return | :on) => term()}
+          [
+            {:timeout, timeout()}
+            | {:return, :term | :handle}
+            | {:on, term()}
+            | {:namespace, reference()}
+          ]
+          | %{optional(:timeout | :return | :on | :namespace) => term()}
 
   @typedoc "Names bound for `eval/2` and `exec/2`: a map or keyword list."
   @type bindings :: %{optional(atom() | String.t()) => term()} | [{atom(), term()}]
@@ -382,8 +390,18 @@ defmodule Py do
   ## Source code
 
   @doc """
-  Evaluates a Python expression, with `bindings` merged into the globals of
-  the context that runs it. `options` are those of `call/4`.
+  Evaluates a Python expression, or a block of statements whose value is that
+  of its last expression statement (`nil` when it ends with another statement).
+  It runs in the calling process's namespace: what its `exec/3` and `eval/3`
+  define is there for its next calls, and no other process sees it. `bindings`
+  are set for this call only. `options` are those of `call/4`.
+
+      iex> Py.eval("import os\\nos.sep")
+      "/"
+      iex> Py.exec("def twice(x): return 2 * x")
+      :ok
+      iex> Py.eval("twice(21)")
+      42
 
       iex> Py.eval("x * 2 + len(s)", %{x: 20, s: "ab"})
       42
@@ -395,6 +413,20 @@ defmodule Py do
   @spec eval(String.t() | charlist(), bindings(), options()) :: term()
   def eval(code, bindings \\ %{}, options \\ []),
     do: raising(:py.eval(code, bindings_map(bindings), options_map(options)))
+
+  @doc """
+  A new namespace (the globals of `eval/3` and `exec/3`) to name in their
+  options and share between processes on purpose; it lives while a copy of the
+  handle does. `options` may say where (`on:`).
+
+      iex> ns = Py.namespace()
+      iex> Py.exec("shared = 42", %{}, namespace: ns)
+      :ok
+      iex> Task.async(fn -> Py.eval("shared", %{}, namespace: ns) end) |> Task.await()
+      42
+  """
+  @spec namespace(options()) :: reference()
+  def namespace(options \\ []), do: raising(:py.namespace(options_map(options)))
 
   @doc """
   Runs Python statements, with `bindings` merged into the globals of the

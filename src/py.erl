@@ -32,10 +32,12 @@
 %% the general call, source text and values
 -export([call/2, call/3, call/4,
          async_call/4, await/1, cancel/1,
-         eval/1, eval/2, eval/3, exec/1, exec/2, exec/3,
+         eval/1, eval/2, eval/3, exec/1, exec/2, exec/3, namespace/0, namespace/1,
          import/1, value/1, to_binary/1, bytes/1, buffer/1]).
 %% pools and defaults
 -export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
+%% errors as text
+-export([format_error/1, format_error/2]).
 
 -export_type([pool_info/0]).
 
@@ -69,6 +71,12 @@ func(Dotted) ->
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
 -spec func(name(), list()) -> term();
           (name(), name()) -> term().
+func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
+    %% Names given as strings ("os", "getcwd"): both are names.
+    case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
+        true -> func(Mod, Fun, [], []);
+        false -> func(Mod, Fun, [])
+    end;
 func(Dotted, Args) when is_list(Args) ->
     func(Dotted, Args, []);
 func(Mod, Fun) ->
@@ -78,10 +86,24 @@ func(Mod, Fun) ->
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
 -spec func(name(), list(), kwargs()) -> term();
           (name(), name(), list()) -> term().
-func(Dotted, Args, Kwargs) when is_list(Args) ->
-    run_call(py_lib:name(Dotted), Args, Kwargs);
+func(A, B, C) when is_list(B) ->
+    case names_given_as_strings(A, B, C) of
+        true -> func(A, B, C, []);
+        false -> run_call(py_lib:name(A), B, C)
+    end;
 func(Mod, Fun, Args) ->
     func(Mod, Fun, Args, []).
+
+%% `func("math", "pow", [2, 16])', `func(math, "pow", [2, 16])': a string in
+%% the second place is a function name, not an argument list, when the first
+%% is a string too, or when the third cannot be keyword arguments. (A list in
+%% the second place stays the argument list otherwise: `func(chr, [65], [])'.)
+names_given_as_strings(A, B, C) ->
+    py_lib:is_text(B) andalso (py_lib:is_text(A) orelse not kwargs_like(C)).
+
+kwargs_like(K) when is_map(K) -> true;
+kwargs_like(K) when is_list(K) -> lists:all(fun({_, _}) -> true; (_) -> false end, K);
+kwargs_like(_) -> false.
 
 %% @doc Calls `Mod.Fun(*Args, **Kwargs)'.
 %% `py:func(builtins, int, [<<"ff">>], [{base, 16}])' gives `255'.
@@ -471,9 +493,19 @@ is_not(A, B) -> op(is_not, [A, B]).
 call(Target, Args) ->
     call(Target, Args, [], #{}).
 
-%% @doc `call(Target, Args, Kwargs, #{})'.
-%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}'.
--spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()}.
+%% @doc `call(Target, Args, Kwargs, #{})', or `call(Mod, Fun, Args)' (the shape
+%% erlang_python users know) when the second argument is a name.
+%% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}';
+%% `py:call(math, sqrt, [16])' gives `{ok, 4.0}'.
+-spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()};
+          (name(), name(), list()) -> {ok, term()} | {error, term()}.
+call(Mod, Fun, Args) when is_atom(Fun); is_binary(Fun) ->
+    call({Mod, Fun}, Args, [], #{});
+call(Mod, Fun, Args) when is_list(Fun), is_list(Args) ->
+    case names_given_as_strings(Mod, Fun, Args) of
+        true -> call({Mod, Fun}, Args, [], #{});
+        false -> call(Mod, Fun, Args, #{})
+    end;
 call(Target, Args, Kwargs) ->
     call(Target, Args, Kwargs, #{}).
 
@@ -514,24 +546,31 @@ await(Request) ->
 cancel(Request) ->
     py_exec:cancel(Request).
 
-%% @doc Evaluates an expression. `py:eval(<<"1 + 1">>)' gives `2'.
+%% @doc Evaluates an expression, or a block of statements whose value is that
+%% of its last expression statement (`undefined' when it ends with another
+%% statement). It runs in this process's namespace: what its `exec' and `eval'
+%% calls define is there for its next ones, wherever the pool sends them, and
+%% no other process sees it. `py:eval(<<"1 + 1">>)' gives `2';
+%% `py:eval("import os\nos.sep")' gives `<<"/">>'.
 -spec eval(unicode:chardata()) -> term().
 eval(Code) ->
     eval(Code, #{}, #{}).
 
-%% @doc Evaluates an expression with names bound (merged into the context's globals).
-%% `py:eval("x * 2", #{x => 21})' gives `42'.
+%% @doc Evaluates with names bound for this call only: a binding the code did not
+%% assign is gone afterwards. `py:eval("x * 2", #{x => 21})' gives `42'.
 -spec eval(unicode:chardata(), #{name() => term()}) -> term().
 eval(Code, Bindings) ->
     eval(Code, Bindings, #{}).
 
-%% @doc Evaluates an expression with call options.
+%% @doc Evaluates with call options; `#{namespace => Ns}' runs it in the namespace
+%% `Ns' (namespace/0) instead of this process's own.
 %% `py:eval("[1, 2]", #{}, #{return => handle})' gives a handle to the list.
 -spec eval(unicode:chardata(), #{name() => term()}, opts()) -> term().
 eval(Code, Bindings, Opts) ->
     direct(py_job:eval(py_lib:code(Code), py_lib:bindings(Bindings)), Opts).
 
-%% @doc Runs statements in the context's globals. `py:exec("import os")' gives `ok'.
+%% @doc Runs statements in this process's namespace (see eval/1).
+%% `py:exec("import os")' gives `ok'.
 -spec exec(unicode:chardata()) -> ok.
 exec(Code) ->
     exec(Code, #{}, #{}).
@@ -547,6 +586,29 @@ exec(Code, Bindings) ->
 exec(Code, Bindings, Opts) ->
     _ = direct(py_job:exec(py_lib:code(Code), py_lib:bindings(Bindings)), Opts),
     ok.
+
+%% @doc A new namespace: the globals of `eval' and `exec', as a handle, to pass
+%% in their options (`#{namespace => Ns}') and share between processes on
+%% purpose. Calls that name it run on the context that holds it; a call
+%% (`call/4') that names it looks its function up there first. It lives while
+%% a copy of the handle does. `Ns = py:namespace(), ok = py:exec("x = 1", #{},
+%% #{namespace => Ns}), 1 = py:eval("x", #{}, #{namespace => Ns})'.
+-spec namespace() -> handle().
+namespace() ->
+    namespace(#{}).
+
+%% @doc A new namespace where the options say (`#{on => Pool}').
+-spec namespace(opts()) -> handle().
+namespace(Opts) ->
+    case py_exec:validate_opts(Opts) of
+        {ok, #{on := On}} ->
+            case py_exec:new_namespace(On) of
+                {ok, Ns} -> Ns;
+                {error, Reason} -> error(Reason)
+            end;
+        {error, Reason} ->
+            error(Reason)
+    end.
 
 %% @doc Imports a module, as a handle. ``py:import('os.path')'' gives a handle.
 -spec import(name()) -> term().
@@ -621,6 +683,26 @@ stop_pool(Name) ->
 set_call_timeout(Timeout) ->
     py_exec:set_default_timeout(Timeout).
 
+%%% Errors as text
+
+%% @doc A reason `py' gave, as text for a person: a Python exception's type,
+%% message and traceback lines, or a sentence (see `py_error').
+%% `py:format_error({python, <<"builtins.KeyError">>, <<"'a'">>, []})' gives
+%% `<<"builtins.KeyError: 'a'">>'.
+-spec format_error(term()) -> binary().
+format_error(Reason) ->
+    case py_error:is_reason(Reason) of
+        true -> py_error:format(Reason);
+        false -> unicode:characters_to_binary(io_lib:format("~0tp", [Reason]))
+    end.
+
+%% @doc The `error_info' callback (OTP 24+): the shell prints an error raised by
+%% a function of `py' with this text, the Python traceback as lines, instead of
+%% a term cut with `...'.
+-spec format_error(term(), erlang:stacktrace()) -> #{general => string(), reason => string()}.
+format_error(Reason, _StackTrace) ->
+    #{reason => unicode:characters_to_list(format_error(Reason))}.
+
 %%% Internals
 
 run_call(Name, Args, Kwargs) ->
@@ -640,6 +722,9 @@ direct(Job) ->
 
 direct(Job, Opts) ->
     case py_exec:run(Job, Opts) of
-        {ok, Value} -> Value;
-        {error, Reason} -> error(Reason)
+        {ok, Value} ->
+            Value;
+        {error, Reason} ->
+            %% error_info: the shell asks format_error/2 how to print it.
+            erlang:error(Reason, none, [{error_info, #{module => ?MODULE}}])
     end.

@@ -21,6 +21,7 @@
       | {cycle, path()}
       | {key_collision, path(), Key :: term()}
       | {bad_kwargs, term()}
+      | {bad_args, term()}
         %% Time and the interpreter.
       | timeout
       | cancelled
@@ -58,6 +59,7 @@ is_reason({too_large, P}) -> is_list(P);
 is_reason({cycle, P}) -> is_list(P);
 is_reason({key_collision, P, _}) -> is_list(P);
 is_reason({bad_kwargs, _}) -> true;
+is_reason({bad_args, _}) -> true;
 is_reason(timeout) -> true;
 is_reason(cancelled) -> true;
 is_reason({busy, #{gil_stuck_ms := _}}) -> true;
@@ -96,6 +98,8 @@ describe({too_large, Path}) -> io_lib:format("more terms than max_terms at ~0tp"
 describe({cycle, Path}) -> io_lib:format("a cyclic structure at ~0tp", [Path]);
 describe({key_collision, Path, Key}) ->
     io_lib:format("key ~0tp collides in Python with another key of the map at ~0tp", [Key, Path]);
+describe({bad_args, A}) ->
+    io_lib:format("the arguments must be a list, not ~0tp", [A]);
 describe({bad_kwargs, Kw}) ->
     io_lib:format("keyword arguments must be a map or a list of pairs, not ~0tp", [Kw]);
 describe(timeout) -> "timeout: the deadline passed";

@@ -3,8 +3,8 @@
 %% waits for the result while serving callbacks and output.
 -module(py_exec).
 
--export([idle/0, run/2, validate_opts/1, with_defaults/2, apply_call/1, async/2, await/1,
-         cancel/1]).
+-export([idle/0, run/2, validate_opts/1, with_defaults/2, new_namespace/1, apply_call/1,
+         async/2, await/1, cancel/1]).
 -export([load_default_timeout/0, set_default_timeout/1, unload_default_timeout/0]).
 
 -export_type([opts/0, on/0, request/0]).
@@ -15,7 +15,7 @@
             | dirty
             | {node, node()}.
 -type opts() :: #{timeout := timeout(), return := term | handle, none := undefined | nil,
-                  on := on()}.
+                  on := on(), namespace => py_nif:handle()}.
 
 %% A call started by async/2: only the process that started it may await it.
 -record(py_request, {ref :: reference(),
@@ -32,6 +32,10 @@
 %% (with_defaults/2); not inside callbacks from Python, which run other code.
 -define(DEFAULTS_KEY, '$py_defaults').
 
+%% The namespace of this process's eval/exec calls that name none, made on its
+%% first one: it goes when the process does (the handle is garbage then).
+-define(NAMESPACE_KEY, '$py_namespace').
+
 %% The default timeout in force, kept as a persistent term: reading the
 %% application env on every call costs more than the rest of the call's
 %% Erlang side together.
@@ -44,7 +48,13 @@
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
 -spec run(py_job:job(), map()) -> {ok, term()} | {error, py_error:reason()}.
-run(Job, Opts) when map_size(Opts) =:= 0 ->
+run(Job, Opts) ->
+    case py_job:check(Job) of
+        ok -> with_hint(Job, run_job(Job, Opts));
+        {error, _} = Error -> Error
+    end.
+
+run_job(Job, Opts) when map_size(Opts) =:= 0 ->
     case get(?DEFAULTS_KEY) of
         undefined ->
             %% The common case, on every call: the default timeout is looked up
@@ -54,8 +64,23 @@ run(Job, Opts) when map_size(Opts) =:= 0 ->
         _ ->
             run_checked(Job, Opts)
     end;
-run(Job, Opts) ->
+run_job(Job, Opts) ->
     run_checked(Job, Opts).
+
+%% A TypeError from a call that was given a string as a charlist (`"HOME"'):
+%% the usual first mistake, so the message says what to pass instead.
+with_hint(Job, {error, {python, <<"builtins.TypeError">> = Type, Msg, Tb}} = Error) ->
+    case [A || A <- py_job:args(Job), py_lib:is_text(A)] of
+        [] ->
+            Error;
+        [Text | _] ->
+            Hint = io_lib:format("~ts~nhint: ~tp is a charlist, a list of integers in Python; "
+                                 "pass ~tp or py:str(~tp)",
+                                 [Msg, Text, unicode:characters_to_binary(Text), Text]),
+            {error, {python, Type, unicode:characters_to_binary(Hint), Tb}}
+    end;
+with_hint(_Job, Result) ->
+    Result.
 
 run_checked(Job, Opts) ->
     case validate_opts(Opts) of
@@ -95,6 +120,8 @@ check_opts([{return, R} | Rest], Acc) when R =:= term; R =:= handle ->
     check_opts(Rest, Acc#{return => R});
 check_opts([{none, N} | Rest], Acc) when N =:= undefined; N =:= nil ->
     check_opts(Rest, Acc#{none => N});
+check_opts([{namespace, Ns} | Rest], Acc) when is_reference(Ns) ->
+    check_opts(Rest, Acc#{namespace => Ns});
 check_opts([{on, On} | Rest], Acc) ->
     case valid_on(On) of
         true -> check_opts(Rest, Acc#{on => On});
@@ -134,23 +161,53 @@ valid_on(Pool) -> is_atom(Pool).
 %% Python). `apply_call({lists, reverse, [[1, 2]]})' gives `[2, 1]'.
 -spec apply_call({module() | binary(), atom() | binary(), list()} | {fun(), list()}) -> term().
 apply_call({M, F, Args}) ->
-    erlang:apply(existing_atom(M), existing_atom(F), Args);
+    case {existing_atom(M), existing_atom(F)} of
+        {Mod, Fun} when is_atom(Mod), is_atom(Fun) ->
+            erlang:apply(Mod, Fun, Args);
+        _ ->
+            %% A name that is no atom yet names no loaded module or function:
+            %% say so, rather than `badarg' from the atom conversion.
+            error({undefined_function,
+                   unicode:characters_to_binary(
+                     io_lib:format("~ts:~ts/~b: no such module or function",
+                                   [M, F, length(Args)]))})
+    end;
 apply_call({Fun, Args}) ->
     erlang:apply(Fun, Args).
 
 %% Python may name a module with a str; only atoms that already exist are
 %% accepted, so Python cannot fill the atom table.
 existing_atom(A) when is_atom(A) -> A;
-existing_atom(B) when is_binary(B) -> binary_to_existing_atom(B, utf8);
+existing_atom(B) when is_binary(B) ->
+    try
+        binary_to_existing_atom(B, utf8)
+    catch
+        error:badarg -> B
+    end;
 existing_atom(Other) -> error({badarg, Other}).
 
 %%% Routing
 
-route(dirty, Job, #{timeout := Timeout} = Opts) ->
-    py_nif:call_dirty(Job, nif_return(Opts), Timeout);
-route({node, Node}, Job, Opts) when is_atom(Node) ->
-    remote(Node, Job, Opts);
-route(On, Job, Opts) ->
+route(dirty, Job0, #{timeout := Timeout} = Opts) ->
+    case namespaced(dirty, Job0, Opts) of
+        {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
+        {error, _} = Error -> Error
+    end;
+route({node, Node}, Job0, Opts) when is_atom(Node) ->
+    %% Only a namespace named explicitly goes along (and is refused there as a
+    %% handle of this node): the remote call gets one of its own.
+    Job = case Opts of
+              #{namespace := Ns} -> py_job:in_namespace(Job0, Ns);
+              _ -> Job0
+          end,
+    remote(Node, Job, maps:remove(namespace, Opts));
+route(On, Job0, Opts) ->
+    case namespaced(On, Job0, Opts) of
+        {ok, Job} -> route_local(On, Job, Opts);
+        {error, _} = Error -> Error
+    end.
+
+route_local(On, Job, Opts) ->
     case remote_handle(Job) of
         false ->
             case where(On) of
@@ -165,7 +222,8 @@ route(On, Job, Opts) ->
 %% `{ok, R} = py_exec:async({call, <<"time.sleep">>, [1], []}, #{})'.
 -spec async(py_job:job(), map()) -> {ok, request()} | {error, py_error:reason()}.
 async(Job, Opts) ->
-    case validate_opts(Opts) of
+    case py_job:check(Job) =:= ok andalso validate_opts(Opts) of
+        false -> py_job:check(Job);
         {ok, #{on := dirty}} -> {error, {bad_option, on}};
         {ok, #{on := {node, _}}} -> {error, {bad_option, on}};
         {ok, #{on := On} = Normal} -> start(On, Job, Normal);
@@ -198,10 +256,58 @@ cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
 %% Where the job runs: during a callback, a call naming the same place (or none)
 %% goes to the waiting context, the only one that can serve it without deadlock
 %% when the pool has one context.
-start(On, Job, Opts) ->
-    case where(On) of
-        {ok, Place, Where} -> start(Place, Where, Job, Opts);
-        {error, _} = Error -> Error
+start(On, Job0, Opts) ->
+    case namespaced(On, Job0, Opts) of
+        {ok, Job} ->
+            case where(On) of
+                {ok, Place, Where} -> start(Place, Where, Job, Opts);
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+%% The job with its namespace: the one the options name, else, for eval and
+%% exec, this process's own (made on its first use, where the call goes).
+namespaced(_On, Job, #{namespace := Ns}) ->
+    {ok, py_job:in_namespace(Job, Ns)};
+namespaced(On, Job, _Opts) ->
+    case py_job:uses_namespace(Job) of
+        false ->
+            {ok, Job};
+        true ->
+            case own_namespace(On) of
+                {ok, Ns} -> {ok, py_job:in_namespace(Job, Ns)};
+                {error, _} = Error -> Error
+            end
+    end.
+
+own_namespace(On) ->
+    case get(?NAMESPACE_KEY) of
+        undefined ->
+            case new_namespace(On) of
+                {ok, Ns} = Ok ->
+                    put(?NAMESPACE_KEY, Ns),
+                    Ok;
+                {error, _} = Error ->
+                    Error
+            end;
+        Ns ->
+            {ok, Ns}
+    end.
+
+%% @doc A new namespace (globals for eval/exec, a dict) where `On' says: a
+%% handle, so the calls that name it run where it lives.
+-spec new_namespace(on()) -> {ok, py_nif:handle()} | {error, py_error:reason()}.
+new_namespace(dirty) ->
+    py_nif:call_dirty(py_job:namespace(), handle, infinity);
+new_namespace(On) ->
+    case default_timeout() of
+        {ok, T} ->
+            route(On, py_job:namespace(),
+                  #{timeout => T, return => handle, none => undefined, on => On});
+        {error, _} = Error ->
+            Error
     end.
 
 where(On) ->

@@ -6,9 +6,13 @@
 -module(py_job).
 
 -export([call/3, const/1, method/4, getattr/2, call_obj/3, eval/2, exec/2,
-         import/1, value/1, to_binary/1, target/3, object/1]).
+         import/1, value/1, to_binary/1, namespace/0, target/3, object/1,
+         in_namespace/2, uses_namespace/1, check/1, args/1]).
 
--export_type([job/0, dotted/0]).
+-export_type([job/0, dotted/0, namespace/0]).
+
+%% Where eval/exec run: a namespace handle, or `undefined' for a fresh one.
+-type namespace() :: py_nif:handle() | undefined.
 
 %% A dotted name: one binary (or atom), or `{Owner, Attr}', read as "Owner.Attr".
 -type dotted() :: py_lib:name() | {py_lib:name(), py_lib:name()}.
@@ -17,8 +21,11 @@
              | {method, Obj :: term(), Name :: binary(), Args :: list(), py_nif:kwargs()}
              | {getattr, Obj :: term(), Name :: binary()}
              | {call_obj, Obj :: term(), Args :: list(), py_nif:kwargs()}
-             | {eval, Code :: binary(), Bindings :: map()}
-             | {exec, Code :: binary(), Bindings :: map()}
+             | {call_in, Namespace :: py_nif:handle(), Name :: dotted(), Args :: list(),
+                py_nif:kwargs()}
+             | {eval, Code :: binary(), Bindings :: map(), Namespace :: namespace()}
+             | {exec, Code :: binary(), Bindings :: map(), Namespace :: namespace()}
+             | {namespace}
              | {import, Name :: binary()}
              | {value, py_nif:handle()}
              | {to_binary, Obj :: term()}.
@@ -43,13 +50,35 @@ getattr(Obj, Name) -> {getattr, Obj, Name}.
 -spec call_obj(term(), list(), py_nif:kwargs()) -> job().
 call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, Kwargs}.
 
-%% @doc An expression evaluated with `Bindings' as globals.
+%% @doc A block evaluated, its last expression's value the result, with
+%% `Bindings' set for the call; in a fresh namespace until in_namespace/2.
 -spec eval(binary(), map()) -> job().
-eval(Code, Bindings) -> {eval, Code, Bindings}.
+eval(Code, Bindings) -> {eval, Code, Bindings, undefined}.
 
-%% @doc Statements executed with `Bindings' as globals.
+%% @doc Statements executed with `Bindings' set for the call.
 -spec exec(binary(), map()) -> job().
-exec(Code, Bindings) -> {exec, Code, Bindings}.
+exec(Code, Bindings) -> {exec, Code, Bindings, undefined}.
+
+%% @doc A new namespace (the globals of eval/exec), always as a handle.
+-spec namespace() -> job().
+namespace() -> {namespace}.
+
+%% @doc The job run in namespace `Ns': eval and exec run there, and a call's
+%% name is looked up there first. Other jobs are left as they are.
+%% `in_namespace(eval(<<"x">>, #{}), Ns)' gives `{eval, <<"x">>, #{}, Ns}'.
+-spec in_namespace(job(), py_nif:handle()) -> job().
+in_namespace({eval, Code, Bindings, _}, Ns) -> {eval, Code, Bindings, Ns};
+in_namespace({exec, Code, Bindings, _}, Ns) -> {exec, Code, Bindings, Ns};
+in_namespace({call, Name, Args, Kwargs}, Ns) -> {call_in, Ns, Name, Args, Kwargs};
+in_namespace({call_in, _, Name, Args, Kwargs}, Ns) -> {call_in, Ns, Name, Args, Kwargs};
+in_namespace(Job, _Ns) -> Job.
+
+%% @doc Whether the job runs source code and names no namespace yet (it then
+%% gets the calling process's own).
+-spec uses_namespace(job()) -> boolean().
+uses_namespace({eval, _, _, undefined}) -> true;
+uses_namespace({exec, _, _, undefined}) -> true;
+uses_namespace(_) -> false.
 
 %% @doc A module, imported.
 -spec import(binary()) -> job().
@@ -74,12 +103,29 @@ target(Target, Args, Kwargs) ->
         error:{bad_name, _} -> {error, {bad_target, Target}}
     end.
 
-target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod); is_list(Mod) ->
     call(py_lib:dotted(Mod, Fun), Args, Kwargs);
 target_job({Obj, Method}, Args, Kwargs) ->
     method(Obj, py_lib:name(Method), Args, Kwargs);
 target_job(Dotted, Args, Kwargs) ->
     call(py_lib:name(Dotted), Args, Kwargs).
+
+%% @doc `ok', or why the job cannot run: `{bad_args, Args}' for an argument
+%% list that is not a list (`py:func(math, pow, 2, 16)').
+-spec check(job()) -> ok | {error, {bad_args, term()}}.
+check({call, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({call_in, _, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({method, _, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check({call_obj, _, Args, _}) when not is_list(Args) -> {error, {bad_args, Args}};
+check(_) -> ok.
+
+%% @doc The argument list of a job that calls something, or `[]'.
+-spec args(job()) -> list().
+args({call, _, Args, _}) when is_list(Args) -> Args;
+args({call_in, _, _, Args, _}) when is_list(Args) -> Args;
+args({method, _, _, Args, _}) when is_list(Args) -> Args;
+args({call_obj, _, Args, _}) when is_list(Args) -> Args;
+args(_) -> [].
 
 %% @doc The object a job works on (a handle, usually), or `undefined'.
 %% `object({getattr, H, <<"x">>})' gives `H'.
@@ -89,4 +135,7 @@ object({getattr, Obj, _}) -> Obj;
 object({call_obj, Obj, _, _}) -> Obj;
 object({value, Obj}) -> Obj;
 object({to_binary, Obj}) -> Obj;
+object({call_in, Ns, _, _, _}) -> Ns;
+object({eval, _, _, Ns}) when Ns =/= undefined -> Ns;
+object({exec, _, _, Ns}) when Ns =/= undefined -> Ns;
 object(_) -> undefined.

@@ -2,22 +2,35 @@
 %% long `dir'/`vars' results. Nothing here talks to Python.
 -module(py_lib).
 
--export([name/1, name/2, dotted/2, builtin/1, operator/1, class_name/1, cast_name/1,
+-export([name/1, name/2, dotted/2, is_text/1, builtin/1, operator/1, class_name/1, cast_name/1,
          code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
 
 -export_type([name/0, target/0]).
 
--type name() :: atom() | binary().
+%% A name: an atom or a binary; a string (charlist) is accepted too.
+-type name() :: atom() | binary() | string().
 -type target() :: {name(), name()} | name() | {term(), name()}.
 
 %% How many entries dir/1 and vars/1 show before eliding the rest.
 -define(ELIDE, 28).
 
 %% @doc A Python name as a binary. `name(math)' gives `<<"math">>'.
--spec name(name()) -> binary().
+-spec name(name() | string()) -> binary().
 name(Name) when is_atom(Name) -> atom_to_binary(Name, utf8);
 name(Name) when is_binary(Name) -> Name;
+name(Name) when is_list(Name) ->
+    %% A name given as a string ("math"): the usual first mistake, and harmless.
+    case is_text(Name) of
+        true -> unicode:characters_to_binary(Name);
+        false -> error({bad_name, Name})
+    end;
 name(Other) -> error({bad_name, Other}).
+
+%% @doc Whether a term is a non-empty printable charlist: a name, or text
+%% meant as a string. `is_text("math")' gives `true', `is_text([1, 2])' `false'.
+-spec is_text(term()) -> boolean().
+is_text([_ | _] = L) -> io_lib:printable_unicode_list(L);
+is_text(_) -> false.
 
 %% @doc A dotted name. ``name('os.path', isdir)'' gives `<<"os.path.isdir">>'.
 -spec name(name(), name()) -> binary().

@@ -233,19 +233,21 @@ buffer_outlives_binary(_Config) ->
     {ok, _} = py:start_pool(py_codec_buffer, #{size => 1}),
     try
         Self = self(),
+        %% A namespace shared on purpose: the process that binds the buffer exits.
+        Ns = py:namespace(#{on => py_codec_buffer}),
         {Pid, MRef} = spawn_monitor(
                         fun() ->
                                 Bin = binary:copy(<<"keepme!!">>, 131072),
                                 ok = py:exec(<<"kept = m">>, #{m => py:buffer(Bin)},
-                                             #{on => py_codec_buffer}),
+                                             #{namespace => Ns}),
                                 Self ! {stored, erlang:md5(Bin)}
                         end),
         Md5 = receive {stored, M} -> M after 10000 -> ct:fail(no_store) end,
         receive {'DOWN', MRef, process, Pid, normal} -> ok after 10000 -> ct:fail(no_exit) end,
         true = erlang:garbage_collect(),
-        Bytes = py:eval(<<"bytes(kept)">>, #{}, #{on => py_codec_buffer}),
+        Bytes = py:eval(<<"bytes(kept)">>, #{}, #{namespace => Ns}),
         Md5 = erlang:md5(Bytes),
-        ok = py:exec(<<"del kept">>, #{}, #{on => py_codec_buffer})
+        ok = py:exec(<<"del kept">>, #{}, #{namespace => Ns})
     after
         ok = py:stop_pool(py_codec_buffer)
     end.

@@ -316,7 +316,7 @@ busy_context_is_skipped(_Config) ->
 cancel_job(_Config) ->
     Pool = py_pool:lookup(?ONE),
     Ref = make_ref(),
-    {ok, JobRes} = py_nif:submit(Pool, Ref, {exec, <<"while True: pass">>, #{}}, term),
+    {ok, JobRes} = py_nif:submit(Pool, Ref, py_job:exec(<<"while True: pass">>, #{}), term),
     timer:sleep(100),
     case py_nif:cancel(JobRes) of
         ok ->
@@ -331,7 +331,7 @@ cancel_job(_Config) ->
     end,
     %% Cancelling a finished job is harmless: its reply was sent already.
     Ref2 = make_ref(),
-    {ok, JobRes2} = py_nif:submit(Pool, Ref2, {eval, <<"1 + 1">>, #{}}, term),
+    {ok, JobRes2} = py_nif:submit(Pool, Ref2, py_job:eval(<<"1 + 1">>, #{}), term),
     receive {Ref2, {ok, 2}} -> ok after 2000 -> ct:fail(no_reply) end,
     sent = py_nif:cancel(JobRes2),
     ok.
@@ -429,14 +429,20 @@ concurrent_1000(_Config) ->
     ok.
 
 %% Each context has its own globals.
+%% A process's eval/exec share its namespace whichever context runs them; another
+%% process has its own.
 own_globals(_Config) ->
     #{size := Size} = py_nif:pool_info(py_pool:lookup(default)),
     case Size >= 2 of
         true ->
             ok = py:exec(<<"own_globals_mark = 1">>, #{}, #{on => {default, 1}}),
-            true = py:eval(<<"'own_globals_mark' in globals()">>, #{}, #{on => {default, 1}}),
-            false = py:eval(<<"'own_globals_mark' in globals()">>, #{}, #{on => {default, 2}}),
-            ok = py:exec(<<"del own_globals_mark">>, #{}, #{on => {default, 1}});
+            true = py:eval(<<"'own_globals_mark' in globals()">>, #{}, #{on => {default, 2}}),
+            Self = self(),
+            spawn_link(fun() ->
+                Self ! {other, py:eval(<<"'own_globals_mark' in globals()">>, #{},
+                                       #{on => {default, 1}})}
+            end),
+            receive {other, Seen} -> false = Seen end;
         false ->
             ct:fail({default_pool_too_small, Size})
     end.

@@ -28,8 +28,9 @@ builders_test() ->
     ?assertEqual({method, H, <<"m">>, [], #{}}, py_job:method(H, <<"m">>, [], #{})),
     ?assertEqual({getattr, H, <<"a">>}, py_job:getattr(H, <<"a">>)),
     ?assertEqual({call_obj, H, [1], []}, py_job:call_obj(H, [1], [])),
-    ?assertEqual({eval, <<"x">>, #{}}, py_job:eval(<<"x">>, #{})),
-    ?assertEqual({exec, <<"x = 1">>, #{}}, py_job:exec(<<"x = 1">>, #{})),
+    ?assertEqual({eval, <<"x">>, #{}, undefined}, py_job:eval(<<"x">>, #{})),
+    ?assertEqual({exec, <<"x = 1">>, #{}, undefined}, py_job:exec(<<"x = 1">>, #{})),
+    ?assertEqual({namespace}, py_job:namespace()),
     ?assertEqual({import, <<"os">>}, py_job:import(<<"os">>)),
     ?assertEqual({value, H}, py_job:value(H)),
     ?assertEqual({to_binary, H}, py_job:to_binary(H)).
@@ -44,4 +45,15 @@ object_test() ->
     ?assertEqual(H, py_job:object(py_job:to_binary(H))),
     ?assertEqual(undefined, py_job:object(py_job:call(<<"m.f">>, [H], []))),
     ?assertEqual(undefined, py_job:object(py_job:eval(<<"x">>, #{}))),
+    %% A job in a namespace works on it: it goes where the namespace lives.
+    Ns = make_ref(),
+    ?assertEqual(Ns, py_job:object(py_job:in_namespace(py_job:eval(<<"x">>, #{}), Ns))),
+    ?assertEqual(Ns, py_job:object(py_job:in_namespace(py_job:exec(<<"x">>, #{}), Ns))),
+    ?assertEqual(Ns, py_job:object(py_job:in_namespace(py_job:call(f, [], []), Ns))),
+    ?assertEqual({call_in, Ns, f, [1], []}, py_job:in_namespace(py_job:call(f, [1], []), Ns)),
+    %% Jobs on an object keep it: a namespace means nothing to them.
+    ?assertEqual(py_job:value(H), py_job:in_namespace(py_job:value(H), Ns)),
+    ?assert(py_job:uses_namespace(py_job:eval(<<"x">>, #{}))),
+    ?assertNot(py_job:uses_namespace(py_job:in_namespace(py_job:eval(<<"x">>, #{}), Ns))),
+    ?assertNot(py_job:uses_namespace(py_job:call(f, [], []))),
     ?assertEqual({error, {bad_target, {1, 2}}}, py_job:target({1, 2}, [], [])).

@@ -302,6 +302,20 @@ class ErlangHandler(logging.Handler):
             self.handleError(record)
 
 
+def _compile_block(source):
+    """Compiles a block for ``py:eval``: ``(statements, expression)``, where
+    ``expression`` is the block's last statement when that is an expression
+    (its value is the result) and ``None`` otherwise (the result is ``None``),
+    and ``statements`` the code before it (``None`` when there is none)."""
+    import ast
+    tree = ast.parse(source, "<py>", "exec")
+    expression = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        expression = compile(ast.Expression(tree.body.pop().value), "<py>", "eval")
+    statements = compile(tree, "<py>", "exec") if tree.body else None
+    return statements, expression
+
+
 class _SpawnByDefault:
     """Makes 'spawn' the default start method of ``multiprocessing`` when it is
     first imported. Its Linux default, 'fork', would copy the whole Erlang VM

@@ -446,6 +446,35 @@ defmodule PyTest do
     end
   end
 
+  describe "namespaces" do
+    test "a process's eval and exec share its namespace; other processes do not see it" do
+      task =
+        Task.async(fn ->
+          :ok = Py.exec("mine = 1")
+          for _ <- 1..4, do: 1 = Py.eval("mine")
+          Py.eval("mine + 1", %{}, on: :dirty)
+        end)
+
+      assert Task.await(task) === 2
+      error = assert_raise Py.Error, fn -> Py.eval("mine") end
+      assert error.type === "builtins.NameError"
+    end
+
+    test "a block's last expression is its value; bindings are the call's own" do
+      assert Py.eval("a = 2\nb = 3\na * b") === 6
+      assert Py.eval("c = 1") === nil
+      assert Py.eval("k * 2", k: 4) === 8
+      assert Py.eval("'k' in globals()") === false
+    end
+
+    test "an explicit namespace is shared on purpose and names functions for call/4" do
+      ns = Py.namespace()
+      assert Py.exec("def inc(x): return x + 1", %{}, namespace: ns) === :ok
+      assert Task.await(Task.async(fn -> Py.call("inc", [1], [], namespace: ns) end)) === {:ok, 2}
+      assert {:error, %Py.Error{type: "builtins.AttributeError"}} = Py.call("inc", [1])
+    end
+  end
+
   describe "the error vocabulary" do
     test "every py reason is a Py.Error, a remote handle's too" do
       # A reference made on another node, as a handle from there arrives here.

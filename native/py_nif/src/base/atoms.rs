@@ -11,7 +11,8 @@ rustler::atoms! {
     debug, info, notice, warning, critical,
     term, handle, term_nil, round_robin, least_busy,
     // job tags
-    call, const_ = "const", method, getattr, call_obj, eval, exec, import, value, to_binary,
+    call, call_in, const_ = "const", method, getattr, call_obj, eval, exec, import, value,
+    to_binary, namespace,
     // map keys
     id, alive, busy, queued, size, strategy, contexts, executable, nif,
     args, kwargs,

@@ -29,10 +29,29 @@ pub enum Job<'a> {
         args: Term<'a>,
         kwargs: Term<'a>,
     },
-    /// `{eval, Code, Bindings}`
-    Eval { code: Term<'a>, bindings: Term<'a> },
-    /// `{exec, Code, Bindings}`
-    Exec { code: Term<'a>, bindings: Term<'a> },
+    /// `{call_in, Namespace, Name, Args, Kwargs}`: a call whose name is looked up in a
+    /// namespace first.
+    CallIn {
+        ns: Term<'a>,
+        name: Term<'a>,
+        args: Term<'a>,
+        kwargs: Term<'a>,
+    },
+    /// `{eval, Code, Bindings, Namespace}`: Namespace a handle, or `undefined` for a
+    /// fresh one.
+    Eval {
+        code: Term<'a>,
+        bindings: Term<'a>,
+        ns: Term<'a>,
+    },
+    /// `{exec, Code, Bindings, Namespace}`
+    Exec {
+        code: Term<'a>,
+        bindings: Term<'a>,
+        ns: Term<'a>,
+    },
+    /// `{namespace}`: a new namespace (always a handle).
+    Namespace,
     /// `{import, Name}`
     Import { name: Term<'a> },
     /// `{value, Handle}`
@@ -58,8 +77,15 @@ impl<'a> Job<'a> {
             },
             [obj, name] if tag == atoms::getattr() => Job::GetAttr { obj, name },
             [obj, args, kwargs] if tag == atoms::call_obj() => Job::CallObj { obj, args, kwargs },
-            [code, bindings] if tag == atoms::eval() => Job::Eval { code, bindings },
-            [code, bindings] if tag == atoms::exec() => Job::Exec { code, bindings },
+            [ns, name, args, kwargs] if tag == atoms::call_in() => Job::CallIn {
+                ns,
+                name,
+                args,
+                kwargs,
+            },
+            [code, bindings, ns] if tag == atoms::eval() => Job::Eval { code, bindings, ns },
+            [code, bindings, ns] if tag == atoms::exec() => Job::Exec { code, bindings, ns },
+            [] if tag == atoms::namespace() => Job::Namespace,
             [name] if tag == atoms::import() => Job::Import { name },
             [handle] if tag == atoms::value() => Job::Value { handle },
             [obj] if tag == atoms::to_binary() => Job::ToBinary { obj },
@@ -70,9 +96,10 @@ impl<'a> Job<'a> {
     /// The argument list of a job that calls something.
     pub fn args(&self) -> Option<Term<'a>> {
         match self {
-            Job::Call { args, .. } | Job::Method { args, .. } | Job::CallObj { args, .. } => {
-                Some(*args)
-            }
+            Job::Call { args, .. }
+            | Job::CallIn { args, .. }
+            | Job::Method { args, .. }
+            | Job::CallObj { args, .. } => Some(*args),
             _ => None,
         }
     }
@@ -80,6 +107,7 @@ impl<'a> Job<'a> {
     /// The object a job works on (a handle, usually), for the context that owns it.
     pub fn object(&self) -> Option<Term<'a>> {
         match self {
+            Job::CallIn { ns, .. } | Job::Eval { ns, .. } | Job::Exec { ns, .. } => Some(*ns),
             Job::Method { obj, .. }
             | Job::GetAttr { obj, .. }
             | Job::CallObj { obj, .. }
@@ -108,6 +136,15 @@ impl<'a> Job<'a> {
             Job::CallObj { obj, kwargs, .. } => {
                 vec![atoms::call_obj().encode(env), t(*obj), new, t(*kwargs)]
             }
+            Job::CallIn {
+                ns, name, kwargs, ..
+            } => vec![
+                atoms::call_in().encode(env),
+                t(*ns),
+                t(*name),
+                new,
+                t(*kwargs),
+            ],
             _ => return None,
         };
         Some(make_tuple(env, &parts))

@@ -52,6 +52,9 @@ impl TermBox {
 
 macro_rules! opaque_term {
     ($rust:ident, $name:literal) => {
+        opaque_term!($rust, $name, {});
+    };
+    ($rust:ident, $name:literal, { $($extra:tt)* }) => {
         #[pyclass(module = "erlang", name = $name, frozen)]
         pub struct $rust(pub TermBox);
 
@@ -69,6 +72,7 @@ macro_rules! opaque_term {
             fn __repr__(&self) -> String {
                 self.0.repr($name)
             }
+            $($extra)*
         }
     };
 }
@@ -76,7 +80,20 @@ macro_rules! opaque_term {
 opaque_term!(Pid, "Pid");
 opaque_term!(Ref, "Ref");
 opaque_term!(Port, "Port");
-opaque_term!(Fun, "Fun");
+opaque_term!(Fun, "Fun", {
+    /// An Erlang fun is callable from Python: `f(3)` is `erlang.call(f, [3])`, so it
+    /// runs as a callback in the calling Erlang process (`key=` of `sorted`, `map`).
+    /// Through the `erlang` package, which owns callbacks: this layer does not.
+    #[pyo3(signature = (*args))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let call = py.import("erlang")?.getattr("call")?;
+        Ok(call.call1((slf, py.None(), args.to_list()))?.unbind())
+    }
+});
 
 #[derive(Clone, Copy)]
 pub enum Kind {

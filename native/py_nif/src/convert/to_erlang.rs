@@ -391,13 +391,33 @@ impl<'a, 'py> Encoder<'a, 'py> {
             map = next;
         }
         if !ok {
-            // Two keys that differ in Python became the same term (say 'a' and b'a').
-            return Err(Error::Unsupported {
+            // Two keys that differ in Python became the same term (say 'a' and b'a'):
+            // name it, rather than lose a value.
+            return Err(Error::KeyCollision {
                 path: Vec::new(),
-                culprit: Culprit::Py(obj.clone().unbind()),
+                key: self.first_repeated(&keys),
             });
         }
         Ok(map)
+    }
+
+    /// The first of `keys` equal to an earlier one (there is one: the map refused them).
+    fn first_repeated(&self, keys: &[ERL_NIF_TERM]) -> ERL_NIF_TERM {
+        let e = self.env.as_c_arg();
+        let mut map = unsafe { sys::enif_make_new_map(e) };
+        for k in keys {
+            let mut found = ERL_NIF_TERM::default();
+            let mut next = ERL_NIF_TERM::default();
+            unsafe {
+                if sys::enif_get_map_value(e, map, *k, &mut found) != 0 {
+                    return *k;
+                }
+                if sys::enif_make_map_put(e, map, *k, *k, &mut next) != 0 {
+                    map = next;
+                }
+            }
+        }
+        atoms::undefined().as_c_arg()
     }
 
     fn set(&mut self, obj: &Bound<'py, PyAny>) -> Result<ERL_NIF_TERM, Error> {

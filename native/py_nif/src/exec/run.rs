@@ -1,34 +1,24 @@
 //! What a job does, whatever thread runs it (context or dirty scheduler): run the
 //! decoded job against the thread's own globals and caches, and encode the reply.
+use super::code;
 use crate::base::atoms;
-use crate::base::error::{Culprit, Error, PathElem};
+use crate::base::error::{Error, PathElem};
 use crate::base::job::{Job, Return};
 use crate::base::names::{dotted_name, name_of};
-use crate::base::tuning::{ATOM_NAMES_MAX, CODE_CACHE_MAX};
+use crate::base::tuning::ATOM_NAMES_MAX;
 use crate::convert::handle::{self, PyHandle};
 use crate::convert::to_erlang::{self, NoneAs};
 use crate::convert::to_python;
 use crate::convert::values;
 use py_core::names::{cached_owner, resolve};
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, Term};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::CString;
-
-/// Per-thread interpreter state: a context is one thread, so these are the context's own
-/// globals and compiled code (and, for a dirty scheduler thread, that thread's). Resolved
-/// names are cached per thread too, in py_core::names.
-struct Tls {
-    globals: Py<PyDict>,
-    code: HashMap<(Vec<u8>, i32), Py<PyAny>>,
-}
 
 thread_local! {
-    static TLS: RefCell<Option<Tls>> = const { RefCell::new(None) };
     /// `{Mod, Fun}` pairs of atoms already resolved on this thread: the owner object and
     /// the attribute as an interned Python string, so a call builds no name at all.
     /// Atoms are never freed, so their raw terms are stable keys. The attribute is still
@@ -79,25 +69,10 @@ fn resolve_name<'py>(
     Ok(Some(value))
 }
 
-fn with_tls<R>(py: Python<'_>, f: impl FnOnce(&mut Tls) -> R) -> PyResult<R> {
-    TLS.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let builtins = py.import("builtins")?;
-            let globals = PyDict::new(py);
-            globals.set_item("__builtins__", &builtins)?;
-            globals.set_item("__name__", "__py__")?;
-            *slot = Some(Tls {
-                globals: globals.unbind(),
-                code: HashMap::new(),
-            });
-        }
-        Ok(f(slot.as_mut().expect("initialised above")))
-    })
-}
-
 pub enum Mode {
     Term,
+    /// Always a handle (a namespace).
+    Handle,
     Value,
     Binary,
 }
@@ -149,12 +124,30 @@ pub fn execute<'a, 'py>(
         Job::CallObj { obj, args, kwargs } => {
             call(py, env, &object(obj)?, args, kwargs, term, prepared)
         }
-        Job::Eval { code, bindings } => {
-            value(run_code(py, env, code, bindings, ffi::Py_eval_input, term)?)
+        Job::CallIn {
+            ns,
+            name: n,
+            args,
+            kwargs,
+        } => {
+            let globals = code::namespace(py, ns, term)?;
+            let dotted = dotted_name(env, n).ok_or_else(bad)?;
+            let f = match code::resolve_in(&globals, &dotted).map_err(&e)? {
+                Some(f) => f,
+                None => resolved(n)?,
+            };
+            call(py, env, &f, args, kwargs, term, prepared)
         }
-        Job::Exec { code, bindings } => {
-            value(run_code(py, env, code, bindings, ffi::Py_file_input, term)?)
+        Job::Eval { code, bindings, ns } => {
+            value(code::run(py, env, code, bindings, ns, true, term)?)
         }
+        Job::Exec { code, bindings, ns } => {
+            value(code::run(py, env, code, bindings, ns, false, term)?)
+        }
+        Job::Namespace => Ok(Executed {
+            obj: code::new_namespace(py).map_err(&e)?.into_any(),
+            mode: Mode::Handle,
+        }),
         Job::Import { name: n } => value(py.import(name(n)?).map_err(&e)?.into_any()),
         Job::Value { handle } => {
             let obj = match handle.try_get_resource::<PyHandle>() {
@@ -233,81 +226,6 @@ fn with_frame_globals<'py>(
     PyTuple::new(py, items)
 }
 
-fn run_code<'a, 'py>(
-    py: Python<'py>,
-    env: Env<'a>,
-    code: Term<'a>,
-    bindings: Term<'a>,
-    mode: i32,
-    job: Term<'a>,
-) -> Result<Bound<'py, PyAny>, Error> {
-    let src = rustler::Binary::from_term(code).map_err(|_| Error::BadJob(job.as_c_arg()))?;
-    let globals = with_tls(py, |t| t.globals.clone_ref(py))
-        .map_err(py_err(py))?
-        .into_bound(py);
-    if bindings.is_map() {
-        let dec = to_python::Decoder::new(py, env);
-        let iter = rustler::types::map::MapIterator::new(bindings)
-            .ok_or_else(|| Error::BadJob(job.as_c_arg()))?;
-        let mut seen = std::collections::HashSet::new();
-        for (k, v) in iter {
-            let Some(name) = name_of(env, k) else {
-                return Err(Error::Unsupported {
-                    path: vec![],
-                    culprit: Culprit::Erl(k.as_c_arg()),
-                });
-            };
-            if !seen.insert(name.clone()) {
-                return Err(Error::KeyCollision {
-                    path: Vec::new(),
-                    key: k.as_c_arg(),
-                });
-            }
-            let value = dec
-                .decode(v.as_c_arg(), 0)
-                .map_err(|err| err.at(PathElem::Name(name.clone())))?;
-            globals.set_item(name, value).map_err(py_err(py))?;
-        }
-    } else if !bindings.is_empty_list() {
-        return Err(Error::BadJob(job.as_c_arg()));
-    }
-    let key = (src.as_slice().to_vec(), mode);
-    let cached = with_tls(py, |t| t.code.get(&key).map(|c| c.clone_ref(py))).map_err(py_err(py))?;
-    let compiled = match cached {
-        Some(c) => c.into_bound(py),
-        None => {
-            let text = CString::new(src.as_slice()).map_err(|_| {
-                Error::from_pyerr(
-                    py,
-                    pyo3::exceptions::PyValueError::new_err("source code contains a NUL byte"),
-                )
-            })?;
-            let c = unsafe {
-                Bound::from_owned_ptr_or_err(
-                    py,
-                    ffi::Py_CompileString(text.as_ptr(), c"<py>".as_ptr(), mode),
-                )
-            }
-            .map_err(py_err(py))?;
-            with_tls(py, |t| {
-                if t.code.len() >= CODE_CACHE_MAX {
-                    t.code.clear();
-                }
-                t.code.insert(key, c.clone().unbind());
-            })
-            .map_err(py_err(py))?;
-            c
-        }
-    };
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            ffi::PyEval_EvalCode(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()),
-        )
-    }
-    .map_err(py_err(py))
-}
-
 /// `{ok, Term}` or `{error, Reason}` in `renv`. Must run while the job's environment is
 /// alive: error reasons may copy terms from it.
 pub fn reply<'b>(renv: Env<'b>, outcome: Result<Executed<'_>, Error>, ret: Return) -> Term<'b> {
@@ -321,6 +239,7 @@ pub fn reply<'b>(renv: Env<'b>, outcome: Result<Executed<'_>, Error>, ret: Retur
     };
     let result = match ex.mode {
         Mode::Term if ret == Return::Handle => Ok(handle::make_handle(renv, ex.obj.unbind())),
+        Mode::Handle => Ok(handle::make_handle(renv, ex.obj.unbind())),
         Mode::Term => to_erlang::encode_as(renv, &ex.obj, none),
         Mode::Value => values::encode_value(renv, &ex.obj, none),
         Mode::Binary => values::buffer_copy(renv, &ex.obj),
