@@ -89,6 +89,30 @@ codec() ->
            fun() -> {ok, 1} = py:call('builtins.len', [Nested]) end),
      bench("codec.nested_maps_1000.to_erlang", none, 50,
            fun() -> #{} = back(<<"cached_nested">>) end)
+    ] ++ numpy().
+
+%% py:array/1 shares a C-contiguous array's memory and py:ndarray/1 reads the
+%% binary's (issue 13): both cost the same for 100 items or 1M; the copies
+%% (to_binary, a writable ndarray) are there to compare.
+numpy() ->
+    Arr1M = back(<<"__import__('numpy').arange(1000000, dtype='<f8')">>),
+    Arr100 = back(<<"__import__('numpy').arange(100, dtype='<f8')">>),
+    MiB8 = binary:copy(<<1.0:64/float-little>>, 1048576),
+    Map8 = #{shape => [1048576], dtype => <<"<f8">>, data => MiB8},
+    [
+     %% The same round trip without the array's work, to compare against.
+     bench("codec.ndarray_f64_1m.len", none, 2000,
+           fun() -> 1000000 = py:len(Arr1M) end),
+     bench("codec.ndarray_f64_1m.array", {max_ns, 20.0e3}, 2000,
+           fun() -> #{shape := [1000000]} = py:array(Arr1M) end),
+     bench("codec.ndarray_f64_100.array", {max_ns, 20.0e3}, 2000,
+           fun() -> #{shape := [100]} = py:array(Arr100) end),
+     bench("codec.ndarray_f64_1m.to_binary", none, 50,
+           fun() -> <<_:8000000/binary>> = py:to_binary(Arr1M) end),
+     bench("codec.bin_8mib.ndarray", {max_ns, 30.0e3}, 2000,
+           fun() -> true = is_reference(py:ndarray(Map8)) end),
+     bench("codec.bin_8mib.ndarray_writable", none, 50,
+           fun() -> true = is_reference(py:ndarray(Map8, #{writable => true})) end)
     ].
 
 back(Name) ->

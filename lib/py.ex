@@ -80,6 +80,12 @@ defmodule Py do
           ]
           | %{optional(:timeout | :return | :on | :namespace) => term()}
 
+  @typedoc """
+  A numpy array as `array/1` gives it and `ndarray/2` takes it: the shape,
+  numpy's `dtype.str` (`"<f8"`, `"|u1"`, `"<i4"`, ...) and the items in C order.
+  """
+  @type array :: %{shape: [non_neg_integer()], dtype: String.t(), data: binary()}
+
   @typedoc "Names bound for `eval/2` and `exec/2`: a map or keyword list."
   @type bindings :: %{optional(atom() | String.t()) => term()} | [{atom(), term()}]
 
@@ -473,6 +479,44 @@ defmodule Py do
   """
   @spec to_binary(term()) :: binary()
   def to_binary(object), do: raising(:py.to_binary(object))
+
+  @doc """
+  A numpy array's shape, dtype (numpy's `dtype.str`) and memory.
+
+  `:data` is not a copy when the array is C-contiguous: the binary points
+  into the array, keeps it alive, and shows what Python writes to the array
+  later (`:binary.copy/1` it when that matters). Any other layout is copied
+  once, in C order. An object with the buffer protocol that is not an array
+  (`bytes`, `array.array`, a `buffer/1`) is read as
+  `numpy.asarray(memoryview(obj))`. Raises `Py.Error` (`TypeError`) for
+  anything else and for arrays whose items are not data (dtype object,
+  structured dtypes); `ModuleNotFoundError` without numpy.
+
+      iex> Py.array(Py.func(:numpy, :arange, [3], dtype: :int32))
+      %{shape: [3], dtype: "<i4", data: <<0::32-little, 1::32-little, 2::32-little>>}
+  """
+  @spec array(term()) :: array()
+  def array(object), do: raising(:py.array(object))
+
+  @doc """
+  A numpy array (a handle) over `array.data` with `array.shape` and
+  `array.dtype` (a string numpy knows, such as `"<f8"` or `"float64"`, or an
+  atom): read-only and sharing the binary's memory, or with `writable: true`
+  a writable copy. A missing or wrong field raises `Py.Error` with the reason
+  `{:bad_array, key, why}` (`:data` when its size is not what shape and dtype
+  need); an unknown option `{:bad_option, key}`.
+
+      iex> a = Py.ndarray(%{shape: [2, 2], dtype: "|u1", data: <<1, 2, 3, 4>>})
+      iex> Py.value(a)
+      [[1, 2], [3, 4]]
+      iex> Py.eval("a.flags.writeable", a: a)
+      false
+      iex> Py.ndarray(Py.array(a), writable: true) |> Py.attr(:flags) |> Py.attr(:writeable)
+      true
+  """
+  @spec ndarray(array(), [{:writable, boolean()}] | %{optional(:writable) => boolean()}) ::
+          handle()
+  def ndarray(array, options \\ []), do: raising(:py.ndarray(array, Map.new(options)))
 
   @doc """
   Marks a binary to reach Python as `bytes` (a plain binary becomes `str`).

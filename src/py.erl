@@ -33,7 +33,8 @@
 -export([call/2, call/3, call/4,
          async_call/4, await/1, cancel/1,
          eval/1, eval/2, eval/3, exec/1, exec/2, exec/3, namespace/0, namespace/1,
-         import/1, value/1, to_binary/1, bytes/1, buffer/1]).
+         import/1, value/1, to_binary/1, bytes/1, buffer/1,
+         array/1, ndarray/1, ndarray/2]).
 %% pools and defaults
 -export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
 %% errors as text
@@ -51,13 +52,16 @@
                          running_ms := non_neg_integer() | undefined} | undefined],
           gil := #{stuck_ms := non_neg_integer() | undefined}}.
 
--export_type([name/0, kwargs/0, handle/0, opts/0]).
+-export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
 -type name() :: atom() | binary().
 -type kwargs() :: py_nif:kwargs().
 -type handle() :: py_nif:handle().
 %% `#{timeout => timeout(), return => term | handle, on => py_exec:on()}'
 -type opts() :: map().
+%% A numpy array as py:array/1 gives it and py:ndarray/1,2 takes it: the shape,
+%% numpy's `dtype.str' (`<<"<f8">>', `<<"|u1">>', ...) and the items in C order.
+-type array() :: #{shape := [non_neg_integer()], dtype := binary(), data := binary()}.
 
 %%% The LFE py surface
 
@@ -637,6 +641,64 @@ bytes(Bin) when is_binary(Bin) ->
 -spec buffer(binary()) -> py_nif:marker().
 buffer(Bin) when is_binary(Bin) ->
     py_nif:buffer(Bin).
+
+%% @doc A numpy array's shape, dtype (numpy's `dtype.str') and memory. `data'
+%% is not a copy when the array is C-contiguous: the binary points into the
+%% array, keeps it alive, and shows what Python writes to the array later
+%% (`binary:copy/1' when that matters). Any other layout is copied once, in C
+%% order. An object with the buffer protocol that is not an array (bytes,
+%% `array.array', a `py:buffer/1') is read through `numpy.asarray(memoryview(Obj))'.
+%% Raises `TypeError' for anything else and for dtypes whose items are not data
+%% (object, structured), `ModuleNotFoundError' without numpy.
+%% ``py:array(py:func(numpy, arange, [3], #{dtype => int32}))'' gives
+%% `#{shape => [3], dtype => <<"<i4">>, data => <<0:32/little, 1:32/little, 2:32/little>>}'.
+-spec array(term()) -> array().
+array(Obj) ->
+    direct(py_job:array(Obj)).
+
+%% @doc `ndarray(Array, #{})'. A read-only numpy array over the binary, no copy.
+%% `py:ndarray(#{shape => [2], dtype => <<"<f8">>, data => <<1.0:64/float-little, 2.0:64/float-little>>})'
+%% gives a handle to `array([1., 2.])'.
+-spec ndarray(array()) -> handle().
+ndarray(Array) ->
+    ndarray(Array, #{}).
+
+%% @doc A numpy array (a handle) over `data' with `shape' and `dtype' (a binary
+%% numpy knows, or an atom such as `float64'): read-only and sharing the
+%% binary's memory, or with `#{writable => true}' a writable copy. Other keys
+%% of the map are ignored. A missing or wrong field raises
+%% `{bad_array, Key, Why}' (`data' when its size is not what shape and dtype
+%% need); a bad option `{bad_option, Key}'.
+%% `py:ndarray(py:array(A), #{writable => true})' gives a writable copy of `A'.
+-spec ndarray(array(), #{writable => boolean()}) -> handle().
+ndarray(Array, Opts) when is_map(Array), is_map(Opts) ->
+    Writable = case maps:to_list(Opts) of
+                   [] -> false;
+                   [{writable, W}] when is_boolean(W) -> W;
+                   [{Key, _} | _] -> error({bad_option, Key})
+               end,
+    Shape = array_field(shape, Array),
+    DType = array_field(dtype, Array),
+    Data = array_field(data, Array),
+    direct(py_job:ndarray(Data, Shape, DType, Writable), #{return => handle}).
+
+%% One field of py:ndarray's map, checked; the NIF checks what needs numpy.
+array_field(Key, Array) ->
+    case {Key, maps:find(Key, Array)} of
+        {_, error} ->
+            error({bad_array, Key, <<"missing">>});
+        {shape, {ok, Shape}} when is_list(Shape) ->
+            case lists:all(fun(D) -> is_integer(D) andalso D >= 0 end, Shape) of
+                true -> Shape;
+                false -> error({bad_array, shape, <<"not a list of non-negative integers">>})
+            end;
+        {dtype, {ok, DType}} when is_binary(DType) -> DType;
+        {dtype, {ok, DType}} when is_atom(DType) -> atom_to_binary(DType, utf8);
+        {data, {ok, Data}} when is_binary(Data) -> Data;
+        {shape, _} -> error({bad_array, shape, <<"not a list of non-negative integers">>});
+        {dtype, _} -> error({bad_array, dtype, <<"not a binary nor an atom">>});
+        {data, _} -> error({bad_array, data, <<"not a binary">>})
+    end.
 
 %%% Pools
 

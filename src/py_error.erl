@@ -22,6 +22,8 @@
       | {key_collision, path(), Key :: term()}
       | {bad_kwargs, term()}
       | {bad_args, term()}
+        %% A field of py:ndarray/1,2's map: shape, dtype or data, and why.
+      | {bad_array, shape | dtype | data, Why :: binary()}
         %% Time and the interpreter.
       | timeout
       | cancelled
@@ -60,6 +62,8 @@ is_reason({cycle, P}) -> is_list(P);
 is_reason({key_collision, P, _}) -> is_list(P);
 is_reason({bad_kwargs, _}) -> true;
 is_reason({bad_args, _}) -> true;
+is_reason({bad_array, K, W}) ->
+    (K =:= shape orelse K =:= dtype orelse K =:= data) andalso is_binary(W);
 is_reason(timeout) -> true;
 is_reason(cancelled) -> true;
 is_reason({busy, #{gil_stuck_ms := _}}) -> true;
@@ -102,6 +106,7 @@ describe({bad_args, A}) ->
     io_lib:format("the arguments must be a list, not ~0tp", [A]);
 describe({bad_kwargs, Kw}) ->
     io_lib:format("keyword arguments must be a map or a list of pairs, not ~0tp", [Kw]);
+describe({bad_array, Key, Why}) -> io_lib:format("bad array: ~0tp: ~ts", [Key, Why]);
 describe(timeout) -> "timeout: the deadline passed";
 describe(cancelled) -> "cancelled";
 describe({busy, #{gil_stuck_ms := Ms}}) ->

@@ -6,8 +6,8 @@
 -module(py_job).
 
 -export([call/3, const/1, method/4, getattr/2, call_obj/3, eval/2, exec/2,
-         import/1, value/1, to_binary/1, namespace/0, target/3, object/1,
-         in_namespace/2, uses_namespace/1, check/1, args/1]).
+         import/1, value/1, to_binary/1, array/1, ndarray/4, namespace/0, target/3,
+         object/1, in_namespace/2, uses_namespace/1, check/1, args/1]).
 
 -export_type([job/0, dotted/0, namespace/0]).
 
@@ -28,7 +28,10 @@
              | {namespace}
              | {import, Name :: binary()}
              | {value, py_nif:handle()}
-             | {to_binary, Obj :: term()}.
+             | {to_binary, Obj :: term()}
+             | {array, Obj :: term()}
+             | {ndarray, Data :: binary(), Shape :: [non_neg_integer()], DType :: binary(),
+                Writable :: boolean()}.
 
 %% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'.
 -spec call(dotted(), list(), py_nif:kwargs()) -> job().
@@ -92,6 +95,16 @@ value(Handle) -> {value, Handle}.
 -spec to_binary(term()) -> job().
 to_binary(Obj) -> {to_binary, Obj}.
 
+%% @doc An array's shape, dtype and memory (`py:array/1').
+%% `array(H)' gives `{array, H}'.
+-spec array(term()) -> job().
+array(Obj) -> {array, Obj}.
+
+%% @doc A numpy array over a binary, read-only, or a writable copy (`py:ndarray/2').
+%% `ndarray(<<0:64>>, [1], <<"<f8">>, false)' gives `{ndarray, <<0:64>>, [1], <<"<f8">>, false}'.
+-spec ndarray(binary(), [non_neg_integer()], binary(), boolean()) -> job().
+ndarray(Data, Shape, DType, Writable) -> {ndarray, Data, Shape, DType, Writable}.
+
 %% @doc The job for `py:call/4'. A tuple whose first element is a name is
 %% `{Module, Function}'; any other first element is an object with a method.
 %% `target({math, pow}, [2, 3], [])' gives `{ok, {call, {math, pow}, [2, 3], []}}'.
@@ -135,6 +148,7 @@ object({getattr, Obj, _}) -> Obj;
 object({call_obj, Obj, _, _}) -> Obj;
 object({value, Obj}) -> Obj;
 object({to_binary, Obj}) -> Obj;
+object({array, Obj}) -> Obj;
 object({call_in, Ns, _, _, _}) -> Ns;
 object({eval, _, _, Ns}) when Ns =/= undefined -> Ns;
 object({exec, _, _, Ns}) when Ns =/= undefined -> Ns;

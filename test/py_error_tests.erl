@@ -6,7 +6,8 @@
 reasons() ->
     [{python, <<"builtins.ValueError">>, <<"bad">>, [<<"ValueError: bad">>]},
      {unsupported, [0], make_ref()}, {too_deep, [0]}, {too_large, []}, {cycle, [1]},
-     {key_collision, [0], <<"a">>}, {bad_kwargs, [a | b]}, timeout, cancelled,
+     {key_collision, [0], <<"a">>}, {bad_kwargs, [a | b]},
+     {bad_array, data, <<"8 bytes, where shape [2] of dtype <f8 needs 16">>}, timeout, cancelled,
      {busy, #{gil_stuck_ms => 150}}, {context_down, stopped},
      {python_init_failed, <<"no">>}, {panic, <<"bug">>}, not_started, {bad_option, colour},
      {no_pool, nope}, {no_context, {default, 9}}, {bad_target, {1, 2}},
@@ -20,6 +21,7 @@ other_terms_are_not_test() ->
     [?assertNot(py_error:is_reason(T))
      || T <- [badarg, {badmatch, 1}, function_clause, {python, a, b, c},
               {remote, other, x}, {busy, 1}, {panic, "list"},
+              {bad_array, colour, <<"x">>}, {bad_array, shape, "list"},
               %% Misused arguments are the caller's bug, not a py error.
               {bad_name, 1}, {bad_binding, 1}, {bad_bindings, x}, {bad_code, x}]].
 

@@ -33,7 +33,10 @@ builders_test() ->
     ?assertEqual({namespace}, py_job:namespace()),
     ?assertEqual({import, <<"os">>}, py_job:import(<<"os">>)),
     ?assertEqual({value, H}, py_job:value(H)),
-    ?assertEqual({to_binary, H}, py_job:to_binary(H)).
+    ?assertEqual({to_binary, H}, py_job:to_binary(H)),
+    ?assertEqual({array, H}, py_job:array(H)),
+    ?assertEqual({ndarray, <<0:64>>, [1], <<"<f8">>, true},
+                 py_job:ndarray(<<0:64>>, [1], <<"<f8">>, true)).
 
 %% The object a job works on, for handles that must go home.
 object_test() ->
@@ -43,6 +46,9 @@ object_test() ->
     ?assertEqual(H, py_job:object(py_job:call_obj(H, [], []))),
     ?assertEqual(H, py_job:object(py_job:value(H))),
     ?assertEqual(H, py_job:object(py_job:to_binary(H))),
+    ?assertEqual(H, py_job:object(py_job:array(H))),
+    %% An array over a binary is made on any context.
+    ?assertEqual(undefined, py_job:object(py_job:ndarray(<<>>, [0], <<"<f8">>, false))),
     ?assertEqual(undefined, py_job:object(py_job:call(<<"m.f">>, [H], []))),
     ?assertEqual(undefined, py_job:object(py_job:eval(<<"x">>, #{}))),
     %% A job in a namespace works on it: it goes where the namespace lives.

@@ -92,6 +92,8 @@ defmodule Py.Error do
   defp describe({:bad_kwargs, kwargs}),
     do: "keyword arguments must be a map or a list of pairs: #{inspect(kwargs)}"
 
+  defp describe({:bad_array, key, why}) when is_binary(why), do: "bad array: #{key}: #{why}"
+
   defp describe({:busy, %{gil_stuck_ms: ms}}),
     do: "refused: the GIL has not been released for #{ms} ms (C code holds it)"
 

@@ -535,6 +535,48 @@ defmodule PyTest do
       assert Py.value(Py.call!(:dict, [], [a: 1], return: :handle)) === %{"a" => 1}
     end
 
+    test "array and ndarray: numpy arrays to maps over their memory, and back" do
+      a = Py.eval("__import__('numpy').arange(6, dtype='<f8').reshape(2, 3)")
+      %{shape: [2, 3], dtype: "<f8", data: data} = Py.array(a)
+      assert data === for(i <- 0..5, into: <<>>, do: <<i * 1.0::float-64-little>>)
+      # No copy: a write in Python shows in the binary.
+      Py.exec("a[0, 0] = 42", a: a)
+      assert <<42.0::float-64-little, _::binary>> = data
+
+      back = Py.ndarray(Py.array(a))
+      assert Py.eval("(a == b).all() and not b.flags.writeable", a: a, b: back) === true
+      copy = Py.ndarray(Py.array(a), writable: true)
+      Py.exec("c[0, 0] = -1", c: copy)
+      assert <<42.0::float-64-little, _::binary>> = data
+      assert Py.value(copy) === [[-1.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+
+      assert Py.array(Py.bytes("ab")) === %{shape: [2], dtype: "|u1", data: "ab"}
+      assert Py.value(Py.ndarray(%{shape: [], dtype: :int64, data: <<7::64-native>>})) === 7
+    end
+
+    test "array and ndarray errors" do
+      error = assert_raise Py.Error, fn -> Py.array([1, 2]) end
+      assert error.type === "builtins.TypeError"
+
+      error =
+        assert_raise Py.Error, fn -> Py.ndarray(%{shape: [3], dtype: "<f8", data: <<0::64>>}) end
+
+      assert error.reason ===
+               {:bad_array, :data, "8 bytes, where shape [3] of dtype <f8 needs 24"}
+
+      assert Exception.message(error) =~ "bad array: data: 8 bytes"
+
+      error = assert_raise Py.Error, fn -> Py.ndarray(%{shape: [1], data: <<0::64>>}) end
+      assert error.reason === {:bad_array, :dtype, "missing"}
+
+      error =
+        assert_raise Py.Error, fn ->
+          Py.ndarray(%{shape: [1], dtype: "<f8", data: <<0::64>>}, copy: true)
+        end
+
+      assert error.reason === {:bad_option, :copy}
+    end
+
     test "get_versions" do
       versions = Py.get_versions()
       assert Keyword.keys(versions) === [:erlang, :erts, :nif, :py, :python]

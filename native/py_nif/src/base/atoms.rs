@@ -12,7 +12,9 @@ rustler::atoms! {
     term, handle, term_nil, round_robin, least_busy,
     // job tags
     call, call_in, const_ = "const", method, getattr, call_obj, eval, exec, import, value,
-    to_binary, namespace,
+    to_binary, namespace, array, ndarray,
+    // py:array/1 and py:ndarray/1,2
+    bad_array, shape, dtype, data,
     // map keys
     id, alive, busy, queued, size, strategy, contexts, executable, nif,
     args, kwargs,

@@ -68,6 +68,17 @@ pub enum Error {
     Busy { gil_stuck_ms: u64 },
     /// `{panic, Message}`: a bug in the NIF, caught; the context and the VM carry on.
     Panic(String),
+    /// `{bad_array, Key, Why}`: a field of the map given to `py:ndarray/1,2` is wrong
+    /// (a dtype numpy does not know, data whose size is not what shape and dtype need).
+    BadArray { key: ArrayKey, why: String },
+}
+
+/// The field of a `py:ndarray/1,2` map an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrayKey {
+    Shape,
+    DType,
+    Data,
 }
 
 #[derive(Clone, Debug)]

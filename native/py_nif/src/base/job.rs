@@ -58,6 +58,16 @@ pub enum Job<'a> {
     Value { handle: Term<'a> },
     /// `{to_binary, Obj}`
     ToBinary { obj: Term<'a> },
+    /// `{array, Obj}`: `py:array/1`, the array's shape, dtype and memory.
+    Array { obj: Term<'a> },
+    /// `{ndarray, Data, Shape, DType, Writable}`: `py:ndarray/1,2`, an array over a
+    /// binary. The fields are checked where they are used (`convert::array`).
+    NdArray {
+        data: Term<'a>,
+        shape: Term<'a>,
+        dtype: Term<'a>,
+        writable: bool,
+    },
 }
 
 impl<'a> Job<'a> {
@@ -89,6 +99,13 @@ impl<'a> Job<'a> {
             [name] if tag == atoms::import() => Job::Import { name },
             [handle] if tag == atoms::value() => Job::Value { handle },
             [obj] if tag == atoms::to_binary() => Job::ToBinary { obj },
+            [obj] if tag == atoms::array() => Job::Array { obj },
+            [data, shape, dtype, writable] if tag == atoms::ndarray() => Job::NdArray {
+                data,
+                shape,
+                dtype,
+                writable: writable.decode().ok()?,
+            },
             _ => return None,
         })
     }
@@ -111,7 +128,8 @@ impl<'a> Job<'a> {
             Job::Method { obj, .. }
             | Job::GetAttr { obj, .. }
             | Job::CallObj { obj, .. }
-            | Job::ToBinary { obj } => Some(*obj),
+            | Job::ToBinary { obj }
+            | Job::Array { obj } => Some(*obj),
             Job::Value { handle } => Some(*handle),
             _ => None,
         }

@@ -167,7 +167,8 @@ impl ErlBuffer {
     }
 }
 
-/// Keeps a Python `bytes` object alive for as long as an Erlang binary points into it.
+/// Keeps a Python object alive for as long as an Erlang binary points into its memory:
+/// a `bytes` object, or a held buffer export (`convert::array`).
 pub struct BytesKeeper {
     obj: ManuallyDrop<Py<PyAny>>,
     ptr: *const u8,
@@ -181,13 +182,19 @@ impl Resource for BytesKeeper {}
 
 impl Drop for BytesKeeper {
     fn drop(&mut self) {
-        // A `bytes` subclass may have a `__del__`: the janitor runs it, as for handles.
+        // A `bytes` subclass may have a `__del__`, and a buffer is released with the
+        // GIL: the janitor does both, as for handles.
         crate::runtime::housekeeping::release(unsafe { ManuallyDrop::take(&mut self.obj) });
     }
 }
 
-/// A binary term over the contents of a `bytes` object, without copying.
-pub fn bytes_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize) -> Term<'a> {
+/// A binary term over `len` bytes at `ptr`, without copying; `obj` must keep that
+/// memory valid and unmoved for as long as it lives (the binary keeps it alive).
+pub fn kept_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize) -> Term<'a> {
+    if len == 0 || ptr.is_null() {
+        // An empty buffer may have a null pointer, which no slice may hold.
+        return crate::base::env::binary(env, &[]);
+    }
     let keeper = ResourceArc::new(BytesKeeper {
         obj: ManuallyDrop::new(obj),
         ptr,
@@ -196,4 +203,18 @@ pub fn bytes_binary<'a>(env: Env<'a>, obj: Py<PyAny>, ptr: *const u8, len: usize
     keeper
         .make_binary(env, |k| unsafe { std::slice::from_raw_parts(k.ptr, k.len) })
         .to_term(env)
+}
+
+/// `py:buffer/1`'s exporter made from a binary term on the Rust side (`py:ndarray/1,2`):
+/// the binary is kept alive, not copied, for as long as the object lives.
+pub fn buffer_object<'py>(py: Python<'py>, bin: Term<'_>) -> PyResult<Bound<'py, PyAny>> {
+    let marker = Marker::new(MarkerKind::Buffer, bin)
+        .ok_or_else(|| pyo3::exceptions::PyTypeError::new_err("not a binary"))?;
+    Ok(Bound::new(
+        py,
+        ErlBuffer {
+            marker: ResourceArc::new(marker),
+        },
+    )?
+    .into_any())
 }

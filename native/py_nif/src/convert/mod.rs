@@ -1,7 +1,9 @@
 //! Values both ways, as docs/types.md maps them: Erlang terms to Python objects
 //! (`to_python`) and back (`to_erlang`), handles and markers, the opaque Erlang terms
-//! Python holds (`terms`), `py:value/1` and `py:to_binary/1` (`values`), and errors rendered to Erlang reasons (`reason`). Knows
+//! Python holds (`terms`), `py:value/1` and `py:to_binary/1` (`values`), numpy arrays
+//! both ways (`array`), and errors rendered to Erlang reasons (`reason`). Knows
 //! nothing of jobs or contexts. Depends on `base` and `runtime`.
+pub mod array;
 pub mod handle;
 pub mod reason;
 pub mod terms;

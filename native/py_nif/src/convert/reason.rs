@@ -2,7 +2,7 @@
 //! (docs/api.md, "Errors", lists them for users).
 use crate::base::atoms;
 use crate::base::env::{binary, copy};
-use crate::base::error::{Culprit, DownReason, Error, PathElem};
+use crate::base::error::{ArrayKey, Culprit, DownReason, Error, PathElem};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use rustler::{Encoder, Env, Term};
@@ -57,6 +57,14 @@ impl Error {
                 (atoms::busy(), info).encode(env)
             }
             Error::Panic(m) => (atoms::panic(), binary(env, m.as_bytes())).encode(env),
+            Error::BadArray { key, why } => {
+                let key = match key {
+                    ArrayKey::Shape => atoms::shape(),
+                    ArrayKey::DType => atoms::dtype(),
+                    ArrayKey::Data => atoms::data(),
+                };
+                (atoms::bad_array(), key, binary(env, why.as_bytes())).encode(env)
+            }
         }
     }
 

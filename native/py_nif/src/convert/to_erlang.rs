@@ -288,7 +288,7 @@ impl<'a, 'py> Encoder<'a, 'py> {
             let len = ffi::PyBytes_Size(obj.as_ptr()) as usize;
             let data = ffi::PyBytes_AsString(obj.as_ptr()) as *const u8;
             if len > ZERO_COPY_BYTES {
-                return handle::bytes_binary(self.env, obj.clone().unbind(), data, len).as_c_arg();
+                return handle::kept_binary(self.env, obj.clone().unbind(), data, len).as_c_arg();
             }
             let slice = if len == 0 {
                 &[][..]

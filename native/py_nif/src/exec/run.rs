@@ -6,6 +6,7 @@ use crate::base::error::{Error, PathElem};
 use crate::base::job::{Job, Return};
 use crate::base::names::{dotted_name, name_of};
 use crate::base::tuning::ATOM_NAMES_MAX;
+use crate::convert::array;
 use crate::convert::handle::{self, PyHandle};
 use crate::convert::to_erlang::{self, NoneAs};
 use crate::convert::to_python;
@@ -75,6 +76,8 @@ pub enum Mode {
     Handle,
     Value,
     Binary,
+    /// `py:array/1`: shape, dtype and the array's memory as a binary.
+    Array,
 }
 
 pub struct Executed<'py> {
@@ -163,6 +166,16 @@ pub fn execute<'a, 'py>(
             obj: to_python::decode(py, obj)?,
             mode: Mode::Binary,
         }),
+        Job::Array { obj } => Ok(Executed {
+            obj: to_python::decode(py, obj)?,
+            mode: Mode::Array,
+        }),
+        Job::NdArray {
+            data,
+            shape,
+            dtype,
+            writable,
+        } => value(array::ndarray(py, data, shape, dtype, writable)?),
     }
 }
 
@@ -243,6 +256,7 @@ pub fn reply<'b>(renv: Env<'b>, outcome: Result<Executed<'_>, Error>, ret: Retur
         Mode::Term => to_erlang::encode_as(renv, &ex.obj, none),
         Mode::Value => values::encode_value(renv, &ex.obj, none),
         Mode::Binary => values::buffer_copy(renv, &ex.obj),
+        Mode::Array => array::describe(renv, &ex.obj),
     };
     match result {
         Ok(t) => (atoms::ok(), t).encode(renv),

@@ -1,15 +1,17 @@
 //! The objects of the `erlang` Python package the NIF uses (looked up once, after
 //! start-up): `erlang.Atom`, `erlang.Error`, `erlang.Cancelled`, the registered
-//! encoders, and numpy's scalar base type once numpy is imported.
+//! encoders, numpy's scalar base type once numpy is imported, and numpy itself for
+//! `py:array/1` and `py:ndarray/1,2`.
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::{PyDict, PyModule, PyType};
 
 static ATOM_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ERROR_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CANCELLED_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ENCODERS: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static NUMPY_GENERIC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static NUMPY: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 pub fn atom_type(py: Python<'_>) -> &Bound<'_, PyType> {
     ATOM_TYPE
@@ -46,6 +48,15 @@ pub fn numpy_generic(py: Python<'_>) -> Option<&Bound<'_, PyType>> {
     let generic = numpy.getattr("generic").ok()?.cast_into::<PyType>().ok()?;
     let _ = NUMPY_GENERIC.set(py, generic.unbind());
     NUMPY_GENERIC.get(py).map(|t| t.bind(py))
+}
+
+/// The numpy module, imported on first use by `py:array/1` or `py:ndarray/1,2`, never at
+/// start-up: where numpy is not installed they raise `ModuleNotFoundError` and nothing
+/// else changes.
+pub fn numpy(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    NUMPY
+        .get_or_try_init(py, || py.import("numpy").map(Bound::unbind))
+        .map(|m| m.bind(py))
 }
 
 /// Called once after start-up, with the GIL: imports the `erlang` package and lets it
