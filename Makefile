@@ -3,8 +3,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-# The NIF is built against, and embeds, this Python (3.11 with a shared libpython).
-export PYO3_PYTHON ?= $(shell sh scripts/find-python.sh)
+# The NIF is built against, and embeds, one Python (3.11 with a shared libpython), pinned
+# once in this file (scripts/pin-python.sh): cargo then ignores PATH, VIRTUAL_ENV and
+# PYO3_PYTHON, so make, rebar3 and mix share one build of the NIF.
+export PYO3_CONFIG_FILE := $(shell sh scripts/pin-python.sh)
 # The embedded interpreter uses the project's virtualenv (numpy, pytest) unless told otherwise.
 export VIRTUAL_ENV ?= $(CURDIR)/.venv
 REBAR ?= rebar3
@@ -32,7 +34,7 @@ test: build
 	$(MAKE) --no-print-directory test-rust test-erlang test-elixir test-python
 	@echo "make test: all suites and lint checks passed"
 
-test-rust:
+test-rust: setup
 	cargo test --locked --workspace
 
 test-erlang:

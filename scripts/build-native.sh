@@ -6,6 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 profile=${PY_NIF_PROFILE:-release}
 if [ "$profile" = release ]; then flag=--release; else flag=; fi
+# The Python the NIF links against comes from the pin, never from PATH, VIRTUAL_ENV or
+# PYO3_PYTHON as they happen to be in this shell (see pin-python.sh).
+PYO3_CONFIG_FILE=$(sh scripts/pin-python.sh)
+export PYO3_CONFIG_FILE
 # --locked: the build uses exactly Cargo.lock; crates come from the crates.io cache or registry, never Hex or GitHub.
 cargo build $flag --locked -p py_nif --quiet
 mkdir -p priv/python

@@ -25,8 +25,11 @@ fi
 
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo is required (Rust toolchain)" >&2; exit 1; }
 
-# The NIF embeds the Python it was built against: a 3.11 with a shared libpython.
-python=$(sh scripts/find-python.sh) || exit 1
+# The NIF embeds the Python it was built against (a 3.11 with a shared libpython, pinned
+# by pin-python.sh); the venv must be made by that same Python, or its standard library
+# would come from another prefix.
+pin=$(sh scripts/pin-python.sh) || exit 1
+python=$(sed -n 's/^executable=//p' "$pin")
 
 stamp=.venv/.py-setup
 want="$("$python" -c 'import sys; print(sys.executable)') $(cat python/requirements-dev.txt | tr '\n' ' ')"

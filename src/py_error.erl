@@ -7,7 +7,7 @@
 
 -export([is_reason/1, format/1]).
 
--export_type([reason/0, path/0]).
+-export_type([reason/0, start_reason/0, path/0]).
 
 %% Steps from the top of a value: 0-based positions, map keys, keyword names.
 -type path() :: [non_neg_integer() | term()].
@@ -32,6 +32,7 @@
       | {python_init_failed, binary()}
       | {panic, binary()}
         %% The call itself.
+      | not_started
       | {bad_option, term()}
       | {no_pool, atom()}
       | {no_context, {atom(), pos_integer()}}
@@ -43,6 +44,10 @@
       | {erpc, term()}
       | {remote, error | exit | throw, term()}
       | {remote_handle, node()}.
+
+%% Why `py' refused to start (application:ensure_all_started(py) gives it,
+%% wrapped by OTP); `{python_init_failed, _}' too. docs/configuration.md.
+-type start_reason() :: {bad_config, {atom(), term()}} | nif_not_loaded.
 
 %% @doc Whether `Term' is one of py's error reasons. A misused argument of a
 %% function that returns a value (`{bad_name, _}', `{bad_binding, _}', a
@@ -65,6 +70,7 @@ is_reason({busy, #{gil_stuck_ms := _}}) -> true;
 is_reason({context_down, _}) -> true;
 is_reason({python_init_failed, M}) -> is_binary(M);
 is_reason({panic, M}) -> is_binary(M);
+is_reason(not_started) -> true;
 is_reason({bad_option, _}) -> true;
 is_reason({no_pool, _}) -> true;
 is_reason({no_context, _}) -> true;
@@ -80,7 +86,7 @@ is_reason(_) -> false.
 %% @doc A reason as text for a person: the Python type, message and traceback
 %% for an exception, a sentence for the rest.
 %% `format(timeout)' gives `<<"timeout: the deadline passed">>'.
--spec format(reason()) -> binary().
+-spec format(reason() | start_reason()) -> binary().
 format({python, Type, Message, Traceback}) ->
     Head = [Type, ": ", Message],
     case Traceback of
@@ -108,7 +114,15 @@ describe({busy, #{gil_stuck_ms := Ms}}) ->
 describe({context_down, R}) -> io_lib:format("the Python context stopped: ~0tp", [R]);
 describe({python_init_failed, M}) -> ["Python failed to start: ", M];
 describe({panic, M}) -> ["internal error in the py NIF (please report it): ", M];
+describe(not_started) ->
+    "py is not started: call application:ensure_all_started(py) first "
+    "(in Elixir, list :py in your application's dependencies)";
 describe({bad_option, K}) -> io_lib:format("bad option: ~0tp", [K]);
+describe({bad_config, {Key, Value}}) ->
+    io_lib:format("bad value for the ~0tp setting of py: ~0tp; it takes ~ts",
+                  [Key, Value, py_config:expected(Key)]);
+describe(nif_not_loaded) ->
+    "the py NIF (priv/py_nif.so) did not load; the log says why";
 describe({no_pool, N}) -> io_lib:format("no pool named ~0tp is started", [N]);
 describe({no_context, {N, I}}) -> io_lib:format("pool ~0tp has no context ~b", [N, I]);
 describe({remote_handle, Node}) ->

@@ -327,12 +327,21 @@ where(On) ->
 local({Name, N} = Where) ->
     case py_pool:context(Name, N) of
         {ok, Ctx} -> {ok, Ctx, Where};
+        {error, {no_pool, _}} = Error -> not_started(Error);
         {error, _} = Error -> Error
     end;
 local(Name) ->
     case py_pool:lookup(Name) of
-        undefined -> {error, {no_pool, Name}};
+        undefined -> not_started({error, {no_pool, Name}});
         Pool -> {ok, Pool, Name}
+    end.
+
+%% Only on a miss: is it that no pool of that name runs, or that py does not?
+%% (`{no_pool, default}' sent people looking for a pool they never named.)
+not_started(NoPool) ->
+    case whereis(py_sup) of
+        undefined -> {error, not_started};
+        _ -> NoPool
     end.
 
 %% A handle is only meaningful on the node that made it, and it cannot even be

@@ -5,6 +5,7 @@
 %% raise `nif_not_loaded'.
 -module(py_nif).
 
+-export([loaded_settings/0]).
 -export([versions/0, set_server/1, handle_count/0,
          context_new/1, context_stop/1, context_info/1,
          pool_new/2, pool_set/3, pool_info/1,
@@ -41,31 +42,30 @@ init() ->
     %% The application spec may not be loaded yet when the module is loaded
     %% directly (erl -pa ...), and its env holds the configuration.
     _ = application:load(py),
-    PrivDir = priv_dir(),
-    erlang:load_nif(filename:join(PrivDir, "py_nif"), load_info(PrivDir)).
-
--spec load_info(file:filename()) -> map().
-load_info(PrivDir) ->
-    #{python => opt_bin(env(python, undefined)),
-      venv => opt_bin(venv()),
-      path => [bin(P) || P <- env(path, [])],
-      env => [{bin(K), bin(V)} || {K, V} <- env(env, [])],
-      python_pkg => bin(python_pkg(PrivDir)),
-      max_depth => env(max_depth, 10000),
-      max_terms => env(max_terms, 10000000)}.
-
-%% An explicit `venv` wins; then an explicit `python`; only then an activated venv.
-venv() ->
-    case {env(venv, undefined), env(python, undefined)} of
-        {undefined, undefined} ->
-            case os:getenv("VIRTUAL_ENV") of
-                false -> undefined;
-                "" -> undefined;
-                Dir -> Dir
+    case py_config:check() of
+        {ok, Config, _Warnings} ->
+            %% py_app has already logged the warnings, if it is the one starting.
+            Settings = py_config:nif_settings(Config),
+            PrivDir = priv_dir(),
+            Info = Settings#{python_pkg => bin(python_pkg(PrivDir))},
+            case erlang:load_nif(filename:join(PrivDir, "py_nif"), Info) of
+                ok ->
+                    %% The interpreter keeps these for the VM's life: py_app
+                    %% compares them with the env when it starts again.
+                    persistent_term:put({?MODULE, settings}, Settings);
+                {error, _} = Error ->
+                    Error
             end;
-        {Dir, _} ->
-            Dir
+        {error, _} = Error ->
+            Error
     end.
+
+%% @doc The settings the NIF was loaded with (python, venv, path, env and the
+%% conversion limits), or `undefined' before it loads. They hold until the VM
+%% restarts. `#{venv := _} = py_nif:loaded_settings()' once py has started.
+-spec loaded_settings() -> py_config:nif_settings() | undefined.
+loaded_settings() ->
+    persistent_term:get({?MODULE, settings}, undefined).
 
 python_pkg(PrivDir) ->
     Installed = filename:join(PrivDir, "python"),
@@ -93,20 +93,14 @@ app_dir() ->
             end
     end.
 
-env(Key, Default) ->
-    application:get_env(py, Key, Default).
-
-opt_bin(undefined) -> undefined;
-opt_bin(Value) -> bin(Value).
-
 bin(B) when is_binary(B) -> B;
-bin(A) when is_atom(A) -> atom_to_binary(A, utf8);
 bin(L) when is_list(L) -> unicode:characters_to_binary(L).
 
 %%% Process-wide
 
-%% @doc Python, NIF and interpreter-executable versions.
--spec versions() -> #{python := binary(), nif := binary(), executable := binary()}.
+%% @doc Python, NIF and interpreter-executable versions, or why Python did not start.
+-spec versions() -> #{python := binary(), nif := binary(), executable := binary()}
+                  | {error, {python_init_failed, binary()}}.
 versions() -> erlang:nif_error(nif_not_loaded).
 
 %% @doc Sets the process that receives logs, casts and output made outside any job.

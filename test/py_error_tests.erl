@@ -9,7 +9,7 @@ reasons() ->
      {key_collision, [0], <<"a">>}, {bad_kwargs, [a | b]},
      {bad_array, data, <<"8 bytes, where shape [2] of dtype <f8 needs 16">>}, timeout, cancelled,
      {busy, #{gil_stuck_ms => 150}}, {context_down, stopped},
-     {python_init_failed, <<"no">>}, {panic, <<"bug">>}, {bad_option, colour},
+     {python_init_failed, <<"no">>}, {panic, <<"bug">>}, not_started, {bad_option, colour},
      {no_pool, nope}, {no_context, {default, 9}}, {bad_target, {1, 2}},
      {bad_job, x}, {not_a_handle, 1}, not_owner, {erpc, noconnection},
      {remote, error, badarg}, {remote_handle, 'a@b'}].

@@ -103,5 +103,9 @@ defmodule Py.Error do
   defp describe({:python_init_failed, msg}) when is_binary(msg),
     do: "Python failed to start: #{msg}"
 
+  defp describe(:not_started),
+    do:
+      "py is not started: list :py in your application's dependencies, or call Application.ensure_all_started(:py)"
+
   defp describe(reason), do: inspect(reason)
 end

@@ -350,6 +350,12 @@ defmodule PyTest do
       assert error.reason === {:bad_option, :colour}
     end
 
+    test "a call before py starts says how to start it" do
+      message = Exception.message(Py.Error.exception(:not_started))
+      assert message =~ "py is not started"
+      assert message =~ "Application.ensure_all_started(:py)"
+    end
+
     test "the traceback shows where Python raised, and the message shows the traceback" do
       error = assert_raise Py.Error, fn -> Py.eval("(lambda: 1 // 0)()") end
       assert error.type === "builtins.ZeroDivisionError"

@@ -112,7 +112,7 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         return Err(format!("{msg} (executable {executable:?})"));
     }
 
-    let setup = Python::attach(|py| -> PyResult<String> {
+    let setup = Python::attach(|py| -> PyResult<Started> {
         let sys = py.import("sys")?;
         let sys_path = sys.getattr("path")?;
         for p in info.path.iter().rev() {
@@ -123,22 +123,45 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
         }
         refuse_fork()?;
         super::pytypes::setup(py)?;
-        sys.getattr("version")?.extract::<String>()
+        let text = |name: &str| -> PyResult<String> { sys.getattr(name)?.extract::<String>() };
+        Ok(Started {
+            version: text("version")?,
+            prefix: text("prefix")?,
+            base_prefix: text("base_prefix")?,
+            base_executable: text("_base_executable").or_else(|_| text("executable"))?,
+        })
     });
 
     // Release the GIL that start-up left us holding; every later thread takes it in turn.
     ffi::PyEval_SaveThread();
 
-    let version =
+    let started =
         setup.map_err(|e| Python::attach(|py| crate::base::error::describe_text(py, e)))?;
+    // One line that says which Python runs, with which packages: the first thing to
+    // look at when an import fails.
+    let venv = match info.venv.as_deref().filter(|v| !v.is_empty()) {
+        Some(v) => format!("venv {v}"),
+        None => "no venv".to_string(),
+    };
     logging::info(format!(
-        "python {} started ({executable})",
-        version.split_whitespace().next().unwrap_or("")
+        "python {} started: {}, {venv}, sys.prefix {} (base {})",
+        started.version.split_whitespace().next().unwrap_or(""),
+        started.base_executable,
+        started.prefix,
+        started.base_prefix
     ));
     Ok(Runtime {
         executable,
-        version,
+        version: started.version,
     })
+}
+
+/// What the interpreter says about itself once it runs.
+struct Started {
+    version: String,
+    prefix: String,
+    base_prefix: String,
+    base_executable: String,
 }
 
 extern "C" {
@@ -192,7 +215,28 @@ fn check_paths(info: &LoadInfo, executable: &str) -> Result<(), String> {
     if !std::path::Path::new(executable).exists() {
         return Err(format!("no Python executable at {executable:?}"));
     }
+    // A venv (or python) of another Python 3.11 starts, with the other's standard
+    // library, and fails at the first import of a C module: refuse it here instead.
+    if let Some(embedded) = option_env!("PY_NIF_BUILD_PYTHON") {
+        let full = embedded_version();
+        let minor: String = full.split('.').take(2).collect::<Vec<_>>().join(".");
+        py_core::venv::check(
+            std::path::Path::new(executable),
+            info.venv.as_deref().filter(|v| !v.is_empty()),
+            std::path::Path::new(embedded),
+            &minor,
+            &full,
+        )?;
+    }
     Ok(())
+}
+
+/// The version of the libpython we are linked against ("3.11.7"); callable before the
+/// interpreter starts.
+fn embedded_version() -> String {
+    // SAFETY: Py_GetVersion returns a static C string, valid before initialization.
+    let text = unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }.to_string_lossy();
+    text.split_whitespace().next().unwrap_or("").to_string()
 }
 
 fn choose_executable(info: &LoadInfo) -> String {
