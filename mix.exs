@@ -35,6 +35,27 @@ defmodule Mix.Tasks.Compile.PyNative do
   end
 end
 
+defmodule Mix.Tasks.Compile.PyDocs do
+  @moduledoc false
+  # Puts the modules' documentation into their .beam files after the Erlang
+  # compiler ran, so that h(py, func) in the Erlang shell and IEx's h :py.func
+  # show it (scripts/doc-chunks.sh).
+  use Mix.Task.Compiler
+
+  @root __DIR__
+
+  @impl Mix.Task.Compiler
+  def run(_args) do
+    case System.cmd("sh", ["scripts/doc-chunks.sh", Mix.Project.compile_path()],
+           cd: @root,
+           stderr_to_stdout: true
+         ) do
+      {_, 0} -> {:noop, []}
+      {out, status} -> Mix.raise("scripts/doc-chunks.sh failed (#{status}): #{out}")
+    end
+  end
+end
+
 defmodule Py.MixProject do
   use Mix.Project
 
@@ -49,7 +70,7 @@ defmodule Py.MixProject do
       erlc_options: [:debug_info, :warn_missing_spec, :warnings_as_errors],
       elixirc_paths: ["lib"],
       test_paths: ["test/elixir"],
-      compilers: [:py_native | Mix.compilers()],
+      compilers: [:py_native | Mix.compilers()] ++ [:py_docs],
       deps: []
     ]
   end

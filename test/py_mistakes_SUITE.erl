@@ -10,7 +10,7 @@
 -export([names_as_strings/1, call_module_function_args/1, args_not_a_list/1,
          charlist_argument_hint/1, callback_to_missing_function/1,
          erlang_fun_is_callable/1, errors_as_text/1, shell_prints_traceback/1,
-         value_with_colliding_keys/1]).
+         value_with_colliding_keys/1, shell_help_shows_docs/1]).
 
 suite() ->
     [{timetrap, {minutes, 2}}].
@@ -18,7 +18,7 @@ suite() ->
 all() ->
     [names_as_strings, call_module_function_args, args_not_a_list, charlist_argument_hint,
      callback_to_missing_function, erlang_fun_is_callable, errors_as_text,
-     shell_prints_traceback, value_with_colliding_keys].
+     shell_prints_traceback, value_with_colliding_keys, shell_help_shows_docs].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(py),
@@ -131,3 +131,11 @@ value_with_colliding_keys(_Config) ->
         py_test_util:raised(fun() -> py:eval("[0, {'k': 1, b'k': 2}]") end),
     H = py:eval("{'a': 1, b'a': 2}", #{}, #{return => handle}),
     {key_collision, [], <<"a">>} = py_test_util:raised(fun() -> py:value(H) end).
+
+%% `h(py, func)' said there is no documentation: the docs are in the .beam files.
+shell_help_shows_docs(_Config) ->
+    {ok, {docs_v1, _, erlang, _, #{<<"en">> := _}, _, Docs}} = code:get_doc(py),
+    [Doc] = [D || {{function, func, 3}, _, _, #{<<"en">> := D}, _} <- Docs],
+    true = iolist_size(io_lib:format("~p", [Doc])) > 20,
+    {ok, {docs_v1, _, _, _, _, _, ExecDocs}} = code:get_doc(py_exec),
+    [_] = [D || {{function, with_defaults, 2}, _, _, #{<<"en">> := D}, _} <- ExecDocs].
