@@ -231,6 +231,7 @@ fn serve(inner: &Arc<ContextInner>) {
             continue;
         }
         let stop = Python::attach(|py| {
+            crate::runtime::gil::taken();
             let mut job = first;
             for _ in 0..BATCH {
                 run_job(py, inner, job);

@@ -49,6 +49,7 @@ fn dirty_job<'a>(env: Env<'a>, job: Term<'a>, ret: Return, timeout_ms: Option<u6
         housekeeping::Deadline::new(Instant::now() + Duration::from_millis(ms), shared.clone())
     });
     Python::attach(|py| {
+        gil::taken();
         let frame = FrameGuard::push(Frame::Dirty(env.as_c_arg(), env.pid()));
         let running = interrupt::Running::new(&shared.given_up);
         shared.executing.store(true, Ordering::Release);

@@ -268,6 +268,7 @@ fn prepare_args<'a>(env: Env<'a>, job: &Job<'a>) -> Result<Option<Prepared<'a>>,
     }
     pin_dirty_thread();
     let args = Python::attach(|py| -> Result<Py<pyo3::types::PyTuple>, Error> {
+        gil::taken();
         Ok(to_python::Decoder::new(py, env)
             .decode_args(args.as_c_arg())?
             .unbind())

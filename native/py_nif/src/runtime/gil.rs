@@ -59,6 +59,15 @@ impl Drop for Pinned {
 }
 
 static BASE: OnceLock<Instant> = OnceLock::new();
+/// When one of our threads last took the GIL (a context's batch, a dirty call, the
+/// janitor), like `WAITING_SINCE`. A probe that waits long while the GIL still changes
+/// hands only waits in a crowd: the GIL is not stuck.
+static LAST_TAKEN: AtomicU64 = AtomicU64::new(0);
+
+/// Notes one taking of the GIL by one of our threads (called with the GIL held).
+pub fn taken() {
+    LAST_TAKEN.store(now_ns(), Ordering::Relaxed);
+}
 /// When the probe began to wait for the GIL, in nanoseconds since `BASE` plus one; 0
 /// while it is not waiting.
 static WAITING_SINCE: AtomicU64 = AtomicU64::new(0);
@@ -77,12 +86,15 @@ pub fn probe<R>(pinned: &Pinned, f: impl FnOnce(Python<'_>) -> R) -> R {
     })
 }
 
-/// How long the probe has been waiting for the GIL, when that is past `STUCK_AFTER`.
+/// How long the GIL has been held without a release, when that is past `STUCK_AFTER`:
+/// the probe has waited that long, and none of our threads took the GIL in that time
+/// either (a crowd of waiters is not a holder that never lets go).
 pub fn stuck_for() -> Option<Duration> {
     let since = WAITING_SINCE.load(Ordering::Acquire);
     if since == 0 {
         return None;
     }
+    let since = since.max(LAST_TAKEN.load(Ordering::Relaxed));
     let waited = Duration::from_nanos(now_ns().saturating_sub(since));
     (waited >= STUCK_AFTER).then_some(waited)
 }

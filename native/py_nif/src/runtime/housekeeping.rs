@@ -184,6 +184,7 @@ fn janitor_loop(rx: Receiver<usize>) {
         };
         // Attaching also runs pyo3's queue of deferred decrefs.
         Python::attach(|py| {
+            gil::taken();
             let batch = first
                 .into_iter()
                 .chain(std::iter::from_fn(|| rx.try_recv().ok()))
