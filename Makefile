@@ -11,7 +11,7 @@ export PYO3_CONFIG_FILE := $(shell sh scripts/pin-python.sh)
 export VIRTUAL_ENV ?= $(CURDIR)/.venv
 REBAR ?= rebar3
 
-.PHONY: all setup native build shell test test-rust test-erlang test-elixir test-python lint bench clean
+.PHONY: all setup native build shell test test-rust test-erlang test-elixir test-python lint bench soak clean
 
 all: build
 
@@ -57,6 +57,11 @@ lint: setup
 ## Speed figures named in the issues (not a test: it prints, it does not judge).
 bench: build
 	sh bench/run.sh
+
+## The long reliability run (not in `make test`): a million calls and 100,000 random
+## terms, with calls/s, RSS and threads before and after. PY_FUZZ_SEED=N replays a seed.
+soak: build
+	PY_SOAK=1 $(REBAR) ct --suite test/py_safety_SUITE --group soak
 
 clean:
 	rm -rf _build priv target .venv

@@ -9,7 +9,7 @@
 %% far as it is a module and walked with `getattr' for the rest.
 -module(py).
 
--compile({no_auto_import, [float/1, round/1, abs/1]}).
+-compile({no_auto_import, [float/1, round/1, abs/1, min/2, max/2]}).
 
 %% The LFE py surface
 -export([func/1, func/2, func/3, func/4,
@@ -19,16 +19,31 @@
          attr/2,
          pycall/2, pycall/3, pycall/4,
          get_versions/0]).
-%% builtins
--export([dict/0, dict/1, int/1, int/2, float/1, str/1, bool/1, pylist/0, pylist/1,
-         tuple/1, set/1, len/1, any/1, all/1, pow/2, pow/3, round/1, round/2,
-         abs/1, min/1, max/1, sum/1, sorted/1, range/1, range/2, range/3,
-         type/1, dir/1, pdir/1, vars/1, pvars/1, repr/1, hash/1, isinstance/2,
-         callable/1, id/1]).
+%% LFE py's server functions and REPL helpers
+-export([start/0, stop/0, restart/0, 'add-server'/1, 'get-sup-pid'/0,
+         'get-python-pids'/0, ptype/1, prepr/1]).
+%% builtins (src/py_builtins.hrl; bytes/1 is below, with the values)
+-export([abs/1, all/1, any/1, ascii/1, bin/1, bool/0, bool/1,
+         bytearray/0, bytearray/1, bytearray/2, bytearray/3, bytes/0, bytes/2, bytes/3,
+         callable/1, chr/1, compile/3, compile/4, complex/0, complex/1, complex/2,
+         dict/0, dict/1, dir/1, pdir/1, divmod/2, enumerate/1, enumerate/2, filter/2,
+         float/0, float/1, format/1, format/2, frozenset/0, frozenset/1,
+         getattr/2, getattr/3, hasattr/2, hash/1, help/1, hex/1, id/1, int/1, int/2,
+         isinstance/2, issubclass/2, iter/1, iter/2, len/1, map/2, map/3,
+         max/1, max/2, max/3, max/4, memoryview/1, min/1, min/2, min/3, min/4,
+         next/1, next/2, object/0, oct/1, open/1, open/2, ord/1, pow/2, pow/3,
+         print/1, print/2, property/1, pylist/0, pylist/1, range/1, range/2, range/3,
+         repr/1, reversed/1, round/1, round/2, set/0, set/1,
+         slice/1, slice/2, slice/3, sorted/1, sorted/2, sorted/3, str/1, str/2,
+         sum/1, sum/2, super/1, super/2, tuple/0, tuple/1, type/1, type/3,
+         vars/1, pvars/1, zip/1, zip/2, zip/3]).
 %% operators (abs/1 is the builtin, which is the same function)
--export([add/2, sub/2, mul/2, truediv/2, floordiv/2, mod/2, neg/1, pos/1, inv/1,
-         lshift/2, rshift/2, 'and-'/2, 'or-'/2, 'xor'/2, eq/2, ne/2, lt/2, le/2,
-         gt/2, ge/2, 'not-'/1, contains/2, getitem/2, concat/2, is/2, is_not/2]).
+-export([add/2, sub/2, mul/2, truediv/2, floordiv/2, mod/2, neg/1, pos/1, index/1,
+         inv/1, invert/1, lshift/2, rshift/2, 'and-'/2, 'or-'/2, 'xor'/2,
+         eq/2, ne/2, lt/2, le/2, gt/2, ge/2, 'not-'/1, truth/1,
+         contains/2, countOf/2, indexOf/2, getitem/2, concat/2, length_hint/1, length_hint/2,
+         is/2, 'is-'/2, is_not/2, 'is-not'/2, attrgetter/1, itemgetter/1,
+         methodcaller/1, methodcaller/2]).
 %% the general call, source text and values
 -export([call/2, call/3, call/4,
          async_call/4, await/1, cancel/1,
@@ -54,8 +69,10 @@
 
 -export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
--type name() :: atom() | binary().
--type kwargs() :: py_nif:kwargs().
+%% A name: an atom or a binary; a string (charlist) is accepted too.
+-type name() :: atom() | binary() | string().
+%% Keyword arguments; a charlist key (an LFE string) is taken as a binary.
+-type kwargs() :: #{name() => term()} | [{name(), term()}].
 -type handle() :: py_nif:handle().
 %% `#{timeout => timeout(), return => term | handle, on => py_exec:on()}'
 -type opts() :: map().
@@ -73,8 +90,8 @@ func(Dotted) ->
 
 %% @doc `func(Dotted, Args)' or `func(Mod, Fun)': a list second argument is the arguments.
 %% ``py:func('math.pow', [2, 16])'' gives `65536.0'.
--spec func(name(), list()) -> term();
-          (name(), name()) -> term().
+%% (One contract: a string is both a name and a list.)
+-spec func(name(), name() | list()) -> term().
 func(Mod, Fun) when is_list(Mod), is_list(Fun) ->
     %% Names given as strings ("os", "getcwd"): both are names.
     case py_lib:is_text(Mod) andalso py_lib:is_text(Fun) of
@@ -88,8 +105,7 @@ func(Mod, Fun) ->
 
 %% @doc `func(Dotted, Args, Kwargs)' or `func(Mod, Fun, Args)'.
 %% `py:func(math, pow, [2, 16])' gives `65536.0'.
--spec func(name(), list(), kwargs()) -> term();
-          (name(), name(), list()) -> term().
+-spec func(name(), name() | list(), kwargs() | list()) -> term().
 func(A, B, C) when is_list(B) ->
     case names_given_as_strings(A, B, C) of
         true -> func(A, B, C, []);
@@ -143,15 +159,13 @@ init(Dotted) ->
 
 %% @doc `init(Dotted, Args)' or `init(Mod, Class)'.
 %% ``py:init('datetime.date', [1923, 4, 2])'' gives a handle to the date.
--spec init(name(), list()) -> term();
-          (name(), name()) -> term().
+-spec init(name(), name() | list()) -> term().
 init(DottedOrMod, ArgsOrClass) ->
     func(DottedOrMod, ArgsOrClass).
 
 %% @doc `init(Dotted, Args, Kwargs)' or `init(Mod, Class, Args)'.
 %% `py:init(datetime, date, [1923, 4, 2])' gives a handle to the date.
--spec init(name(), list(), kwargs()) -> term();
-          (name(), name(), list()) -> term().
+-spec init(name(), name() | list(), kwargs() | list()) -> term().
 init(A, B, C) ->
     func(A, B, C).
 
@@ -218,277 +232,81 @@ app_vsn() ->
         undefined -> <<"unknown">>
     end.
 
-%%% Builtins
+%%% LFE py's server functions and REPL helpers
 
-%% @doc An empty dict. `py:dict()' gives `#{}'.
--spec dict() -> map().
-dict() -> builtin(dict, []).
+%% @doc Starts `py' and what it needs, as LFE py's `(py:start)' did (so
+%% `erl -s py' works too). `py:start()' gives `{ok, started}'.
+-spec start() -> {ok, started} | {error, term()}.
+start() ->
+    case application:ensure_all_started(py) of
+        {ok, _} -> {ok, started};
+        {error, _} = Error -> Error
+    end.
 
-%% @doc Python's `dict(X)'. `py:dict([{a, 1}])' gives `#{a => 1}'.
--spec dict(term()) -> term().
-dict(X) -> builtin(dict, [X]).
+%% @doc Stops `py' and every pool (those of start_pool/2 are not started
+%% again by start/0). `py:stop()' gives `{ok, stopped}' (also when `py' was
+%% not running).
+-spec stop() -> {ok, stopped} | {error, term()}.
+stop() ->
+    case application:stop(py) of
+        ok -> {ok, stopped};
+        {error, {not_started, py}} -> {ok, stopped};
+        {error, _} = Error -> Error
+    end.
 
-%% @doc Python's `int(X)'. `py:int(<<"42">>)' gives `42'.
--spec int(term()) -> term().
-int(X) -> builtin(int, [X]).
+%% @doc stop/0 then start/0; the interpreter itself lives on (CPython cannot
+%% be started twice in one process), its contexts are new.
+%% `py:restart()' gives `{ok, restarted}'.
+-spec restart() -> {ok, restarted} | {error, term()}.
+restart() ->
+    case stop() of
+        {ok, stopped} ->
+            case start() of
+                {ok, started} -> {ok, restarted};
+                {error, _} = Error -> Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
 
-%% @doc Python's `int(X, Base)'. `py:int(<<"ff">>, 16)' gives `255'.
--spec int(term(), integer()) -> term().
-int(X, Base) -> builtin(int, [X, Base]).
+%% @doc LFE py added a Python server to the round robin of every call; here
+%% that is a pool of one context named `Name', reached with `#{on => Name}'
+%% (the default pool's size is the application env `pool_size').
+%% ``py:'add-server'(extra)'' gives `{ok, Pid}'.
+-spec 'add-server'(atom()) -> {ok, pid()} | {error, term()}.
+'add-server'(Name) ->
+    start_pool(Name, #{size => 1}).
 
-%% @doc Python's `float(X)'. `py:float(<<"1.5">>)' gives `1.5'.
--spec float(term()) -> term().
-float(X) -> builtin(float, [X]).
+%% @doc The top supervisor of `py', `undefined' when it is not running.
+%% ``is_pid(py:'get-sup-pid'())'' is `true'.
+-spec 'get-sup-pid'() -> pid() | undefined.
+'get-sup-pid'() ->
+    whereis(py_sup).
 
-%% @doc A Python `str': chardata becomes a binary here; anything else goes
-%% through Python's `str'. `py:str("héllo")' gives `<<"héllo"/utf8>>',
-%% `py:str(42)' gives `<<"42">>'. Invalid chardata raises `badarg'.
--spec str(term()) -> binary().
-str(X) when is_list(X) ->
-    case unicode:characters_to_binary(X) of
-        Bin when is_binary(Bin) -> Bin;
-        _ -> error(badarg, [X])
-    end;
-str(X) when is_binary(X) ->
-    %% A binary already is a str, and str() of a str is itself.
-    X;
-str(X) ->
-    builtin(str, [X]).
+%% @doc The processes that own the contexts of the default pool (LFE py's
+%% Python servers), in slot order. ``length(py:'get-python-pids'())'' is the pool size.
+-spec 'get-python-pids'() -> [pid()].
+'get-python-pids'() ->
+    py_pool:owners(default).
 
-%% @doc Python's `bool(X)'. `py:bool([])' gives `false'.
--spec bool(term()) -> boolean().
-bool(X) -> builtin(bool, [X]).
+%% @doc The qualified name of the class of `X', as a binary (LFE py made an
+%% atom; no atom is made from what Python names). `py:ptype(1)' gives `<<"int">>',
+%% ``py:ptype(py:func('datetime.date', today))'' gives `<<"datetime.date">>'.
+-spec ptype(term()) -> binary().
+ptype(X) ->
+    Class = builtin_handle(type, [X]),
+    Qualname = attr(Class, '__qualname__'),
+    case attr(Class, '__module__') of
+        <<"builtins">> -> Qualname;
+        Module -> <<Module/binary, ".", Qualname/binary>>
+    end.
 
-%% @doc An empty list. `py:pylist()' gives `[]'.
--spec pylist() -> list().
-pylist() -> builtin(list, []).
-
-%% @doc Python's `list(X)'. `py:pylist(py:range(3))' gives `[0, 1, 2]'.
--spec pylist(term()) -> term().
-pylist(X) -> builtin(list, [X]).
-
-%% @doc Python's `tuple(X)'. `py:tuple([1, 2])' gives `{1, 2}'.
--spec tuple(term()) -> term().
-tuple(X) -> builtin(tuple, [X]).
-
-%% @doc Python's `set(X)' (a list comes back, in no particular order).
-%% `py:set([1, 1, 2])' gives `[1, 2]'.
--spec set(term()) -> term().
-set(X) -> builtin(set, [X]).
-
-%% @doc Python's `len(X)'. `py:len(py:range(7, 42))' gives `35'.
--spec len(term()) -> non_neg_integer().
-len(X) -> builtin(len, [X]).
-
-%% @doc Python's `any(X)'. `py:any([0, 1])' gives `true'.
--spec any(term()) -> boolean().
-any(X) -> builtin(any, [X]).
-
-%% @doc Python's `all(X)'. `py:all([0, 1])' gives `false'.
--spec all(term()) -> boolean().
-all(X) -> builtin(all, [X]).
-
-%% @doc Python's `pow(X, Y)'. `py:pow(6, 42)' gives `481229803398374426442198455156736'.
--spec pow(term(), term()) -> term().
-pow(X, Y) -> builtin(pow, [X, Y]).
-
-%% @doc Python's `pow(X, Y, Mod)'. `py:pow(6, 42, 7)' gives `1'.
--spec pow(term(), term(), term()) -> term().
-pow(X, Y, Mod) -> builtin(pow, [X, Y, Mod]).
-
-%% @doc Python's `round(X)'. `py:round(2.5)' gives `2'.
--spec round(term()) -> term().
-round(X) -> builtin(round, [X]).
-
-%% @doc Python's `round(X, Digits)'. `py:round(3.14159, 2)' gives `3.14'.
--spec round(term(), integer()) -> term().
-round(X, Digits) -> builtin(round, [X, Digits]).
-
-%% @doc Python's `abs(X)' (also `operator.abs'). `py:abs(-3)' gives `3'.
--spec abs(term()) -> term().
-abs(X) -> builtin(abs, [X]).
-
-%% @doc Python's `min(Iterable)'. `py:min([3, 1, 2])' gives `1'.
--spec min(term()) -> term().
-min(X) -> builtin(min, [X]).
-
-%% @doc Python's `max(Iterable)'. `py:max([3, 1, 2])' gives `3'.
--spec max(term()) -> term().
-max(X) -> builtin(max, [X]).
-
-%% @doc Python's `sum(Iterable)'. `py:sum([1, 2, 3])' gives `6'.
--spec sum(term()) -> term().
-sum(X) -> builtin(sum, [X]).
-
-%% @doc Python's `sorted(Iterable)'. `py:sorted([3, 1, 2])' gives `[1, 2, 3]'.
--spec sorted(term()) -> list().
-sorted(X) -> builtin(sorted, [X]).
-
-%% @doc Python's `range(Stop)', as a handle. `py:pylist(py:range(3))' gives `[0, 1, 2]'.
--spec range(integer()) -> handle().
-range(Stop) -> builtin_handle(range, [Stop]).
-
-%% @doc Python's `range(Start, Stop)', as a handle. `py:len(py:range(7, 42))' gives `35'.
--spec range(integer(), integer()) -> handle().
-range(Start, Stop) -> builtin_handle(range, [Start, Stop]).
-
-%% @doc Python's `range(Start, Stop, Step)', as a handle.
-%% `py:pylist(py:range(0, 10, 5))' gives `[0, 5]'.
--spec range(integer(), integer(), integer()) -> handle().
-range(Start, Stop, Step) -> builtin_handle(range, [Start, Stop, Step]).
-
-%% @doc Python's `type(X)', a handle to the class. `py:repr(py:type(1))' gives ``<<"<class 'int'>">>''.
--spec type(term()) -> term().
-type(X) -> builtin(type, [X]).
-
-%% @doc Python's `dir(X)', at most 28 names then `{more, N}'.
-%% `lists:last(py:dir(py:import(os)))' gives `{more, N}'.
--spec dir(term()) -> [binary() | {more, pos_integer()}].
-dir(X) -> py_lib:elide_list(pdir(X)).
-
-%% @doc Python's `dir(X)', every name. `length(py:pdir(py:import(os)))' gives N > 28.
--spec pdir(term()) -> [binary()].
-pdir(X) -> builtin(dir, [X]).
-
-%% @doc Python's `vars(X)', at most 28 entries then `` '$more' => N ''.
-%% ``maps:get('$more', py:vars(py:import(os)))'' gives a count.
--spec vars(term()) -> map().
-vars(X) -> py_lib:elide_map(pvars(X)).
-
-%% @doc Python's `vars(X)', every entry. `maps:is_key(<<"sep">>, py:pvars(py:import(os)))' gives `true'.
--spec pvars(term()) -> map().
-pvars(X) -> builtin(vars, [X]).
-
-%% @doc Python's `repr(X)'. `py:repr(<<"a">>)' gives ``<<"'a'">>''.
--spec repr(term()) -> binary().
-repr(X) -> builtin(repr, [X]).
-
-%% @doc Python's `hash(X)'. `py:hash(1)' gives `1'.
--spec hash(term()) -> integer().
-hash(X) -> builtin(hash, [X]).
-
-%% @doc Python's `isinstance(Obj, Class)'; `Class' is a handle or a (dotted)
-%% name, a name without a dot being a builtin. `py:isinstance(1, int)' gives `true'.
--spec isinstance(term(), term()) -> boolean().
-isinstance(Obj, Class) when is_atom(Class); is_binary(Class) ->
-    ClassObj = direct(py_job:const(py_lib:class_name(Class)), #{return => handle}),
-    builtin(isinstance, [Obj, ClassObj]);
-isinstance(Obj, Class) ->
-    builtin(isinstance, [Obj, Class]).
-
-%% @doc Python's `callable(X)'. `py:callable(py:const(math, sqrt))' gives `true'.
--spec callable(term()) -> boolean().
-callable(X) -> builtin(callable, [X]).
-
-%% @doc Python's `id(X)'. `is_integer(py:id(Handle))' is `true'.
--spec id(term()) -> integer().
-id(X) -> builtin(id, [X]).
-
-%%% Operators
-
-%% @doc `operator.add'. `py:add(1, 2)' gives `3'.
--spec add(term(), term()) -> term().
-add(A, B) -> op(add, [A, B]).
-
-%% @doc `operator.sub'. `py:sub(Later, Now)' gives a timedelta handle.
--spec sub(term(), term()) -> term().
-sub(A, B) -> op(sub, [A, B]).
-
-%% @doc `operator.mul'. `py:mul(6, 7)' gives `42'.
--spec mul(term(), term()) -> term().
-mul(A, B) -> op(mul, [A, B]).
-
-%% @doc `operator.truediv'. `py:truediv(7, 2)' gives `3.5'.
--spec truediv(term(), term()) -> term().
-truediv(A, B) -> op(truediv, [A, B]).
-
-%% @doc `operator.floordiv'. `py:floordiv(7, 2)' gives `3'.
--spec floordiv(term(), term()) -> term().
-floordiv(A, B) -> op(floordiv, [A, B]).
-
-%% @doc `operator.mod'. `py:mod(-7, 3)' gives `2'.
--spec mod(term(), term()) -> term().
-mod(A, B) -> op(mod, [A, B]).
-
-%% @doc `operator.neg'. `py:neg(3)' gives `-3'.
--spec neg(term()) -> term().
-neg(A) -> op(neg, [A]).
-
-%% @doc `operator.pos'. `py:pos(-3)' gives `-3'.
--spec pos(term()) -> term().
-pos(A) -> op(pos, [A]).
-
-%% @doc `operator.inv'. `py:inv(60)' gives `-61'.
--spec inv(term()) -> term().
-inv(A) -> op(inv, [A]).
-
-%% @doc `operator.lshift'. `py:lshift(60, 2)' gives `240'.
--spec lshift(term(), term()) -> term().
-lshift(A, B) -> op(lshift, [A, B]).
-
-%% @doc `operator.rshift'. `py:rshift(60, 2)' gives `15'.
--spec rshift(term(), term()) -> term().
-rshift(A, B) -> op(rshift, [A, B]).
-
-%% @doc `operator.and_'. ``py:'and-'(60, 13)'' gives `12'.
--spec 'and-'(term(), term()) -> term().
-'and-'(A, B) -> op('and-', [A, B]).
-
-%% @doc `operator.or_'. ``py:'or-'(60, 13)'' gives `61'.
--spec 'or-'(term(), term()) -> term().
-'or-'(A, B) -> op('or-', [A, B]).
-
-%% @doc `operator.xor'. ``py:'xor'(60, 13)'' gives `49'.
--spec 'xor'(term(), term()) -> term().
-'xor'(A, B) -> op('xor', [A, B]).
-
-%% @doc `operator.eq'. `py:eq(1, 1.0)' gives `true'.
--spec eq(term(), term()) -> term().
-eq(A, B) -> op(eq, [A, B]).
-
-%% @doc `operator.ne'. `py:ne(1, 2)' gives `true'.
--spec ne(term(), term()) -> term().
-ne(A, B) -> op(ne, [A, B]).
-
-%% @doc `operator.lt'. `py:lt(1, 2)' gives `true'.
--spec lt(term(), term()) -> term().
-lt(A, B) -> op(lt, [A, B]).
-
-%% @doc `operator.le'. `py:le(2, 2)' gives `true'.
--spec le(term(), term()) -> term().
-le(A, B) -> op(le, [A, B]).
-
-%% @doc `operator.gt'. `py:gt(1, 2)' gives `false'.
--spec gt(term(), term()) -> term().
-gt(A, B) -> op(gt, [A, B]).
-
-%% @doc `operator.ge'. `py:ge(1, 2)' gives `false'.
--spec ge(term(), term()) -> term().
-ge(A, B) -> op(ge, [A, B]).
-
-%% @doc `operator.not_'. ``py:'not-'([])'' gives `true'.
--spec 'not-'(term()) -> boolean().
-'not-'(A) -> op('not-', [A]).
-
-%% @doc `operator.contains'. `py:contains([1, 2], 2)' gives `true'.
--spec contains(term(), term()) -> boolean().
-contains(A, B) -> op(contains, [A, B]).
-
-%% @doc `operator.getitem'. `py:getitem(#{a => 1}, a)' gives `1'.
--spec getitem(term(), term()) -> term().
-getitem(A, B) -> op(getitem, [A, B]).
-
-%% @doc `operator.concat'. `py:concat([1], [2])' gives `[1, 2]'.
--spec concat(term(), term()) -> term().
-concat(A, B) -> op(concat, [A, B]).
-
-%% @doc `operator.is_'. `py:is(undefined, undefined)' gives `true'.
--spec is(term(), term()) -> boolean().
-is(A, B) -> op(is, [A, B]).
-
-%% @doc `operator.is_not'. `py:is_not(1, undefined)' gives `true'.
--spec is_not(term(), term()) -> boolean().
-is_not(A, B) -> op(is_not, [A, B]).
+%% @doc Prints `repr(X)' on a line of its own and returns `ok' (LFE py printed
+%% the pickled form of an ErlPort opaque term; a handle has none).
+%% `py:prepr(py:complex(1, 2))' prints `(1+2j)'.
+-spec prepr(term()) -> ok.
+prepr(X) ->
+    io:format("~ts~n", [repr(X)]).
 
 %%% The general call
 
@@ -501,8 +319,8 @@ call(Target, Args) ->
 %% erlang_python users know) when the second argument is a name.
 %% ``py:call('builtins.int', [<<"ff">>], #{base => 16})'' gives `{ok, 255}';
 %% `py:call(math, sqrt, [16])' gives `{ok, 4.0}'.
--spec call(py_lib:target(), list(), kwargs()) -> {ok, term()} | {error, term()};
-          (name(), name(), list()) -> {ok, term()} | {error, term()}.
+-spec call(py_lib:target(), name() | list(), kwargs() | list()) ->
+          {ok, term()} | {error, term()}.
 call(Mod, Fun, Args) when is_atom(Fun); is_binary(Fun) ->
     call({Mod, Fun}, Args, [], #{});
 call(Mod, Fun, Args) when is_list(Fun), is_list(Args) ->
@@ -773,8 +591,23 @@ run_call(Name, Args, Kwargs) ->
 builtin(Name, Args) ->
     run_call(py_lib:builtin(Name), Args, []).
 
+builtin(Name, Args, Kwargs) ->
+    run_call(py_lib:builtin(Name), Args, Kwargs).
+
 builtin_handle(Name, Args) ->
     direct(py_job:call(py_lib:builtin(Name), Args, []), #{return => handle}).
+
+%% The items of the iterator a builtin returns, as a list: made as a handle,
+%% then listed where it lives.
+items(Name, Args) ->
+    builtin(list, [builtin_handle(Name, Args)]).
+
+%% A class for isinstance/issubclass: a (dotted) name is resolved, a name
+%% without a dot being a builtin; anything else is the class itself.
+class(Class) when is_atom(Class); is_binary(Class) ->
+    direct(py_job:const(py_lib:class_name(Class)), #{return => handle});
+class(Class) ->
+    Class.
 
 op(Name, Args) ->
     run_call(py_lib:operator(Name), Args, []).
@@ -790,3 +623,6 @@ direct(Job, Opts) ->
             %% error_info: the shell asks format_error/2 how to print it.
             erlang:error(Reason, none, [{error_info, #{module => ?MODULE}}])
     end.
+
+%% The builtins and operators, as LFE py keeps them in include files of their own.
+-include("py_builtins.hrl").

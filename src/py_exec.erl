@@ -36,6 +36,9 @@
 %% first one: it goes when the process does (the handle is garbage then).
 -define(NAMESPACE_KEY, '$py_namespace').
 
+%% {?WRITER_KEY, Ref}: the process writing a call's output (see output/3).
+-define(WRITER_KEY, '$py_writer').
+
 %% The default timeout in force, kept as a persistent term: reading the
 %% application env on every call costs more than the rest of the call's
 %% Erlang side together.
@@ -487,8 +490,10 @@ await(Ref, Job, Deadline) ->
 await(Ref, {JobRes, _} = Job, Deadline, After) ->
     receive
         {Ref, {ok, _} = Ok} ->
+            written(Ref, Deadline, JobRes),
             Ok;
         {Ref, {error, _} = Error} ->
+            written(Ref, Deadline, JobRes),
             Error;
         {Ref, {callback, Call}} ->
             Fixed = fix_deadline(Deadline, JobRes),
@@ -496,7 +501,7 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
             await(Ref, Job, Fixed);
         {Ref, {output, _Stream, Data}} ->
             Fixed = fix_deadline(Deadline, JobRes),
-            output(JobRes, Data),
+            output(Ref, JobRes, Data),
             await(Ref, Job, Fixed)
     after After ->
             abandon(Ref, JobRes),
@@ -508,7 +513,8 @@ abandon(Ref, JobRes) ->
     case py_nif:cancel(JobRes) of
         ok -> flush(Ref, JobRes);
         sent -> drain(Ref, JobRes)
-    end.
+    end,
+    stop_writer(Ref).
 
 %% cancel/1 said `sent': the final reply is coming and must not be left behind.
 drain(Ref, JobRes) ->
@@ -521,7 +527,7 @@ drain(Ref, JobRes) ->
             refuse_callback(JobRes),
             drain(Ref, JobRes);
         {Ref, {output, _Stream, Data}} ->
-            output(JobRes, Data),
+            output(Ref, JobRes, Data),
             drain(Ref, JobRes)
     end.
 
@@ -532,7 +538,7 @@ flush(Ref, JobRes) ->
             refuse_callback(JobRes),
             flush(Ref, JobRes);
         {Ref, {output, _Stream, Data}} ->
-            output(JobRes, Data),
+            output(Ref, JobRes, Data),
             flush(Ref, JobRes);
         {Ref, _} ->
             flush(Ref, JobRes)
@@ -570,13 +576,72 @@ nif_return(#{none := nil}) -> term_nil;
 nif_return(_) -> term.
 
 %% Output goes to the caller's group leader, so it shows where the call was
-%% typed, a remote shell included. Each message is acknowledged once written:
-%% the job has only a few unread, and what it wrote meanwhile comes back with
-%% the acknowledgement (py_nif:output_ack/1), so a loop of prints cannot fill
-%% the mailbox faster than the group leader writes.
-output(JobRes, Data) ->
-    put_chars(Data),
-    lists:foreach(fun({_, More}) -> put_chars(More) end, py_nif:output_ack(JobRes)).
+%% typed, a remote shell included. A writer of the call's own writes it (started
+%% on the first output): a group leader that does not answer then holds the
+%% writer, never the caller past its deadline. Each message is acknowledged once
+%% written: the job has only a few unread, and what it wrote meanwhile comes back
+%% with the acknowledgement (py_nif:output_ack/1), so a loop of prints cannot
+%% fill a mailbox faster than the group leader writes.
+output(Ref, JobRes, Data) ->
+    Key = {?WRITER_KEY, Ref},
+    Writer = case get(Key) of
+                 undefined -> start_writer(Key, JobRes);
+                 W -> W
+             end,
+    Writer ! {write, Data},
+    ok.
+
+start_writer(Key, JobRes) ->
+    Caller = self(),
+    Writer = spawn(fun() -> writer(Caller, JobRes) end),
+    %% Set before the first write reaches it: the caller's shell is its reader.
+    true = group_leader(group_leader(), Writer),
+    put(Key, Writer),
+    Writer.
+
+writer(Caller, JobRes) ->
+    MRef = erlang:monitor(process, Caller),
+    writer_loop(MRef, JobRes).
+
+writer_loop(MRef, JobRes) ->
+    receive
+        {write, Data} ->
+            put_chars(Data),
+            lists:foreach(fun({_, More}) -> put_chars(More) end, py_nif:output_ack(JobRes)),
+            writer_loop(MRef, JobRes);
+        {done, From, Ref} ->
+            From ! {Ref, written};
+        {'DOWN', MRef, process, _, _} ->
+            ok
+    end.
+
+%% The call has its result: its output is written first (so it shows before
+%% what the caller prints next), within the call's deadline.
+written(Ref, Deadline, JobRes) ->
+    case get({?WRITER_KEY, Ref}) of
+        undefined ->
+            ok;
+        Writer ->
+            Writer ! {done, self(), Ref},
+            receive
+                {Ref, written} -> _ = erase({?WRITER_KEY, Ref}), ok
+            after remaining(fix_deadline(Deadline, JobRes)) ->
+                stop_writer(Ref)
+            end
+    end.
+
+%% The writer goes (its group leader did not answer in time, or the call was
+%% given up); nothing of it is left in the mailbox.
+stop_writer(Ref) ->
+    case erase({?WRITER_KEY, Ref}) of
+        undefined ->
+            ok;
+        Writer ->
+            MRef = erlang:monitor(process, Writer),
+            exit(Writer, kill),
+            receive {'DOWN', MRef, process, _, _} -> ok end,
+            receive {Ref, written} -> ok after 0 -> ok end
+    end.
 
 %% Python output to the group leader; a dead or refusing group
 %% leader must not make the call fail.

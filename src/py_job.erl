@@ -33,9 +33,11 @@
              | {ndarray, Data :: binary(), Shape :: [non_neg_integer()], DType :: binary(),
                 Writable :: boolean()}.
 
-%% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'.
+%% @doc `Name(*Args, **Kwargs)'. `call({math, pow}, [2, 3], [])'. Keyword
+%% names may be charlists (LFE strings) here: they become binaries (see
+%% py_lib:string_keys/1), as in every builder below.
 -spec call(dotted(), list(), py_nif:kwargs()) -> job().
-call(Name, Args, Kwargs) -> {call, Name, Args, Kwargs}.
+call(Name, Args, Kwargs) -> {call, Name, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc The value a dotted name resolves to. `const(<<"math.pi">>)'.
 -spec const(dotted()) -> job().
@@ -43,7 +45,7 @@ const(Name) -> {const, Name}.
 
 %% @doc `Obj.Name(*Args, **Kwargs)'.
 -spec method(term(), binary(), list(), py_nif:kwargs()) -> job().
-method(Obj, Name, Args, Kwargs) -> {method, Obj, Name, Args, Kwargs}.
+method(Obj, Name, Args, Kwargs) -> {method, Obj, Name, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc `Obj.Name'.
 -spec getattr(term(), binary()) -> job().
@@ -51,7 +53,7 @@ getattr(Obj, Name) -> {getattr, Obj, Name}.
 
 %% @doc `Obj(*Args, **Kwargs)', for a callable object (a handle, usually).
 -spec call_obj(term(), list(), py_nif:kwargs()) -> job().
-call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, Kwargs}.
+call_obj(Obj, Args, Kwargs) -> {call_obj, Obj, Args, py_lib:string_keys(Kwargs)}.
 
 %% @doc A block evaluated, its last expression's value the result, with
 %% `Bindings' set for the call; in a fresh namespace until in_namespace/2.
@@ -116,10 +118,21 @@ target(Target, Args, Kwargs) ->
         error:{bad_name, _} -> {error, {bad_target, Target}}
     end.
 
-target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod); is_list(Mod) ->
+target_job({Mod, Fun}, Args, Kwargs) when is_atom(Mod); is_binary(Mod) ->
     call(py_lib:dotted(Mod, Fun), Args, Kwargs);
+target_job({Mod, Fun}, Args, Kwargs) when is_list(Mod) ->
+    %% A module named by a string; any other list is data with a method.
+    case py_lib:is_text(Mod) of
+        true -> call(py_lib:dotted(Mod, Fun), Args, Kwargs);
+        false -> method(Mod, py_lib:name(Fun), Args, Kwargs)
+    end;
 target_job({Obj, Method}, Args, Kwargs) ->
-    method(Obj, py_lib:name(Method), Args, Kwargs);
+    %% A module named by a string ("math") is a name; any other list is data
+    %% with a method, like any other object.
+    case py_lib:is_text(Obj) of
+        true -> call(py_lib:dotted(Obj, Method), Args, Kwargs);
+        false -> method(Obj, py_lib:name(Method), Args, Kwargs)
+    end;
 target_job(Dotted, Args, Kwargs) ->
     call(py_lib:name(Dotted), Args, Kwargs).
 

@@ -3,7 +3,7 @@
 -module(py_lib).
 
 -export([name/1, name/2, dotted/2, is_text/1, builtin/1, operator/1, class_name/1, cast_name/1,
-         code/1, bindings/1, elide_list/1, elide_map/1, elide_limit/0]).
+         code/1, bindings/1, string_keys/1, elide_list/1, elide_map/1, elide_limit/0]).
 
 -export_type([name/0, target/0]).
 
@@ -57,12 +57,15 @@ builtin(Name) ->
 
 %% @doc The dotted name of an `operator' function for a `py' function name;
 %% Erlang reserves `and', `or', `not' and `is' reads better without the
-%% trailing underscore. ``operator('and-')'' gives `<<"operator.and_">>'.
+%% trailing underscore; `is-' and `is-not' are LFE py's names (its dash
+%% stands for Python's underscore). ``operator('and-')'' gives `<<"operator.and_">>'.
 -spec operator(atom()) -> binary().
 operator('and-') -> <<"operator.and_">>;
 operator('or-') -> <<"operator.or_">>;
 operator('not-') -> <<"operator.not_">>;
 operator(is) -> <<"operator.is_">>;
+operator('is-') -> <<"operator.is_">>;
+operator('is-not') -> <<"operator.is_not">>;
 operator(Name) -> name(operator, Name).
 
 %% @doc The name that resolves a class given to `isinstance/2': a name without
@@ -108,6 +111,37 @@ bindings(Bindings) when is_map(Bindings) ->
               end, #{}, Bindings);
 bindings(Other) ->
     error({bad_bindings, Other}).
+
+%% @doc Pairs whose charlist keys (LFE strings) are made binaries, so that they
+%% reach Python as `str' (a list is unhashable there), as LFE py does for
+%% keyword arguments. A proplist keeps its order and its other elements; a map
+%% with a charlist key becomes a proplist, so that `"a"' next to `<<"a">>'
+%% stays two keys and the NIF reports the collision instead of one value
+%% silently replacing the other. Anything else (no charlist key, an improper
+%% list, not pairs at all) comes back as it is, for the NIF to judge.
+%% `string_keys([{"a", 1}, {b, 2}])' gives `[{<<"a">>, 1}, {b, 2}]'.
+-spec string_keys(term()) -> term().
+string_keys(Map) when is_map(Map) ->
+    case lists:any(fun io_lib:char_list/1, maps:keys(Map)) of
+        true -> string_keys(maps:to_list(Map));
+        false -> Map
+    end;
+string_keys(List) when is_list(List) ->
+    string_keys(List, List, [], false);
+string_keys(Other) ->
+    Other.
+
+string_keys([], _Original, Acc, true) ->
+    lists:reverse(Acc);
+string_keys([{Key, Value} = Pair | Rest], Original, Acc, Changed) ->
+    case io_lib:char_list(Key) of
+        true -> string_keys(Rest, Original, [{unicode:characters_to_binary(Key), Value} | Acc], true);
+        false -> string_keys(Rest, Original, [Pair | Acc], Changed)
+    end;
+string_keys([Other | Rest], Original, Acc, Changed) ->
+    string_keys(Rest, Original, [Other | Acc], Changed);
+string_keys(_EndOrImproper, Original, _Acc, _Changed) ->
+    Original.
 
 %% @doc The number of entries kept by `elide_list/1' and `elide_map/1' (28).
 -spec elide_limit() -> pos_integer().

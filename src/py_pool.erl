@@ -7,7 +7,8 @@
 -module(py_pool).
 -behaviour(supervisor).
 
--export([start_link/2, validate_opts/1, lookup/1, context/2, unpublish/1, unpublish_all/0]).
+-export([start_link/2, validate_opts/1, lookup/1, context/2, owners/1, unpublish/1,
+         unpublish_all/0]).
 -export([init/1]).
 
 -export_type([opts/0]).
@@ -83,6 +84,22 @@ context(Name, N) ->
                         %% The owner stopped between the two look-ups.
                         exit:_ -> NoContext
                     end
+            end
+    end.
+
+%% @doc The processes that own the contexts of a pool, in slot order (a slot
+%% whose owner is restarting is left out); `[]' when the pool is not started.
+%% `owners(default)' gives one pid per context.
+-spec owners(atom()) -> [pid()].
+owners(Name) ->
+    case child(py_sup, {py_pool, Name}) of
+        undefined ->
+            [];
+        PoolSup ->
+            try supervisor:which_children(PoolSup) of
+                Children -> [Pid || {_, Pid, _, _} <- lists:keysort(1, Children), is_pid(Pid)]
+            catch
+                exit:_ -> []
             end
     end.
 

@@ -38,6 +38,15 @@ builders_test() ->
     ?assertEqual({ndarray, <<0:64>>, [1], <<"<f8">>, true},
                  py_job:ndarray(<<0:64>>, [1], <<"<f8">>, true)).
 
+%% Charlist keyword names (LFE strings) are binaries in every job with kwargs.
+charlist_kwargs_test() ->
+    H = make_ref(),
+    ?assertEqual({call, <<"m.f">>, [], [{<<"base">>, 2}]}, py_job:call(<<"m.f">>, [], [{"base", 2}])),
+    ?assertEqual({method, H, <<"m">>, [], [{<<"k">>, 1}]}, py_job:method(H, <<"m">>, [], #{"k" => 1})),
+    ?assertEqual({call_obj, H, [], [{<<"k">>, 1}]}, py_job:call_obj(H, [], [{"k", 1}])),
+    ?assertEqual({ok, {call, {builtins, int}, [], [{<<"base">>, 2}]}},
+                 py_job:target({builtins, int}, [], [{"base", 2}])).
+
 %% The object a job works on, for handles that must go home.
 object_test() ->
     H = make_ref(),

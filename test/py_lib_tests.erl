@@ -9,20 +9,31 @@ name_test() ->
     ?assertEqual(<<"héllo"/utf8>>, py_lib:name('héllo')).
 
 bad_name_test_() ->
-    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- ["math", 1, {math}, [], 1.0]].
+    [?_assertError({bad_name, N}, py_lib:name(N)) || N <- [[1, 2], 1, {math}, [], 1.0]].
+
+%% A name given as a string is a name (the usual first mistake).
+string_name_test() ->
+    ?assertEqual(<<"math">>, py_lib:name("math")),
+    ?assertEqual(<<"héllo"/utf8>>, py_lib:name("héllo")),
+    ?assert(py_lib:is_text("math")),
+    ?assertNot(py_lib:is_text([])),
+    ?assertNot(py_lib:is_text([1, 2])),
+    ?assertNot(py_lib:is_text(math)).
 
 dotted_name_test() ->
     ?assertEqual(<<"math.pow">>, py_lib:name(math, pow)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name('os.path', isdir)),
     ?assertEqual(<<"os.path.isdir">>, py_lib:name(<<"os.path">>, <<"isdir">>)),
     ?assertEqual(<<"datetime.datetime.now">>, py_lib:name(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:name(math, "pow")).
+    ?assertEqual(<<"math.pow">>, py_lib:name(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:name(math, [1])).
 
 dotted_pair_test() ->
     ?assertEqual({math, pow}, py_lib:dotted(math, pow)),
     ?assertEqual({<<"os.path">>, <<"isdir">>}, py_lib:dotted(<<"os.path">>, <<"isdir">>)),
     ?assertEqual({datetime, 'datetime.now'}, py_lib:dotted(datetime, 'datetime.now')),
-    ?assertError({bad_name, "pow"}, py_lib:dotted(math, "pow")),
+    ?assertEqual({<<"math">>, <<"pow">>}, py_lib:dotted(math, "pow")),
+    ?assertError({bad_name, [1]}, py_lib:dotted(math, [1])),
     ?assertError({bad_name, 1}, py_lib:dotted(1, pow)).
 
 builtin_test() ->
@@ -42,7 +53,10 @@ operator_test_() ->
                 {gt, <<"operator.gt">>}, {ge, <<"operator.ge">>},
                 {'not-', <<"operator.not_">>}, {contains, <<"operator.contains">>},
                 {getitem, <<"operator.getitem">>}, {concat, <<"operator.concat">>},
-                {is, <<"operator.is_">>}, {is_not, <<"operator.is_not">>}],
+                {is, <<"operator.is_">>}, {is_not, <<"operator.is_not">>},
+                %% LFE py's names: its dash is Python's underscore.
+                {'is-', <<"operator.is_">>}, {'is-not', <<"operator.is_not">>},
+                {countOf, <<"operator.countOf">>}, {length_hint, <<"operator.length_hint">>}],
     [?_assertEqual(Name, py_lib:operator(Fun)) || {Fun, Name} <- Expected].
 
 every_operator_is_exported_test() ->
@@ -84,7 +98,7 @@ cast_name_test() ->
 
 bad_target_test_() ->
     [?_assertEqual({error, {bad_target, T}}, py_job:target(T, [], []))
-     || T <- ["math.pow", 42, {math, "pow"}, {make_ref(), 3}, {math, pow, 1}]].
+     || T <- [[1, 2], 42, {math, [1]}, {make_ref(), 3}, {math, pow, 1}]].
 
 code_test() ->
     ?assertEqual(<<"1 + 1">>, py_lib:code(<<"1 + 1">>)),
@@ -125,3 +139,31 @@ elide_map_test() ->
     M40 = maps:from_list([{K, x} || K <- Keys]),
     Expected = maps:from_list([{K, x} || K <- lists:sublist(Keys, 28)]),
     ?assertEqual(Expected#{'$more' => 12}, py_lib:elide_map(M40)).
+
+%% Charlist keys (LFE strings) become binaries; nothing else changes.
+string_keys_test_() ->
+    Ref = make_ref(),
+    [?_assertEqual([{<<"a">>, 1}, {b, 2}, {<<"c">>, 3}], py_lib:string_keys([{"a", 1}, {b, 2}, {<<"c">>, 3}])),
+     ?_assertEqual([{<<"héllo"/utf8>>, 1}], py_lib:string_keys([{"héllo", 1}])),
+     ?_assertEqual([{<<>>, 0}], py_lib:string_keys([{"", 0}])),
+     %% Later pairs with one key stay, for Python (or the NIF) to judge.
+     ?_assertEqual([{<<"a">>, 1}, {<<"a">>, 2}], py_lib:string_keys([{"a", 1}, {"a", 2}])),
+     %% Other elements keep their place.
+     ?_assertEqual([[1, 2], {<<"a">>, 1}, x], py_lib:string_keys([[1, 2], {"a", 1}, x])),
+     %% Nothing to change: the very same term.
+     ?_assertEqual([{a, 1}], py_lib:string_keys([{a, 1}])),
+     ?_assertEqual([], py_lib:string_keys([])),
+     ?_assertEqual(#{a => 1}, py_lib:string_keys(#{a => 1})),
+     ?_assertEqual(#{}, py_lib:string_keys(#{})),
+     %% Not char lists: deep, negative, surrogate, improper keys.
+     ?_assertEqual([{["a"], 1}], py_lib:string_keys([{["a"], 1}])),
+     ?_assertEqual([{[-1], 1}], py_lib:string_keys([{[-1], 1}])),
+     ?_assertEqual([{[16#D800], 1}], py_lib:string_keys([{[16#D800], 1}])),
+     ?_assertEqual([{[$a | b], 1}], py_lib:string_keys([{[$a | b], 1}])),
+     %% An improper list comes back untouched, for the NIF's bad_kwargs.
+     ?_assertEqual([{"a", 1} | x], py_lib:string_keys([{"a", 1} | x])),
+     %% A map with a charlist key becomes pairs, so "a" and <<"a">> stay two.
+     ?_assertEqual([{<<"a">>, 1}, {<<"a">>, 2}],
+                   lists:sort(py_lib:string_keys(#{"a" => 1, <<"a">> => 2}))),
+     ?_assertEqual([{<<"a">>, 1}], py_lib:string_keys(#{"a" => 1})),
+     ?_assertEqual(Ref, py_lib:string_keys(Ref))].

@@ -195,6 +195,57 @@ defmodule PyTest do
     end
   end
 
+  describe "LFE py's builtins and operators" do
+    test "each against the value Python computes" do
+      abs = Py.const(:builtins, :abs)
+
+      for {result, python} <- [
+            {Py.int("101010", base: 2), "int('101010', base=2)"},
+            {Py.int("101010", %{"base" => 2}), "int('101010', base=2)"},
+            {Py.bool(), "bool()"},
+            {Py.bytes("é", "utf-16-le"), "'é'.encode('utf-16-le')"},
+            {Py.bytearray(3), "bytes(3)"},
+            {Py.chr(955), "chr(955)"},
+            {Py.ord("λ"), "ord('λ')"},
+            {Py.hex(-255), "hex(-255)"},
+            {Py.divmod(-7.5, 2), "divmod(-7.5, 2)"},
+            {Py.enumerate("ab", 3), "list(enumerate('ab', 3))"},
+            {Py.filter(abs, [0, -1]), "list(filter(abs, [0, -1]))"},
+            {Py.map(abs, [-1, -2]), "list(map(abs, [-1, -2]))"},
+            {Py.zip([1, 2], "ab"), "list(zip([1, 2], 'ab'))"},
+            {Py.reversed("abc"), "list(reversed('abc'))"},
+            {Py.max(1, 5, 3), "max(1, 5, 3)"},
+            {Py.min("b", "a"), "min('b', 'a')"},
+            {Py.sorted(["b", "A", "c"], key: Py.methodcaller(:lower)),
+             "sorted(['b', 'A', 'c'], key=str.lower)"},
+            {Py.sum([1, 2], 0.5), "sum([1, 2], 0.5)"},
+            {Py.format(255, "x"), "format(255, 'x')"},
+            {Py.frozenset([2, 2]), "list(frozenset([2, 2]))"},
+            {Py.getattr(2, :imag, nil), "(2).imag"},
+            {Py.issubclass("datetime.datetime", "datetime.date"),
+             "issubclass(__import__('datetime').datetime, __import__('datetime').date)"},
+            {Py.truth(""), "bool('')"},
+            {Py.count_of("banana", "a"), "'banana'.count('a')"},
+            {Py.index_of([3, 4], 4), "[3, 4].index(4)"},
+            {Py.length_hint([1, 2, 3]), "__import__('operator').length_hint([1, 2, 3])"},
+            {Py.map(Py.itemgetter(1), [[1, 2]]),
+             "list(map(__import__('operator').itemgetter(1), [[1, 2]]))"}
+          ] do
+        assert result === Py.eval(python), "#{python}: got #{inspect(result)}"
+      end
+    end
+
+    test "iterators: iter gives a handle, next walks it" do
+      iterator = Py.iter([1, 2])
+      assert is_reference(iterator)
+      assert Py.next(iterator) === 1
+      assert Py.next(iterator) === 2
+      assert Py.next(iterator, :done) === :done
+      error = assert_raise Py.Error, fn -> Py.next(iterator) end
+      assert error.type === "builtins.StopIteration"
+    end
+  end
+
   describe "operators agree with Python" do
     test "each operator against the value Python computes" do
       for {result, python} <- [

@@ -19,7 +19,7 @@ pub fn resolve<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
             let builtins = py.import("builtins")?;
             match builtins.getattr(name) {
                 Ok(v) => Ok(v),
-                Err(attr_err) => py.import(name).map(|m| m.into_any()).map_err(|_| attr_err),
+                Err(attr_err) => import(py, name).map(|m| m.into_any()).map_err(|_| attr_err),
             }
         }
         Some((owner, attr)) => {
@@ -35,7 +35,7 @@ pub fn resolve<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
             match owner_obj.getattr(attr) {
                 Ok(v) => Ok(v),
                 // A submodule that nobody imported yet ("xml.etree" then "ElementTree").
-                Err(attr_err) if owner_obj.is_instance_of::<PyModule>() => match py.import(name) {
+                Err(attr_err) if owner_obj.is_instance_of::<PyModule>() => match import(py, name) {
                     Ok(m) => Ok(m.into_any()),
                     Err(e) if module_not_found(py, &e, name) => Err(attr_err),
                     Err(e) => Err(e),
@@ -60,7 +60,7 @@ pub fn cached_owner<'py, 'n>(
 fn walk<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
     let mut parts = path.split('.');
     let first = parts.next().unwrap_or_default();
-    let mut obj = match py.import(first) {
+    let mut obj = match import(py, first) {
         Ok(m) => m.into_any(),
         Err(e) if module_not_found(py, &e, first) => {
             py.import("builtins")?.getattr(first).map_err(|_| e)?
@@ -73,11 +73,13 @@ fn walk<'py>(py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyAny>> {
         prefix.push_str(part);
         obj = match obj.getattr(part) {
             Ok(v) => v,
-            Err(attr_err) if obj.is_instance_of::<PyModule>() => match py.import(prefix.as_str()) {
-                Ok(m) => m.into_any(),
-                Err(e) if module_not_found(py, &e, &prefix) => return Err(attr_err),
-                Err(e) => return Err(e),
-            },
+            Err(attr_err) if obj.is_instance_of::<PyModule>() => {
+                match import(py, prefix.as_str()) {
+                    Ok(m) => m.into_any(),
+                    Err(e) if module_not_found(py, &e, &prefix) => return Err(attr_err),
+                    Err(e) => return Err(e),
+                }
+            }
             Err(attr_err) => return Err(attr_err),
         };
     }
@@ -94,6 +96,17 @@ pub fn module_not_found(py: Python<'_>, err: &PyErr, name: &str) -> bool {
             .and_then(|n| n.extract::<String>())
             .map(|n| n == name || name.starts_with(&format!("{n}.")))
             .unwrap_or(false)
+}
+
+/// `import name`. `PyImport_Import` looks the module up in `sys.modules` again after
+/// importing it, and raises `KeyError` when another thread's import of the same module
+/// failed meanwhile (a timeout that interrupted its body took it out): then the module
+/// is imported again, once, by this thread.
+pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyModule>> {
+    match py.import(name) {
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyError>(py) => py.import(name),
+        other => other,
+    }
 }
 
 #[cfg(test)]

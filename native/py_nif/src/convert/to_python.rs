@@ -136,28 +136,65 @@ impl<'a, 'py> Decoder<'a, 'py> {
     /// A call's argument list as a tuple. Each argument counts its depth from 0, as a
     /// keyword argument or a binding does: the list that holds them is no level of data.
     pub fn decode_args(&self, t: ERL_NIF_TERM) -> Result<Bound<'py, PyTuple>, Error> {
+        let seq = self.sequence(t, 0, ffi::PyTuple_New, ffi::PyTuple_SET_ITEM)?;
+        Ok(unsafe { seq.cast_into_unchecked() })
+    }
+
+    /// The elements of a proper list, each decoded at `depth`, in a new sequence made
+    /// by `new` and filled by `set` (which steals the reference; each slot is NULL).
+    fn sequence(
+        &self,
+        t: ERL_NIF_TERM,
+        depth: usize,
+        new: unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut ffi::PyObject,
+        set: unsafe fn(*mut ffi::PyObject, ffi::Py_ssize_t, *mut ffi::PyObject),
+    ) -> Result<Bound<'py, PyAny>, Error> {
         let e = self.env.as_c_arg();
-        let py = self.py;
         unsafe {
             let mut len: u32 = 0;
             if sys::enif_get_list_length(e, t, &mut len) == 0 {
                 return Err(unsupported(t)); // improper list
             }
             self.charge(len as usize)?;
-            let tuple = Bound::from_owned_ptr(py, ffi::PyTuple_New(len as ffi::Py_ssize_t));
+            let seq = Bound::from_owned_ptr_or_err(self.py, new(len as ffi::Py_ssize_t))
+                .map_err(|err| Error::from_pyerr(self.py, err))?;
             let mut rest = t;
             let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
             let mut i = 0usize;
             while sys::enif_get_list_cell(e, rest, &mut head, &mut tail) != 0 {
                 let item = self
-                    .decode(head, 0)
+                    .decode(head, depth)
                     .map_err(|err| err.at(PathElem::Index(i)))?;
-                ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+                set(seq.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
                 i += 1;
                 rest = tail;
             }
-            Ok(tuple.cast_into_unchecked())
+            Ok(seq)
         }
+    }
+
+    /// A keyword argument or a binding: its name (an atom or a binary), refused when
+    /// `taken` says another key already had it (`a` and `<<"a">>`), and its value.
+    pub fn named(
+        &self,
+        k: Term<'_>,
+        v: Term<'_>,
+        taken: impl FnOnce(&str) -> bool,
+    ) -> Result<(String, Bound<'py, PyAny>), Error> {
+        let name = name_of(self.env, k).ok_or_else(|| Error::Unsupported {
+            path: vec![],
+            culprit: Culprit::Erl(k.as_c_arg()),
+        })?;
+        if taken(&name) {
+            return Err(Error::KeyCollision {
+                path: Vec::new(),
+                key: k.as_c_arg(),
+            });
+        }
+        let value = self
+            .decode(v.as_c_arg(), 0)
+            .map_err(|err| err.at(PathElem::Name(name.clone())))?;
+        Ok((name, value))
     }
 
     /// Depth limit, and room on the stack: dirty schedulers have small stacks, so deep
@@ -214,29 +251,7 @@ impl<'a, 'py> Decoder<'a, 'py> {
     }
 
     fn list(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
-        let e = self.env.as_c_arg();
-        let py = self.py;
-        unsafe {
-            let mut len: u32 = 0;
-            if sys::enif_get_list_length(e, t, &mut len) == 0 {
-                return Err(unsupported(t)); // improper list
-            }
-            self.charge(len as usize)?;
-            let list = Bound::from_owned_ptr(py, ffi::PyList_New(len as ffi::Py_ssize_t));
-            let mut rest = t;
-            let (mut head, mut tail): (ERL_NIF_TERM, ERL_NIF_TERM) = Default::default();
-            let mut i = 0usize;
-            while sys::enif_get_list_cell(e, rest, &mut head, &mut tail) != 0 {
-                let item = self
-                    .decode(head, depth)
-                    .map_err(|err| err.at(PathElem::Index(i)))?;
-                // PyList_SET_ITEM steals the reference; the slot was NULL.
-                ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
-                i += 1;
-                rest = tail;
-            }
-            Ok(list)
-        }
+        self.sequence(t, depth, ffi::PyList_New, ffi::PyList_SET_ITEM)
     }
 
     fn tuple(&self, t: ERL_NIF_TERM, depth: usize) -> Result<Bound<'py, PyAny>, Error> {
@@ -333,22 +348,7 @@ pub fn kwargs<'py>(
     let dec = Decoder::new(py, env);
     let dict = PyDict::new(py);
     let put = |k: Term<'_>, v: Term<'_>| -> Result<(), Error> {
-        let name = name_of(env, k).ok_or_else(|| Error::Unsupported {
-            path: vec![],
-            culprit: Culprit::Erl(k.as_c_arg()),
-        })?;
-        if dict
-            .contains(&name)
-            .map_err(|err| Error::from_pyerr(py, err))?
-        {
-            return Err(Error::KeyCollision {
-                path: Vec::new(),
-                key: k.as_c_arg(),
-            });
-        }
-        let value = dec
-            .decode(v.as_c_arg(), 0)
-            .map_err(|err| err.at(PathElem::Name(name.clone())))?;
+        let (name, value) = dec.named(k, v, |name| dict.contains(name).unwrap_or(false))?;
         dict.set_item(name, value)
             .map_err(|err| Error::from_pyerr(py, err))
     };

@@ -3,8 +3,7 @@
 //! and passes with every later one; an explicit one (`py:namespace/0`) can be shared.
 //! Either is a handle, so the call runs on the context that holds it. Bindings are the
 //! call's own: they are taken out again afterwards unless the code assigned them.
-use crate::base::error::{Culprit, Error, PathElem};
-use crate::base::names::name_of;
+use crate::base::error::Error;
 use crate::base::tuning::CODE_CACHE_MAX;
 use crate::convert::handle::PyHandle;
 use crate::convert::to_python;
@@ -111,24 +110,9 @@ fn bind<'a, 'py>(
     let dec = to_python::Decoder::new(py, env);
     let py_err = |e| Error::from_pyerr(py, e);
     for (k, v) in iter {
-        let Some(name) = name_of(env, k) else {
-            return Err(Error::Unsupported {
-                path: vec![],
-                culprit: Culprit::Erl(k.as_c_arg()),
-            });
-        };
-        if bound
-            .iter()
-            .any(|(n, _, _)| n.to_str().ok() == Some(name.as_str()))
-        {
-            return Err(Error::KeyCollision {
-                path: Vec::new(),
-                key: k.as_c_arg(),
-            });
-        }
-        let value = dec
-            .decode(v.as_c_arg(), 0)
-            .map_err(|err| err.at(PathElem::Name(name.clone())))?;
+        let (name, value) = dec.named(k, v, |name| {
+            bound.iter().any(|(n, _, _)| n.to_str().ok() == Some(name))
+        })?;
         let key = PyString::new(py, &name);
         let before = globals.get_item(&key).map_err(py_err)?;
         globals.set_item(&key, &value).map_err(py_err)?;

@@ -151,7 +151,11 @@ pub fn execute<'a, 'py>(
             obj: code::new_namespace(py).map_err(&e)?.into_any(),
             mode: Mode::Handle,
         }),
-        Job::Import { name: n } => value(py.import(name(n)?).map_err(&e)?.into_any()),
+        Job::Import { name: n } => value(
+            py_core::names::import(py, &name(n)?)
+                .map_err(&e)?
+                .into_any(),
+        ),
         Job::Value { handle } => {
             let obj = match handle.try_get_resource::<PyHandle>() {
                 Some(h) => h.obj.bind(py).clone(),
