@@ -135,7 +135,7 @@ no_call_in_nif_under_load(_Config) ->
 direct_output_keeps_order(_Config) ->
     N = 200,
     Code = <<"(print('x', end=''), 7)[1]">>,
-    Out = with_capture(fun() ->
+    Out = py_test_util:with_capture(fun() ->
                                [7 = py:eval(Code, #{}, #{on => ?ONE}) || _ <- lists:seq(1, N)]
                        end),
     N = byte_size(Out),
@@ -570,7 +570,7 @@ identity(X) -> X.
 %%% Output and logging
 
 print_to_group_leader(_Config) ->
-    Out = with_capture(fun() ->
+    Out = py_test_util:with_capture(fun() ->
                                ok = py:exec(<<"print('hello from python', 42)">>),
                                ok = py:exec(<<"print('h\\u00e9llo', end='')\nprint()">>,
                                             #{}, #{on => ?ONE})
@@ -579,7 +579,7 @@ print_to_group_leader(_Config) ->
     ok.
 
 stderr_to_group_leader(_Config) ->
-    Out = with_capture(fun() ->
+    Out = py_test_util:with_capture(fun() ->
                                ok = py:exec(<<"import sys\nsys.stderr.write('to stderr\\n')\n"
                                               "sys.stdout.write('to stdout\\n')">>)
                        end),
@@ -763,18 +763,6 @@ only_context(Pool) ->
 is_context_down({error, {context_down, _}}) -> true;
 is_context_down(_) -> false.
 
-with_capture(Fun) ->
-    GL = py_test_util:start_capture(),
-    Old = group_leader(),
-    group_leader(GL, self()),
-    try
-        Fun()
-    after
-        group_leader(Old, self())
-    end,
-    Out = py_test_util:captured(GL),
-    ok = py_test_util:stop_capture(GL),
-    Out.
 
 wait_log(Needle) ->
     receive

@@ -750,12 +750,12 @@ print_keeps_every_line_in_order(_Config) ->
     N = 100000,
     Expected = iolist_to_binary([[integer_to_list(I), $\n] || I <- lists:seq(0, N - 1)]),
     Code = <<"for i in range(n): print(i)">>,
-    Out1 = with_capture(fun() -> ok = py:exec(Code, #{n => N}) end),
-    Out2 = with_capture(fun() ->
+    Out1 = py_test_util:with_capture(fun() -> ok = py:exec(Code, #{n => N}) end),
+    Out2 = py_test_util:with_capture(fun() ->
                                 {ok, undefined} = py:call({builtins, exec}, [Code, #{n => N}], [],
                                                           #{on => {default, 2}, timeout => 60000})
                         end),
-    Out3 = with_capture(fun() ->
+    Out3 = py_test_util:with_capture(fun() ->
                                 {ok, undefined} = py:call({py_safety_helpers, print_lines}, [N], [],
                                                           #{timeout => 60000})
                         end),
@@ -1585,18 +1585,6 @@ swallowed(GL) ->
     GL ! {swallowed, self()},
     receive {swallowed, GL, Bytes} -> Bytes after 60000 -> error(group_leader_lost) end.
 
-with_capture(Fun) ->
-    GL = py_test_util:start_capture(),
-    Old = group_leader(),
-    group_leader(GL, self()),
-    try
-        Fun()
-    after
-        group_leader(Old, self())
-    end,
-    Out = py_test_util:captured(GL),
-    ok = py_test_util:stop_capture(GL),
-    Out.
 
 %% Child processes of this VM, as {OsPid, Executable}, from /proc.
 children() ->

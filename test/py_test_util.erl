@@ -3,7 +3,7 @@
 %% forwards events to a test process.
 -module(py_test_util).
 
--export([start/0,
+-export([start/0, with_capture/1,
          corpus/0, from_python_corpus/0, runtime_corpus/0, expected/2,
          test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0, add_python_path/1,
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
@@ -167,6 +167,22 @@ captured(Pid) ->
     receive {Ref, Bin} -> Bin
     after 5000 -> error(capture_not_answering)
     end.
+
+%% @doc Runs `Fun' with a capture process as this process's group leader and
+%% returns everything written meanwhile (print from Python included).
+-spec with_capture(fun(() -> term())) -> binary().
+with_capture(Fun) ->
+    GL = start_capture(),
+    Old = group_leader(),
+    group_leader(GL, self()),
+    try
+        Fun()
+    after
+        group_leader(Old, self())
+    end,
+    Out = captured(GL),
+    ok = stop_capture(GL),
+    Out.
 
 %% @doc Stops a capture process.
 -spec stop_capture(pid()) -> ok.
