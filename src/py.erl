@@ -542,6 +542,8 @@ pool_info(Name) ->
     case py_pool:lookup(Name) of
         undefined ->
             {error, {no_pool, Name}};
+        {py_workers, _, _, _, _, _} = Workers ->
+            py_worker_pool:info(Workers);
         Pool ->
             #{contexts := Contexts} = Info = py_nif:pool_info(Pool),
             Live = [C || #{} = C <- Contexts],

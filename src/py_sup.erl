@@ -35,6 +35,7 @@ stop_pool(Name) ->
     case supervisor:terminate_child(?MODULE, Id) of
         ok ->
             _ = supervisor:delete_child(?MODULE, Id),
+            ok = py_worker_pool:unpublish(Name),
             py_pool:unpublish(Name);
         {error, not_found} = Error ->
             Error
@@ -44,6 +45,7 @@ stop_pool(Name) ->
 -spec init(py_pool:opts()) ->
           {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init(DefaultPool) ->
+    ok = py_worker:init_marker(),
     Server = #{id => py_server,
                start => {py_server, start_link, []},
                restart => permanent,
@@ -54,8 +56,12 @@ init(DefaultPool) ->
           [Server, pool_spec(default, DefaultPool)]}}.
 
 pool_spec(Name, PoolOpts) ->
+    Module = case PoolOpts of
+                 #{kind := worker} -> py_worker_pool;
+                 _ -> py_pool
+             end,
     #{id => {py_pool, Name},
-      start => {py_pool, start_link, [Name, PoolOpts]},
+      start => {Module, start_link, [Name, PoolOpts]},
       restart => permanent,
       shutdown => infinity,
       type => supervisor}.
