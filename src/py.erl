@@ -57,7 +57,7 @@
 
 -export_type([pool_info/0]).
 
-%% What py:pool_info/1 tells of a pool of contexts.
+%% What py:pool_info/1 tells of a pool of contexts, or of workers.
 -type pool_info() ::
         #{kind := context, size := pos_integer(), strategy := py_nif:strategy(),
           busy := non_neg_integer(), queued := non_neg_integer(),
@@ -65,7 +65,14 @@
           contexts := [#{id := pos_integer(), busy := boolean(),
                          queued := non_neg_integer(),
                          running_ms := non_neg_integer() | undefined} | undefined],
-          gil := #{stuck_ms := non_neg_integer() | undefined}}.
+          gil := #{stuck_ms := non_neg_integer() | undefined}}
+      | #{kind := worker, size := pos_integer(), strategy := py_nif:strategy(),
+          busy := non_neg_integer(), queued := non_neg_integer(),
+          restarts := non_neg_integer(), handles := non_neg_integer(),
+          workers := [#{os_pid := non_neg_integer(), busy := boolean(),
+                        queued := non_neg_integer(), restarts := non_neg_integer(),
+                        handles := non_neg_integer(), generation := non_neg_integer()}
+                      | undefined]}.
 
 -export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
@@ -536,6 +543,8 @@ start_pool(Name, Opts) ->
 %% a catastrophic regex): every in-VM Python then waits, and the context whose
 %% `running_ms' is about as long is the one running it. `undefined' when the
 %% GIL changes hands normally.
+%% A pool of workers has `workers' instead of `contexts' and `gil'; its
+%% `handles' are the objects its workers keep for proxy handles.
 %% `py:pool_info(default)' gives `#{kind => context, size => 2, busy => 0, ...}'.
 -spec pool_info(atom()) -> pool_info() | {error, {no_pool, atom()}}.
 pool_info(Name) ->

@@ -1,5 +1,5 @@
 %% @doc A pool of workers: one supervisor (one_for_one) with one `py_worker'
-%% owner per slot. An owner replaces its own worker when it dies, so a slot
+%% owner per slot, and a `py_worker_spare' that keeps one worker ready. An owner replaces its own worker when it dies, so a slot
 %% keeps its pid; a restarted owner publishes its new pid itself.
 %%
 %% The pool is published under `{py_pool, Name}' as `{py_workers, Name, Size,
@@ -80,7 +80,7 @@ unpublish(Name) ->
 
 %% @doc The pool's state for `py:pool_info/1': the same keys as a pool of
 %% contexts, and `workers', one map per worker.
--spec info(published()) -> map().
+-spec info(published()) -> py:pool_info().
 info({py_workers, _Name, Size, Strategy, _, _} = Pool) ->
     Workers = [worker_info(Owner) || Owner <- owners(Pool)],
     Live = [W || #{} = W <- Workers],
@@ -110,4 +110,9 @@ init({Name, Size, WorkerOpts, Load}) ->
                  shutdown => 5000,
                  type => worker}
                || N <- lists:seq(1, Size)],
-    {ok, {#{strategy => one_for_one, intensity => 10, period => 10}, Workers}}.
+    Spare = #{id => spare,
+              start => {py_worker_spare, start_link, [Name, WorkerOpts]},
+              restart => permanent,
+              shutdown => 5000,
+              type => worker},
+    {ok, {#{strategy => one_for_one, intensity => 10, period => 10}, Workers ++ [Spare]}}.
