@@ -26,6 +26,7 @@ start_link(Name, #{size := Size, strategy := Strategy} = Opts) ->
             Counter = atomics:new(1, []),
             persistent_term:put({py_pool, Name},
                                 {py_workers, Name, Size, Strategy, Load, Counter}),
+            ok = py_cluster:join(Name, Pid),
             {ok, Pid};
         {error, _} = Error ->
             Error;
