@@ -46,9 +46,8 @@ struct Frame<'py> {
     len: usize,
     /// Elements (pairs) filled so far: the position of the one being read.
     i: usize,
-    /// Where the container's term starts, and where its first element does.
+    /// Where the container's term starts.
     start: usize,
-    body: usize,
     /// A map's key read, waiting for its value, with where its bytes are.
     key: Option<(Bound<'py, PyAny>, usize, usize)>,
     /// Where a map's next key starts.
@@ -72,6 +71,7 @@ fn owned<'py>(py: Python<'py>, p: *mut ffi::PyObject) -> R<Bound<'py, PyAny>> {
 impl<'py> Decoder<'_, '_, 'py, '_> {
     fn run(&mut self, cur: &mut Cur<'_>) -> R<Bound<'py, PyAny>> {
         loop {
+            let start = cur.pos;
             let mut v = match self.term(cur) {
                 Ok(Some(v)) => v,
                 Ok(None) => continue, // a container opened: its first element is next
@@ -80,7 +80,7 @@ impl<'py> Decoder<'_, '_, 'py, '_> {
                     if let Some(p) = e.path_mut() {
                         *p = self.path(cur.buf, n);
                     }
-                    return Err(self.fail(cur.buf, e, n));
+                    return Err(self.fail(cur.buf, e, n, start));
                 }
             };
             // Hand the value to the container being filled; a container that is full
@@ -167,7 +167,8 @@ impl<'py> Decoder<'_, '_, 'py, '_> {
     ) -> EtfError {
         let n = self.stack.len().saturating_sub(1);
         let e = make(self.path(buf, n));
-        self.fail(buf, e, n)
+        let start = self.stack.last().map_or(0, |f| f.start);
+        self.fail(buf, e, n, start)
     }
 
     /// The path through the first `n` frames: each one's element being read.
@@ -185,37 +186,50 @@ impl<'py> Decoder<'_, '_, 'py, '_> {
             .collect()
     }
 
-    /// `err`, met inside the first `n` frames, unless one of those is an improper list:
-    /// the NIF checks a list is proper before it reads any element, so that comes first.
-    fn fail(&self, buf: &[u8], err: EtfError, n: usize) -> EtfError {
-        if matches!(err, EtfError::Malformed(_)) {
+    /// `err`, met inside the first `n` frames while reading the element that starts at
+    /// `child`, unless one of those frames is an improper list: the NIF checks that a
+    /// list is proper before it reads any element, so that is the error. The rest of each
+    /// frame is skipped once, innermost first (linear, however deep).
+    fn fail(&self, buf: &[u8], err: EtfError, n: usize, child: usize) -> EtfError {
+        let frames = &self.stack[..n.min(self.stack.len())];
+        if matches!(err, EtfError::Malformed(_)) || frames.iter().all(|f| f.kind != Kind::List) {
             return err;
         }
-        for (depth, f) in self.stack[..n.min(self.stack.len())].iter().enumerate() {
-            if f.kind != Kind::List {
-                continue;
-            }
-            let mut c = Cur { buf, pos: f.body };
-            for _ in 0..f.len {
+        let mut c = Cur { buf, pos: child };
+        if let Err(e) = c.skip() {
+            return e;
+        }
+        let mut improper = None;
+        for (depth, f) in frames.iter().enumerate().rev() {
+            let after = f.len.saturating_sub(f.i + 1);
+            let left = match f.kind {
+                Kind::List | Kind::Tuple => after,
+                // Reading the key: its value is left too.
+                Kind::Map => 2 * after + usize::from(f.key.is_none()),
+            };
+            for _ in 0..left {
                 if let Err(e) = c.skip() {
                     return e;
                 }
             }
-            match c.peek() {
-                Ok(NIL) => {}
-                Ok(_) => {
-                    if let Err(e) = c.skip() {
-                        return e;
-                    }
-                    return EtfError::Unsupported {
-                        path: self.path(buf, depth),
-                        what: Unsupported::Term(c.since(f.start).to_vec()),
-                    };
+            if f.kind == Kind::List {
+                match c.peek() {
+                    Ok(NIL) => c.pos += 1,
+                    Ok(_) => match c.skip() {
+                        Ok(_) => improper = Some((depth, c.pos)),
+                        Err(e) => return e,
+                    },
+                    Err(e) => return e,
                 }
-                Err(e) => return e,
             }
         }
-        err
+        match improper {
+            Some((depth, end)) => EtfError::Unsupported {
+                path: self.path(buf, depth),
+                what: Unsupported::Term(buf.get(frames[depth].start..end).unwrap_or(&[]).to_vec()),
+            },
+            None => err,
+        }
     }
 
     /// Counts `n` more terms read; every `INTERRUPT_EVERY`, a look at pending signals
@@ -384,7 +398,6 @@ impl<'py> Decoder<'_, '_, 'py, '_> {
             len,
             i: 0,
             start,
-            body,
             key: None,
             key_start: body,
         });

@@ -11,6 +11,7 @@ use super::{Codec, Handles, CYCLE_CHECK_DEPTH, INTERRUPT_EVERY};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyIterator;
+use std::collections::HashMap;
 use std::ptr::addr_of_mut;
 
 type R<T> = Result<T, EtfError>;
@@ -35,6 +36,7 @@ pub(crate) fn encode(
         budget: codec.limits.max_terms,
         stack: Vec::new(),
         made: Vec::new(),
+        seen: HashMap::new(),
     };
     match e.run(obj, out) {
         Ok(()) => Ok(!e.made.is_empty()),
@@ -89,6 +91,9 @@ struct Encoder<'c, 't, 'py, 'h> {
     stack: Vec<Frame<'py>>,
     /// Handles made by this conversion.
     made: Vec<u64>,
+    /// From `CYCLE_CHECK_DEPTH` down, the containers on the stack (by address, with how
+    /// often each is there): a cycle check per container in constant time.
+    seen: HashMap<usize, u32>,
 }
 
 impl<'py> Encoder<'_, '_, 'py, '_> {
@@ -112,9 +117,7 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
                         next = c;
                         break;
                     }
-                    Ok(None) => {
-                        self.stack.pop();
-                    }
+                    Ok(None) => self.pop(),
                     Err(e) => return Err(self.located(e, self.stack.len().saturating_sub(1))),
                 }
             }
@@ -145,15 +148,36 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
     }
 
     /// Depth limit and cycle check for a container about to be written.
-    fn guard(&self, obj: &Bound<'py, PyAny>) -> R<()> {
+    fn guard(&mut self, obj: &Bound<'py, PyAny>) -> R<()> {
         let depth = self.stack.len();
         if depth >= self.codec.limits.max_depth {
             return Err(EtfError::TooDeep { path: Vec::new() });
         }
-        if depth >= CYCLE_CHECK_DEPTH && self.stack.iter().any(|f| f.obj.is(obj)) {
-            return Err(EtfError::Cycle { path: Vec::new() });
+        if depth >= CYCLE_CHECK_DEPTH {
+            if self.seen.is_empty() {
+                for f in &self.stack {
+                    *self.seen.entry(f.obj.as_ptr() as usize).or_default() += 1;
+                }
+            }
+            if self.seen.contains_key(&(obj.as_ptr() as usize)) {
+                return Err(EtfError::Cycle { path: Vec::new() });
+            }
         }
         Ok(())
+    }
+
+    fn pop(&mut self) {
+        let Some(f) = self.stack.pop() else {
+            return;
+        };
+        if self.stack.len() < CYCLE_CHECK_DEPTH {
+            self.seen.clear();
+        } else if let Some(n) = self.seen.get_mut(&(f.obj.as_ptr() as usize)) {
+            *n -= 1;
+            if *n == 0 {
+                self.seen.remove(&(f.obj.as_ptr() as usize));
+            }
+        }
     }
 
     /// Writes `obj`, or opens it (pushes a frame) if it is a container.
@@ -232,13 +256,12 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
         }
         if let Some(converted) = self.via_encoder(obj)? {
             self.guard(obj)?;
-            self.stack.push(Frame {
-                obj: obj.clone(),
-                src: Src::Converted {
+            self.push(
+                obj,
+                Src::Converted {
                     value: Some(converted),
                 },
-                i: 0,
-            });
+            );
             return Ok(());
         }
         self.handle(obj, out)
@@ -422,6 +445,9 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
     }
 
     fn push(&mut self, obj: &Bound<'py, PyAny>, src: Src<'py>) {
+        if !self.seen.is_empty() {
+            *self.seen.entry(obj.as_ptr() as usize).or_default() += 1;
+        }
         self.stack.push(Frame {
             obj: obj.clone(),
             src,
@@ -507,13 +533,16 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
                 let n = top.i;
                 if n == 0 {
                     out.truncate(*header);
+                    out.push(NIL);
                 } else {
                     let len = u32::try_from(n).map_err(|_| EtfError::TooLarge { path: vec![] })?;
                     if let Some(slot) = out.get_mut(header + 1..header + 5) {
                         slot.copy_from_slice(&len.to_be_bytes());
                     }
+                    if !charlist(out, *header, n) {
+                        out.push(NIL);
+                    }
                 }
-                out.push(NIL);
             }
             Src::Dict { keys, .. } => {
                 if let Some(key) = repeated(out, keys) {
@@ -544,6 +573,26 @@ fn repeated<'o>(out: &'o [u8], keys: &[(usize, usize)]) -> Option<&'o [u8]> {
     }
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
     keys.iter().map(key).find(|k| !seen.insert(*k))
+}
+
+/// A list of `n` small integers (0..=255) written at `header` becomes a STRING_EXT, as
+/// `term_to_binary` writes it (half the size); true if it did (the tail included).
+fn charlist(out: &mut Vec<u8>, header: usize, n: usize) -> bool {
+    let body = header + 5;
+    // `n` terms in `2n` bytes each starting with SMALL_INTEGER can only be small ints.
+    if n > u16::MAX as usize || out.len() != body + 2 * n {
+        return false;
+    }
+    if !out[body..].chunks_exact(2).all(|c| c[0] == SMALL_INTEGER) {
+        return false;
+    }
+    out[header] = STRING;
+    out[header + 1..header + 3].copy_from_slice(&(n as u16).to_be_bytes());
+    for i in 0..n {
+        out[header + 3 + i] = out[body + 2 * i + 1];
+    }
+    out.truncate(header + 3 + n);
+    true
 }
 
 /// Counts `n` more terms made; every `INTERRUPT_EVERY`, a look at pending signals.
