@@ -21,14 +21,28 @@ pub(crate) fn decode<'py>(
     cur: &mut Cur<'_>,
     handles: &dyn Handles,
 ) -> R<Bound<'py, PyAny>> {
+    let mut budget = codec.limits.max_terms;
+    decode_counted(codec, py, cur, handles, &mut budget)
+}
+
+/// `decode`, taking the terms it reads from `budget` (shared by a call's arguments).
+pub(crate) fn decode_counted<'py>(
+    codec: &Codec<'_>,
+    py: Python<'py>,
+    cur: &mut Cur<'_>,
+    handles: &dyn Handles,
+    budget: &mut usize,
+) -> R<Bound<'py, PyAny>> {
     let mut d = Decoder {
         codec,
         py,
         handles,
-        budget: codec.limits.max_terms,
+        budget: *budget,
         stack: Vec::new(),
     };
-    d.run(cur)
+    let r = d.run(cur);
+    *budget = d.budget;
+    r
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

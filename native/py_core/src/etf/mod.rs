@@ -9,6 +9,7 @@
 //! - `reader.rs`: [`Reader`], bounds-checked walking of ETF bytes (and the skipper that
 //!   finds where a term ends, without Python).
 //! - `writer.rs`: [`Writer`], building ETF by hand, and errors rendered as Erlang reasons.
+//! - `call.rs`: a call's arguments, keyword arguments and bindings, read from a job.
 //! - `decode.rs`: ETF -> Python, iterative (no recursion: any depth is safe).
 //! - `encode.rs`: Python -> ETF, iterative too.
 //! - `terms.rs`: `erlang.Pid`, `Ref`, `Port`, `Fun`: opaque terms held by Python as bytes.
@@ -18,6 +19,7 @@ use pyo3::types::{PyDict, PyType};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+mod call;
 mod decode;
 mod encode;
 mod error;

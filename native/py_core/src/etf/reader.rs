@@ -250,6 +250,7 @@ struct Chars {
 /// is not 0, the tail (`nil()` reads it if the list is proper; `skip()` reads any tail).
 /// A charlist (`STRING_EXT`, what `term_to_binary` makes of a list of bytes, `[1, 2]`)
 /// reads the same way: its elements as small integers, then a `[]` tail.
+#[derive(Clone, Copy)]
 pub struct Reader<'a> {
     cur: Cur<'a>,
     chars: Option<Chars>,
@@ -489,6 +490,23 @@ impl<'a> Reader<'a> {
             return Ok(pyo3::types::PyList::empty(py).into_any());
         }
         self.expect(|c| super::decode::decode(codec, py, c, handles))
+    }
+
+    /// `python`, taking the terms it reads from `budget`.
+    pub(crate) fn python_counted<'py>(
+        &mut self,
+        codec: &Codec<'_>,
+        py: Python<'py>,
+        handles: &dyn Handles,
+        budget: &mut usize,
+    ) -> Result<Bound<'py, PyAny>, EtfError> {
+        if let Some(b) = self.char() {
+            return Ok(pyo3::types::PyInt::new(py, b).into_any());
+        }
+        if self.chars_tail() {
+            return Ok(pyo3::types::PyList::empty(py).into_any());
+        }
+        self.expect(|c| super::decode::decode_counted(codec, py, c, handles, budget))
     }
 }
 

@@ -140,7 +140,8 @@ impl Writer {
     /// The reason of a conversion error (without the `error` tag), as `py_nif` renders
     /// it: `{unsupported, Path, Term}` (a Python culprit as a handle), `{too_deep, Path}`,
     /// `{too_large, Path}`, `{key_collision, Path, Key}`, `{cycle, Path}`,
-    /// `{python, Type, Msg, Traceback}`, `{no_handle, Id}`, `{bad_etf, Msg}`.
+    /// `{python, Type, Msg, Traceback}`, `{no_handle, Id}`, `{bad_kwargs, Kw}`,
+    /// `{bad_etf, Msg}`.
     pub fn error(
         &mut self,
         err: &EtfError,
@@ -174,6 +175,7 @@ impl Writer {
                 self.path(path, codec, py, handles)
             }
             EtfError::NoHandle(id) => self.tuple(2).atom("no_handle").uint(*id),
+            EtfError::BadKwargs(raw) => self.tuple(2).atom("bad_kwargs").raw(raw),
             EtfError::Malformed(msg) => self.tuple(2).atom("bad_etf").binary(msg.as_bytes()),
             EtfError::Python(e) => {
                 let d = crate::exception::describe(py, e);

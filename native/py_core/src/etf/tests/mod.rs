@@ -5,6 +5,7 @@ use super::*;
 use pyo3::types::PyDict;
 use std::ffi::CString;
 
+mod call;
 mod errors;
 mod fuzz;
 mod golden;
