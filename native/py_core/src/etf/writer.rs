@@ -68,7 +68,7 @@ impl Writer {
 
     /// An integer from its sign and little-endian magnitude (a small one if it fits).
     pub fn bigint(&mut self, negative: bool, magnitude_le: &[u8]) -> &mut Self {
-        match super::reader::u64_of(magnitude_le) {
+        match super::cursor::u64_of(magnitude_le) {
             Some(m) if !negative && m <= i64::MAX as u64 => put_int(&mut self.buf, m as i64),
             Some(m) if negative && m <= 1 << 63 => {
                 put_int(&mut self.buf, 0i64.wrapping_sub_unsigned(m))
