@@ -141,8 +141,24 @@ impl Writer {
     /// it: `{unsupported, Path, Term}` (a Python culprit as a handle), `{too_deep, Path}`,
     /// `{too_large, Path}`, `{key_collision, Path, Key}`, `{cycle, Path}`,
     /// `{python, Type, Msg, Traceback}`, `{no_handle, Id}`, `{bad_kwargs, Kw}`,
-    /// `{bad_etf, Msg}`.
+    /// `{bad_etf, Msg}`. Returns whether it wrote a handle (`{M, handle, Id}`: the
+    /// result packet's flag).
     pub fn error(
+        &mut self,
+        err: &EtfError,
+        codec: &Codec<'_>,
+        py: Python<'_>,
+        handles: &mut dyn Handles,
+    ) -> bool {
+        let mut counted = Counted {
+            inner: handles,
+            puts: 0,
+        };
+        self.reason(err, codec, py, &mut counted);
+        counted.puts > 0
+    }
+
+    fn reason(
         &mut self,
         err: &EtfError,
         codec: &Codec<'_>,
@@ -194,14 +210,14 @@ impl Writer {
         }
     }
 
-    /// `{error, Reason}`.
+    /// `{error, Reason}`; whether it wrote a handle.
     pub fn error_tagged(
         &mut self,
         err: &EtfError,
         codec: &Codec<'_>,
         py: Python<'_>,
         handles: &mut dyn Handles,
-    ) -> &mut Self {
+    ) -> bool {
         self.tuple(2).atom("error").error(err, codec, py, handles)
     }
 
@@ -232,6 +248,26 @@ impl Writer {
             }
         }
         self.nil()
+    }
+}
+
+/// A table that counts what is put in it (for [`Writer::error`]'s flag).
+struct Counted<'h> {
+    inner: &'h mut dyn Handles,
+    puts: usize,
+}
+
+impl Handles for Counted<'_> {
+    fn get(&self, py: Python<'_>, id: u64) -> Option<Py<PyAny>> {
+        self.inner.get(py, id)
+    }
+    fn put(&mut self, py: Python<'_>, obj: Py<PyAny>) -> u64 {
+        self.puts += 1;
+        self.inner.put(py, obj)
+    }
+    fn forget(&mut self, py: Python<'_>, id: u64) {
+        self.puts = self.puts.saturating_sub(1);
+        self.inner.forget(py, id)
     }
 }
 

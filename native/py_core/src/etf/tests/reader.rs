@@ -162,7 +162,7 @@ fn errors_render_as_the_nif_renders_them() {
         let e = enc(&c, &obj).unwrap_err();
         let mut table = VecHandles::default();
         let mut w = Writer::term();
-        w.error(&e, &c, py, &mut table);
+        assert!(w.error(&e, &c, py, &mut table), "a handle was written");
         assert_eq!(table.objs.len(), 2);
         let v = c.decode(py, &w.buf, &table).unwrap();
         check(
@@ -176,7 +176,7 @@ fn errors_render_as_the_nif_renders_them() {
         };
         check(py, &back(&e), "v == ('cycle', [(1, 'a')])");
         let mut w = Writer::term();
-        w.error_tagged(&EtfError::NoHandle(1), &c, py, &mut table);
+        assert!(!w.error_tagged(&EtfError::NoHandle(1), &c, py, &mut table));
         check(
             py,
             &c.decode(py, &w.buf, &h).unwrap(),
