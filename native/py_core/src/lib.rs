@@ -4,6 +4,7 @@
 //! back-pressure of Python's output; and the check, before Python starts, that a venv
 //! belongs to the embedded Python.
 pub mod bigint;
+pub mod etf;
 pub mod exception;
 pub mod jobstate;
 pub mod names;
