@@ -21,7 +21,10 @@ pub struct JobMsg {
 pub enum Msg {
     Job(JobMsg),
     /// A callback reply: the job that waits for it and the ETF of the reply.
-    Reply { id: u64, body: Vec<u8> },
+    Reply {
+        id: u64,
+        body: Vec<u8>,
+    },
     /// Cancel a job that waits for a callback reply.
     Cancel(u64),
     /// Drop these objects from the handle table.

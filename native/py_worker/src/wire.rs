@@ -131,11 +131,6 @@ impl Packet {
         self
     }
 
-    pub fn u32(&mut self, x: u32) -> &mut Self {
-        self.0.extend_from_slice(&x.to_be_bytes());
-        self
-    }
-
     pub fn u64(&mut self, x: u64) -> &mut Self {
         self.0.extend_from_slice(&x.to_be_bytes());
         self
@@ -146,19 +141,9 @@ impl Packet {
         self
     }
 
-    /// The body so far, to write ETF into.
-    pub fn body(&mut self) -> &mut Vec<u8> {
-        &mut self.0
-    }
-
     /// How many bytes the packet has (header included).
     pub fn len(&self) -> usize {
         self.0.len()
-    }
-
-    /// Drops what was written after the first `len` bytes.
-    pub fn truncate(&mut self, len: usize) {
-        self.0.truncate(len.max(5));
     }
 
     /// The whole packet, length filled in.
@@ -168,9 +153,16 @@ impl Packet {
         &self.0
     }
 
-    /// The buffer back, for [`Packet::reuse`].
+    /// The buffer, to go on writing ETF into (a `Writer`'s); [`Packet::from_buf`] takes
+    /// it back.
     pub fn into_buf(self) -> Vec<u8> {
         self.0
+    }
+
+    /// A packet from what [`Packet::into_buf`] gave, with more written after it.
+    pub fn from_buf(buf: Vec<u8>) -> Packet {
+        debug_assert!(buf.len() >= 5);
+        Packet(buf)
     }
 }
 
@@ -276,7 +268,11 @@ mod tests {
     fn a_packet_cut_short_is_the_end_of_input() {
         let mut data = framed(&[vec![1, 2]]);
         data.extend_from_slice(&[0, 0, 0, 9, 1]);
-        let mut r = PacketReader::new(Trickle { data, pos: 0, step: 2 });
+        let mut r = PacketReader::new(Trickle {
+            data,
+            pos: 0,
+            step: 2,
+        });
         assert_eq!(r.next().unwrap().unwrap(), &[1, 2]);
         assert!(r.next().unwrap().is_none());
     }
