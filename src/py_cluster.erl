@@ -21,8 +21,9 @@
                       none => undefined | nil}.
 
 %% How many calls each server has in flight during map/3, unless told: enough
-%% to keep a worker busy while its next call crosses the pipe.
--define(IN_FLIGHT, 2).
+%% to keep a worker busy while its next call crosses the pipe (measured on 2
+%% workers: 2 gave about 60% of the throughput of 4; 8 no more than 4).
+-define(IN_FLIGHT, 4).
 
 %% @doc Makes the pool supervisor `Pid' a member of the group of `Name'.
 -spec join(atom(), pid()) -> ok.
