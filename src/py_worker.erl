@@ -286,7 +286,7 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
             end
     end;
 packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
-    case Jobs of
+    _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             To ! {To, {worker_callback, Etf, self(), Gen}};
         _ ->
@@ -296,7 +296,7 @@ packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
     end,
     State;
 packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs, port = Port} = State) ->
-    case Jobs of
+    _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             To ! {To, {output, stream(Stream), Data}};
         _ ->
@@ -307,13 +307,13 @@ packet(<<4, Etf/binary>>, State) ->
     log(Etf, State),
     State;
 packet(<<5, Etf/binary>>, #state{gen = Gen} = State) ->
-    case safe_decode(Etf, Gen) of
+    _ = case safe_decode(Etf, Gen) of
         {ok, {Pid, Msg}} when is_pid(Pid) -> Pid ! Msg;
         _ -> ok
     end,
     State;
 packet(<<6, Etf/binary>>, #state{gen = Gen} = State) ->
-    case safe_decode(Etf, Gen) of
+    _ = case safe_decode(Etf, Gen) of
         {ok, Call} -> _ = spawn(fun() -> cast(Call) end);
         _ -> ok
     end,
