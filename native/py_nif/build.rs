@@ -2,10 +2,5 @@ fn main() {
     // Debian ships a second libpython3.11 with the same SONAME; without an rpath the
     // dynamic loader may silently pick it instead of the one we were built against.
     pyo3_build_config::add_libpython_rpath_link_args();
-    let config = pyo3_build_config::get();
-    if let Some(exe) = config.executable() {
-        // The default interpreter when neither `python` nor `venv` is configured.
-        println!("cargo:rustc-env=PY_NIF_BUILD_PYTHON={exe}");
-    }
     println!("cargo:rerun-if-changed=build.rs");
 }

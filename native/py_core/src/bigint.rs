@@ -23,13 +23,20 @@ pub fn parse_etf_bignum(etf: &[u8]) -> Option<(bool, &[u8])> {
 /// Builds the external term format of a bignum from its sign and little-endian magnitude
 /// (trailing zero bytes are trimmed: the format wants no leading zeros in the magnitude).
 pub fn etf_bignum(negative: bool, magnitude_le: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(magnitude_le.len() + 7);
+    out.push(VERSION);
+    push_etf_bignum(&mut out, negative, magnitude_le);
+    out
+}
+
+/// Appends a bignum's term (no version byte) to `out`: SMALL_BIG_EXT, or LARGE_BIG_EXT
+/// for a magnitude of 256 bytes or more. Trailing zero bytes of the magnitude are
+/// trimmed. Whether the value should rather be a small integer is the caller's concern.
+pub fn push_etf_bignum(out: &mut Vec<u8>, negative: bool, magnitude_le: &[u8]) {
     let mut len = magnitude_le.len();
     while len > 0 && magnitude_le[len - 1] == 0 {
         len -= 1;
     }
-    let mag = &magnitude_le[..len];
-    let mut out = Vec::with_capacity(len + 7);
-    out.push(VERSION);
     if len < 256 {
         out.extend_from_slice(&[SMALL_BIG_EXT, len as u8]);
     } else {
@@ -37,8 +44,7 @@ pub fn etf_bignum(negative: bool, magnitude_le: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&(len as u32).to_be_bytes());
     }
     out.push(negative as u8);
-    out.extend_from_slice(mag);
-    out
+    out.extend_from_slice(&magnitude_le[..len]);
 }
 
 #[cfg(test)]

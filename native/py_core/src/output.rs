@@ -101,6 +101,20 @@ impl Sink {
         self.take(&mut st)
     }
 
+    /// The reader has handled one message, and what it is handed is sent as messages
+    /// of their own (a worker's output packets, each acknowledged in turn): as `ack`, but
+    /// the chunks count as in flight.
+    pub fn ack_for_send(&self) -> Vec<Chunk> {
+        let mut st = self.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        if st.in_flight > 0 {
+            return Vec::new();
+        }
+        let chunks = self.take(&mut st);
+        st.in_flight = chunks.len();
+        chunks
+    }
+
     /// Everything pending, to be sent as messages before a message that must come
     /// after it (a final reply, a callback request); each counts as in flight.
     pub fn take_for_send(&self) -> Vec<Chunk> {
@@ -220,6 +234,28 @@ mod tests {
         let writer = std::thread::spawn(move || s.wait_for_room(|| a.load(Ordering::SeqCst)));
         alive.store(false, Ordering::SeqCst);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn what_an_ack_hands_over_to_be_sent_counts_in_flight() {
+        let sink = Sink::default();
+        for _ in 0..MAX_IN_FLIGHT {
+            assert!(sink.offer(false, b"x".to_vec()).is_some());
+        }
+        sink.offer(false, b"a".to_vec());
+        sink.offer(true, b"b".to_vec());
+        for _ in 1..MAX_IN_FLIGHT {
+            assert!(sink.ack_for_send().is_empty());
+        }
+        let sent = sink.ack_for_send();
+        assert_eq!(
+            text(&sent),
+            vec![(false, "a".to_string()), (true, "b".to_string())]
+        );
+        // Two in flight now: two more go out at once, the next one waits.
+        assert!(sink.offer(false, b"c".to_vec()).is_some());
+        assert!(sink.offer(false, b"d".to_vec()).is_some());
+        assert!(sink.offer(false, b"e".to_vec()).is_none());
     }
 
     #[test]

@@ -110,11 +110,6 @@ impl Error {
     }
 }
 
-/// One line of text for a Python exception, for start-up failures reported in the log.
-pub fn describe_text(py: Python<'_>, err: PyErr) -> String {
-    py_core::exception::describe(py, &err).to_string()
-}
-
 /// Runs `f`, turning a panic (a bug of ours) into `Error::Panic`: the caller gets an
 /// error, and the thread, its context and the VM carry on.
 pub fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {

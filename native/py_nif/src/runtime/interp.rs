@@ -1,9 +1,12 @@
-//! Start-up of the embedded interpreter, once per OS process, inside the NIF's load.
+//! Start-up of the embedded interpreter, once per OS process, inside the NIF's load: the
+//! shared part is `py_core::startup` (the worker's too); the NIF adds libpython promoted
+//! to RTLD_GLOBAL, the variables of the `env` setting, the fork audit hook and its log.
 use super::logging;
+use py_core::startup;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use serde::Deserialize;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::sync::OnceLock;
 
 /// The load info map built by `py_nif:init/0` (see docs/internals.md).
@@ -83,85 +86,23 @@ unsafe fn initialize(info: &LoadInfo) -> Result<Runtime, String> {
     for (k, v) in &info.env {
         std::env::set_var(k, v);
     }
-    let executable = choose_executable(info);
-    check_paths(info, &executable)?;
-
-    let mut config: ffi::PyConfig = std::mem::zeroed();
-    ffi::PyConfig_InitPythonConfig(&mut config);
-    // The BEAM owns signals and stdio: Python must not install handlers or reconfigure them.
-    config.install_signal_handlers = 0;
-    config.configure_c_stdio = 0;
-    config.parse_argv = 0;
-    let exe = CString::new(executable.clone()).map_err(|e| e.to_string())?;
-    // `executable` (not PYTHONHOME) selects a virtualenv: Python reads pyvenv.cfg next to it.
-    let status = ffi::PyConfig_SetBytesString(&mut config, &mut config.executable, exe.as_ptr());
-    if ffi::PyStatus_Exception(status) != 0 {
-        ffi::PyConfig_Clear(&mut config);
-        return Err(format!("bad Python executable {executable:?}"));
-    }
-    let status = ffi::Py_InitializeFromConfig(&config);
-    ffi::PyConfig_Clear(&mut config);
-    if ffi::PyStatus_Exception(status) != 0 {
-        let msg = if status.err_msg.is_null() {
-            "Py_InitializeFromConfig failed".to_string()
-        } else {
-            CStr::from_ptr(status.err_msg)
-                .to_string_lossy()
-                .into_owned()
-        };
-        return Err(format!("{msg} (executable {executable:?})"));
-    }
-
-    let setup = Python::attach(|py| -> PyResult<Started> {
-        let sys = py.import("sys")?;
-        let sys_path = sys.getattr("path")?;
-        for p in info.path.iter().rev() {
-            sys_path.call_method1("insert", (0, p))?;
-        }
-        if let Some(pkg) = &info.python_pkg {
-            sys_path.call_method1("insert", (0, pkg))?;
-        }
-        refuse_fork()?;
-        super::pytypes::setup(py)?;
-        let text = |name: &str| -> PyResult<String> { sys.getattr(name)?.extract::<String>() };
-        Ok(Started {
-            version: text("version")?,
-            prefix: text("prefix")?,
-            base_prefix: text("base_prefix")?,
-            base_executable: text("_base_executable").or_else(|_| text("executable"))?,
-        })
-    });
-
-    // Release the GIL that start-up left us holding; every later thread takes it in turn.
-    ffi::PyEval_SaveThread();
-
-    let started =
-        setup.map_err(|e| Python::attach(|py| crate::base::error::describe_text(py, e)))?;
-    // One line that says which Python runs, with which packages: the first thing to
-    // look at when an import fails.
-    let venv = match info.venv.as_deref().filter(|v| !v.is_empty()) {
-        Some(v) => format!("venv {v}"),
-        None => "no venv".to_string(),
+    let settings = startup::Settings {
+        python: info.python.clone(),
+        venv: info.venv.clone(),
+        path: info.path.clone(),
+        python_pkg: info.python_pkg.clone(),
+        // The BEAM owns signals: Python must not install handlers.
+        signal_handlers: false,
     };
-    logging::info(format!(
-        "python {} started: {}, {venv}, sys.prefix {} (base {})",
-        started.version.split_whitespace().next().unwrap_or(""),
-        started.base_executable,
-        started.prefix,
-        started.base_prefix
-    ));
+    let started = startup::initialize(&settings, |py| {
+        refuse_fork()?;
+        super::pytypes::setup(py)
+    })?;
+    logging::info(started.summary(info.venv.as_deref()));
     Ok(Runtime {
-        executable,
+        executable: started.executable,
         version: started.version,
     })
-}
-
-/// What the interpreter says about itself once it runs.
-struct Started {
-    version: String,
-    prefix: String,
-    base_prefix: String,
-    base_executable: String,
 }
 
 extern "C" {
@@ -201,54 +142,6 @@ fn refuse_fork() -> PyResult<()> {
         return Err(Python::attach(PyErr::fetch));
     }
     Ok(())
-}
-
-/// Python quietly falls back to its built-in prefix when the executable it is given does
-/// not exist, which would hide a mistyped venv until an import fails: say it at once.
-fn check_paths(info: &LoadInfo, executable: &str) -> Result<(), String> {
-    if let Some(venv) = info.venv.as_deref().filter(|v| !v.is_empty()) {
-        let cfg = std::path::Path::new(venv).join("pyvenv.cfg");
-        if !cfg.is_file() {
-            return Err(format!("venv {venv:?} is not a virtualenv (no pyvenv.cfg)"));
-        }
-    }
-    if !std::path::Path::new(executable).exists() {
-        return Err(format!("no Python executable at {executable:?}"));
-    }
-    // A venv (or python) of another Python 3.11 starts, with the other's standard
-    // library, and fails at the first import of a C module: refuse it here instead.
-    if let Some(embedded) = option_env!("PY_NIF_BUILD_PYTHON") {
-        let full = embedded_version();
-        let minor: String = full.split('.').take(2).collect::<Vec<_>>().join(".");
-        py_core::venv::check(
-            std::path::Path::new(executable),
-            info.venv.as_deref().filter(|v| !v.is_empty()),
-            std::path::Path::new(embedded),
-            &minor,
-            &full,
-        )?;
-    }
-    Ok(())
-}
-
-/// The version of the libpython we are linked against ("3.11.7"); callable before the
-/// interpreter starts.
-fn embedded_version() -> String {
-    // SAFETY: Py_GetVersion returns a static C string, valid before initialization.
-    let text = unsafe { CStr::from_ptr(ffi::Py_GetVersion()) }.to_string_lossy();
-    text.split_whitespace().next().unwrap_or("").to_string()
-}
-
-fn choose_executable(info: &LoadInfo) -> String {
-    if let Some(venv) = info.venv.as_deref().filter(|v| !v.is_empty()) {
-        return format!("{}/bin/python", venv.trim_end_matches('/'));
-    }
-    if let Some(python) = info.python.as_deref().filter(|p| !p.is_empty()) {
-        return python.to_string();
-    }
-    option_env!("PY_NIF_BUILD_PYTHON")
-        .unwrap_or("python3")
-        .to_string()
 }
 
 /// The BEAM opens NIFs with RTLD_LOCAL, which hides libpython's symbols from the C

@@ -1,0 +1,543 @@
+//! Walking ETF bytes: [`Cur`], the bounds-checked cursor every reader here uses (no read
+//! past the end, no panic: malformed input is `EtfError::Malformed`), the skipper that
+//! finds where a term ends without making anything, and [`Reader`], the walker the
+//! worker's job decoder uses.
+use super::error::EtfError;
+use super::tag::*;
+use super::{Codec, Handles};
+use pyo3::prelude::*;
+use std::borrow::Cow;
+
+type R<T> = Result<T, EtfError>;
+
+fn truncated() -> EtfError {
+    EtfError::malformed("truncated term")
+}
+
+/// A position in ETF bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Cur<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cur { buf, pos: 0 }
+    }
+
+    pub fn left(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    pub fn peek(&self) -> R<u8> {
+        self.buf.get(self.pos).copied().ok_or_else(truncated)
+    }
+
+    pub fn u8(&mut self) -> R<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    pub fn take(&mut self, n: usize) -> R<&'a [u8]> {
+        let end = self.pos.checked_add(n).ok_or_else(truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or_else(truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    pub fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    pub fn u16(&mut self) -> R<u16> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    pub fn u32(&mut self) -> R<u32> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    /// A length that needs at least `min_each` bytes per unit of what follows: a length
+    /// that the rest of the input cannot hold is refused before anything is allocated.
+    pub fn count(&mut self, n: usize, min_each: usize) -> R<usize> {
+        if n.saturating_mul(min_each) > self.left() {
+            return Err(truncated());
+        }
+        Ok(n)
+    }
+
+    /// The bytes from `start` to here.
+    pub fn since(&self, start: usize) -> &'a [u8] {
+        self.buf.get(start..self.pos).unwrap_or(&[])
+    }
+
+    /// The name of an atom (its tag already read). Latin-1 names are made UTF-8.
+    pub fn atom_body(&mut self, tag: u8) -> R<Cow<'a, str>> {
+        let (len, utf8) = match tag {
+            ATOM => (self.u16()? as usize, false),
+            SMALL_ATOM => (self.u8()? as usize, false),
+            ATOM_UTF8 => (self.u16()? as usize, true),
+            SMALL_ATOM_UTF8 => (self.u8()? as usize, true),
+            ATOM_CACHE_REF => {
+                return Err(EtfError::malformed(
+                    "atom cache reference (term_to_binary never writes one)",
+                ))
+            }
+            t => {
+                return Err(EtfError::malformed(format!(
+                    "expected an atom, got tag {t}"
+                )))
+            }
+        };
+        let bytes = self.take(len)?;
+        if utf8 || bytes.is_ascii() {
+            std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|_| EtfError::malformed("atom name is not UTF-8"))
+        } else {
+            Ok(Cow::Owned(bytes.iter().map(|&b| b as char).collect()))
+        }
+    }
+
+    pub fn atom(&mut self) -> R<Cow<'a, str>> {
+        let t = self.u8()?;
+        self.atom_body(t)
+    }
+
+    /// Skips an atom (the node of a pid, say) without making its name.
+    fn skip_atom(&mut self) -> R<()> {
+        let t = self.u8()?;
+        self.atom_body(t).map(|_| ())
+    }
+
+    /// Skips the body of a pid, port, reference or fun, whose tag was read.
+    pub fn opaque_body(&mut self, tag: u8) -> R<()> {
+        match tag {
+            PID => {
+                self.skip_atom()?;
+                self.take(9)?;
+            }
+            NEW_PID => {
+                self.skip_atom()?;
+                self.take(12)?;
+            }
+            PORT => {
+                self.skip_atom()?;
+                self.take(5)?;
+            }
+            NEW_PORT => {
+                self.skip_atom()?;
+                self.take(8)?;
+            }
+            V4_PORT => {
+                self.skip_atom()?;
+                self.take(12)?;
+            }
+            REFERENCE => {
+                self.skip_atom()?;
+                self.take(5)?;
+            }
+            NEW_REFERENCE | NEWER_REFERENCE => {
+                let n = self.u16()? as usize;
+                self.skip_atom()?;
+                self.take(if tag == NEW_REFERENCE { 1 } else { 4 })?;
+                self.take(4 * n)?;
+            }
+            NEW_FUN => {
+                // Size counts itself: the whole fun is Size bytes after the tag.
+                let size = self.u32()? as usize;
+                if size < 4 {
+                    return Err(EtfError::malformed("fun size"));
+                }
+                self.take(size - 4)?;
+            }
+            EXPORT => {
+                self.skip_atom()?;
+                self.skip_atom()?;
+                if self.u8()? != SMALL_INTEGER {
+                    return Err(EtfError::malformed("export arity"));
+                }
+                self.u8()?;
+            }
+            t => return Err(EtfError::malformed(format!("tag {t} is not opaque"))),
+        }
+        Ok(())
+    }
+
+    /// Skips one whole term, iteratively (any depth), and gives its bytes.
+    pub fn skip(&mut self) -> R<&'a [u8]> {
+        let start = self.pos;
+        let mut pending: usize = 1;
+        while pending > 0 {
+            pending -= 1;
+            let t = self.u8()?;
+            let more = match t {
+                SMALL_INTEGER => self.take(1).map(|_| 0)?,
+                INTEGER => self.take(4).map(|_| 0)?,
+                FLOAT => self.take(31).map(|_| 0)?,
+                NEW_FLOAT => self.take(8).map(|_| 0)?,
+                SMALL_BIG => {
+                    let n = self.u8()? as usize;
+                    self.take(n + 1).map(|_| 0)?
+                }
+                LARGE_BIG => {
+                    let n = self.u32()? as usize;
+                    self.take(n.saturating_add(1)).map(|_| 0)?
+                }
+                ATOM | SMALL_ATOM | ATOM_UTF8 | SMALL_ATOM_UTF8 | ATOM_CACHE_REF => {
+                    self.atom_body(t).map(|_| 0)?
+                }
+                NIL => 0,
+                STRING => {
+                    let n = self.u16()? as usize;
+                    self.take(n).map(|_| 0)?
+                }
+                BINARY => {
+                    let n = self.u32()? as usize;
+                    self.take(n).map(|_| 0)?
+                }
+                BIT_BINARY => {
+                    let n = self.u32()? as usize;
+                    self.take(n.saturating_add(1)).map(|_| 0)?
+                }
+                SMALL_TUPLE => self.u8()? as usize,
+                LARGE_TUPLE => self.u32()? as usize,
+                LIST => (self.u32()? as usize).saturating_add(1),
+                MAP => (self.u32()? as usize).saturating_mul(2),
+                PID | NEW_PID | PORT | NEW_PORT | V4_PORT | REFERENCE | NEW_REFERENCE
+                | NEWER_REFERENCE | NEW_FUN | EXPORT => self.opaque_body(t).map(|_| 0)?,
+                t => return Err(unknown_tag(t)),
+            };
+            // Every term takes a byte at least: a count beyond the input is a lie.
+            pending = pending.saturating_add(more);
+            if pending > self.left() {
+                return Err(truncated());
+            }
+        }
+        Ok(self.since(start))
+    }
+}
+
+pub(crate) fn unknown_tag(t: u8) -> EtfError {
+    match t {
+        80 => EtfError::malformed("compressed term (term_to_binary/2 with compressed)"),
+        _ => EtfError::malformed(format!("unknown tag {t}")),
+    }
+}
+
+/// The raw ETF of every small integer: a charlist's elements, as terms of their own.
+static SMALL_INTS: [[u8; 2]; 256] = {
+    let mut a = [[SMALL_INTEGER, 0]; 256];
+    let mut i = 0;
+    while i < 256 {
+        a[i][1] = i as u8;
+        i += 1;
+    }
+    a
+};
+
+/// A charlist (`STRING_EXT`) being read element by element after `list_header`.
+#[derive(Clone, Copy)]
+struct Chars {
+    /// Where the next character is.
+    next: usize,
+    left: usize,
+    /// The list's `[]` tail is still to be read (a charlist has none in the bytes).
+    tail: bool,
+}
+
+/// Walking ETF by hand, for the worker's job decoder. Every method reads one term (or
+/// a header) at the current position and moves past it; a term of another kind than
+/// asked is `Malformed` and the position does not move.
+///
+/// Lists: `list_header` gives `(len, proper)`; then come `len` elements and, when `len`
+/// is not 0, the tail (`nil()` reads it if the list is proper; `skip()` reads any tail).
+/// A charlist (`STRING_EXT`, what `term_to_binary` makes of a list of bytes, `[1, 2]`)
+/// reads the same way: its elements as small integers, then a `[]` tail.
+pub struct Reader<'a> {
+    cur: Cur<'a>,
+    chars: Option<Chars>,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader of a whole ETF binary: checks the 131 version byte.
+    pub fn new(etf: &'a [u8]) -> Result<Self, EtfError> {
+        match etf.split_first() {
+            Some((&VERSION, _)) => {
+                let mut cur = Cur::new(etf);
+                cur.pos = 1;
+                Ok(Reader { cur, chars: None })
+            }
+            Some((v, _)) => Err(EtfError::malformed(format!("version byte {v}, not 131"))),
+            None => Err(EtfError::malformed("empty")),
+        }
+    }
+
+    /// A reader of raw term bytes (no version byte), such as [`Reader::skip`] gives.
+    pub fn raw(bytes: &'a [u8]) -> Self {
+        Reader {
+            cur: Cur::new(bytes),
+            chars: None,
+        }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.cur.buf.get(self.cur.pos..).unwrap_or(&[])
+    }
+
+    /// Where the reader is in the bytes it was given.
+    pub fn position(&self) -> usize {
+        self.cur.pos
+    }
+
+    /// In a charlist: its next element (a small integer) or its `[]` tail.
+    fn in_chars(&self) -> Option<Chars> {
+        self.chars.filter(|c| c.left > 0 || c.tail)
+    }
+
+    /// Takes the charlist's next element, if a charlist is being read and has one.
+    fn char(&mut self) -> Option<u8> {
+        let c = self.in_chars()?;
+        if c.left == 0 {
+            return None;
+        }
+        let b = self.cur.buf.get(c.next).copied()?;
+        self.chars = Some(Chars {
+            next: c.next + 1,
+            left: c.left - 1,
+            tail: c.tail,
+        });
+        Some(b)
+    }
+
+    /// Takes the charlist's `[]` tail, if that is what comes next.
+    fn chars_tail(&mut self) -> bool {
+        match self.in_chars() {
+            Some(c) if c.left == 0 => {
+                self.chars = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The tag of the next term, without moving.
+    pub fn peek_tag(&self) -> Result<u8, EtfError> {
+        match self.in_chars() {
+            Some(c) if c.left > 0 => Ok(SMALL_INTEGER),
+            Some(_) => Ok(NIL),
+            None => self.cur.peek(),
+        }
+    }
+
+    /// Whether the next term is `[]`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self.peek_tag(), Ok(NIL))
+    }
+
+    /// Reads `[]`.
+    pub fn nil(&mut self) -> Result<(), EtfError> {
+        if self.chars_tail() {
+            return Ok(());
+        }
+        self.expect(|c| match c.u8()? {
+            NIL => Ok(()),
+            t => Err(EtfError::malformed(format!("expected [], got tag {t}"))),
+        })
+    }
+
+    /// Runs `f` on a copy of the cursor and moves only if it succeeds.
+    fn expect<T>(&mut self, f: impl FnOnce(&mut Cur<'a>) -> R<T>) -> R<T> {
+        if self.in_chars().is_some() {
+            return Err(EtfError::malformed("expected another term in a charlist"));
+        }
+        let mut c = self.cur;
+        let v = f(&mut c)?;
+        self.cur = c;
+        Ok(v)
+    }
+
+    /// Reads a tuple header: its arity; its elements follow.
+    pub fn tuple_arity(&mut self) -> Result<usize, EtfError> {
+        self.expect(|c| match c.u8()? {
+            SMALL_TUPLE => Ok(c.u8()? as usize),
+            LARGE_TUPLE => Ok(c.u32()? as usize),
+            t => Err(EtfError::malformed(format!(
+                "expected a tuple, got tag {t}"
+            ))),
+        })
+    }
+
+    /// Reads a map header: its number of pairs; key, value, key, value... follow.
+    pub fn map_header(&mut self) -> Result<usize, EtfError> {
+        self.expect(|c| match c.u8()? {
+            MAP => Ok(c.u32()? as usize),
+            t => Err(EtfError::malformed(format!("expected a map, got tag {t}"))),
+        })
+    }
+
+    /// Reads a list header: `(len, proper)` (see the type's doc for what follows).
+    /// Whether the list is proper is found by skipping to its tail (no Python).
+    pub fn list_header(&mut self) -> Result<(usize, bool), EtfError> {
+        let mut chars = None;
+        let r = self.expect(|c| match c.u8()? {
+            NIL => Ok((0, true)),
+            STRING => {
+                let n = c.u16()? as usize;
+                let start = c.pos;
+                c.take(n)?;
+                chars = Some(Chars {
+                    next: start,
+                    left: n,
+                    tail: n > 0,
+                });
+                Ok((n, true))
+            }
+            LIST => {
+                let n = c.u32()? as usize;
+                let mut ahead = *c;
+                for _ in 0..n {
+                    ahead.skip()?;
+                }
+                Ok((n, ahead.peek()? == NIL))
+            }
+            t => Err(EtfError::malformed(format!("expected a list, got tag {t}"))),
+        })?;
+        if chars.is_some() {
+            self.chars = chars;
+        }
+        Ok(r)
+    }
+
+    /// Reads an atom's name.
+    pub fn atom(&mut self) -> Result<Cow<'a, str>, EtfError> {
+        self.expect(|c| c.atom())
+    }
+
+    /// Reads an integer that fits in an `i64`.
+    pub fn integer(&mut self) -> Result<i64, EtfError> {
+        if let Some(b) = self.char() {
+            return Ok(b as i64);
+        }
+        self.expect(|c| match read_int(c)? {
+            Int::Small(v) => Ok(v),
+            Int::Big(false, m) => u64_of(m)
+                .and_then(|v| i64::try_from(v).ok())
+                .ok_or_else(|| EtfError::malformed("integer beyond 64 bits")),
+            Int::Big(true, m) => u64_of(m)
+                .and_then(|v| 0i64.checked_sub_unsigned(v))
+                .ok_or_else(|| EtfError::malformed("integer beyond 64 bits")),
+        })
+    }
+
+    /// Reads a non-negative integer that fits in a `u64` (job and handle numbers).
+    pub fn unsigned(&mut self) -> Result<u64, EtfError> {
+        if let Some(b) = self.char() {
+            return Ok(b as u64);
+        }
+        self.expect(|c| match read_int(c)? {
+            Int::Small(v) if v >= 0 => Ok(v as u64),
+            Int::Big(false, m) => {
+                u64_of(m).ok_or_else(|| EtfError::malformed("integer beyond 64 bits"))
+            }
+            _ => Err(EtfError::malformed("expected a non-negative integer")),
+        })
+    }
+
+    /// Reads a binary's bytes (a bitstring only if it is whole bytes).
+    pub fn binary(&mut self) -> Result<&'a [u8], EtfError> {
+        self.expect(|c| match c.u8()? {
+            BINARY => {
+                let n = c.u32()? as usize;
+                c.take(n)
+            }
+            BIT_BINARY => {
+                let n = c.u32()? as usize;
+                let bits = c.u8()?;
+                let data = c.take(n)?;
+                if bits == 8 || (n == 0 && bits == 0) {
+                    Ok(data)
+                } else {
+                    Err(EtfError::malformed("bitstring is not whole bytes"))
+                }
+            }
+            t => Err(EtfError::malformed(format!(
+                "expected a binary, got tag {t}"
+            ))),
+        })
+    }
+
+    /// Skips the next term and gives its raw bytes (no 131).
+    pub fn skip(&mut self) -> Result<&'a [u8], EtfError> {
+        if let Some(b) = self.char() {
+            return Ok(&SMALL_INTS[b as usize]);
+        }
+        if self.chars_tail() {
+            return Ok(&[NIL]);
+        }
+        self.expect(|c| c.skip())
+    }
+
+    /// Decodes the next term to Python, as [`Codec::decode`] does a whole binary.
+    pub fn python<'py>(
+        &mut self,
+        codec: &Codec<'_>,
+        py: Python<'py>,
+        handles: &dyn Handles,
+    ) -> Result<Bound<'py, PyAny>, EtfError> {
+        if let Some(b) = self.char() {
+            return Ok(pyo3::types::PyInt::new(py, b).into_any());
+        }
+        if self.chars_tail() {
+            return Ok(pyo3::types::PyList::empty(py).into_any());
+        }
+        self.expect(|c| super::decode::decode(codec, py, c, handles))
+    }
+}
+
+/// An integer as read: small (fits in i64) or a bignum's sign and magnitude.
+pub(crate) enum Int<'a> {
+    Small(i64),
+    Big(bool, &'a [u8]),
+}
+
+pub(crate) fn read_int<'a>(c: &mut Cur<'a>) -> R<Int<'a>> {
+    match c.u8()? {
+        SMALL_INTEGER => Ok(Int::Small(c.u8()? as i64)),
+        INTEGER => Ok(Int::Small(i32::from_be_bytes(c.array()?) as i64)),
+        SMALL_BIG => {
+            let n = c.u8()? as usize;
+            let sign = c.u8()?;
+            Ok(Int::Big(sign != 0, c.take(n)?))
+        }
+        LARGE_BIG => {
+            let n = c.u32()? as usize;
+            let sign = c.u8()?;
+            Ok(Int::Big(sign != 0, c.take(n)?))
+        }
+        t => Err(EtfError::malformed(format!(
+            "expected an integer, got tag {t}"
+        ))),
+    }
+}
+
+/// A little-endian magnitude as a u64, if it fits.
+pub(crate) fn u64_of(mag: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for (i, &b) in mag.iter().enumerate() {
+        if b == 0 {
+            continue;
+        }
+        if i >= 8 {
+            return None;
+        }
+        v |= (b as u64) << (8 * i);
+    }
+    Some(v)
+}
