@@ -71,7 +71,7 @@ impl EtfError {
         }
     }
 
-    fn path_mut(&mut self) -> Option<&mut Vec<PathElem>> {
+    pub(crate) fn path_mut(&mut self) -> Option<&mut Vec<PathElem>> {
         match self {
             EtfError::Unsupported { path, .. }
             | EtfError::TooDeep { path }

@@ -62,15 +62,6 @@ impl<'a> Cur<'a> {
         Ok(u32::from_be_bytes(self.array()?))
     }
 
-    /// A length that needs at least `min_each` bytes per unit of what follows: a length
-    /// that the rest of the input cannot hold is refused before anything is allocated.
-    pub fn count(&mut self, n: usize, min_each: usize) -> R<usize> {
-        if n.saturating_mul(min_each) > self.left() {
-            return Err(truncated());
-        }
-        Ok(n)
-    }
-
     /// The bytes from `start` to here.
     pub fn since(&self, start: usize) -> &'a [u8] {
         self.buf.get(start..self.pos).unwrap_or(&[])

@@ -349,7 +349,17 @@ impl Worker {
         let (out_r, out_w) = pipe();
         use std::os::fd::AsRawFd;
         let (a, b) = (in_r.as_raw_fd(), out_w.as_raw_fd());
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_py_worker"));
+        // PY_WORKER_WRAPPER="strace -f -c -o /tmp/s.txt" runs the worker under a tool.
+        let exe = env!("CARGO_BIN_EXE_py_worker");
+        let mut cmd = match std::env::var("PY_WORKER_WRAPPER") {
+            Ok(wrapper) if !wrapper.is_empty() => {
+                let mut parts = wrapper.split_whitespace();
+                let mut cmd = Command::new(parts.next().unwrap());
+                cmd.args(parts).arg(exe);
+                cmd
+            }
+            _ => Command::new(exe),
+        };
         unsafe {
             cmd.pre_exec(move || {
                 // Out of the way of 3 and 4 first, then onto them (dup2 clears CLOEXEC).
@@ -465,8 +475,14 @@ impl Worker {
     }
 
     pub fn recv(&mut self) -> Pkt {
-        self.recv_timeout(Duration::from_secs(20))
-            .expect("no packet from the worker within 20 s")
+        match self.from.recv_timeout(Duration::from_secs(20)) {
+            Ok(b) => decode_packet(&b),
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no packet from the worker within 20 s"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = self.wait_exit(Duration::from_secs(5));
+                panic!("the worker closed its output (exit status {status:?})")
+            }
+        }
     }
 
     /// The result of job `id` (any other packet before it is a failure).
