@@ -11,8 +11,9 @@
 %% <li>`crashes': a segfault, an abort, `os._exit', `max_memory', the owner
 %%     killed, the pool stopped, callers that die: the VM carries on, the
 %%     next call is served, the other worker is not touched.</li>
-%% <li>`timeouts': a blocking system call is interrupted (the worker stays);
-%%     C code holding the GIL is killed after `kill_after' while the other
+%% <li>`timeouts': a blocking system call, and C code that checks for signals
+%%     (the regex engine), are interrupted (the worker stays); C code holding
+%%     the GIL that never checks is killed after `kill_after' while the other
 %%     worker answers.</li>
 %% <li>`orphans': no worker outlives its VM (`halt()', `kill -9'), in VMs of
 %%     their own.</li>
@@ -26,11 +27,13 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 %% api
--export([call_surface/1, same_answers_as_contexts/1, kwargs_and_return_handle/1,
+-export([call_surface/1, same_answers_as_contexts/1, same_interpreter_as_contexts/1,
+         kwargs_and_return_handle/1,
          python_errors/1, async_call_and_cancel/1, namespace_per_process/1,
          namespace_and_handle_of_other_worker/1, pool_info/1,
          proxy_from_another_process/1, proxy_as_argument/1, proxy_gc/1,
          proxy_after_worker_down/1, proxy_on_dirty/1, proxy_in_context_call/1,
+         dropped_results_release_objects/1,
          context_handle_on_worker_pool/1,
          callbacks_nested/1, callbacks_self_send_cast/1, callback_fun_and_error/1,
          print_to_group_leader/1, print_flood_in_order/1, logging_to_logger/1,
@@ -41,7 +44,7 @@
          pool_stopped_mid_call/1, caller_dies_frees_worker/1,
          caller_dies_during_callback/1]).
 %% timeouts
--export([sleep_interrupted/1, gil_regex_killed_after_grace/1, gil_sum_killed_after_grace/1,
+-export([sleep_interrupted/1, gil_regex_interrupted/1, gil_sum_killed_after_grace/1,
          queued_jobs_killed_after_timeout/1]).
 %% orphans
 -export([no_orphans_after_halt/1, no_orphans_after_kill_9/1]).
@@ -59,6 +62,8 @@
 %% A GIL-holding C loop of the issue: about 2^32 steps of the regex engine.
 -define(REGEX, <<"(a+)+$">>).
 -define(REGEX_SUBJECT, <<"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab">>).
+%% The other C loop of the issue, which never checks for signals.
+-define(GIL_SUM, <<"sum(range(10**10))">>).
 
 suite() ->
     [{timetrap, {minutes, 3}}].
@@ -68,12 +73,13 @@ all() ->
      {group, speed}].
 
 groups() ->
-    [{api, [], [call_surface, same_answers_as_contexts, kwargs_and_return_handle,
+    [{api, [], [call_surface, same_answers_as_contexts, same_interpreter_as_contexts,
+                kwargs_and_return_handle,
                 python_errors, async_call_and_cancel, namespace_per_process,
                 namespace_and_handle_of_other_worker, pool_info,
                 proxy_from_another_process, proxy_as_argument, proxy_gc,
                 proxy_after_worker_down, proxy_on_dirty, proxy_in_context_call,
-                context_handle_on_worker_pool,
+                dropped_results_release_objects, context_handle_on_worker_pool,
                 callbacks_nested, callbacks_self_send_cast, callback_fun_and_error,
                 print_to_group_leader, print_flood_in_order, logging_to_logger,
                 sqlite_on_worker]},
@@ -81,7 +87,7 @@ groups() ->
                     owner_killed_mid_call, owner_killed_while_worker_holds_gil,
                     pool_stopped_mid_call, caller_dies_frees_worker,
                     caller_dies_during_callback]},
-     {timeouts, [], [sleep_interrupted, gil_regex_killed_after_grace,
+     {timeouts, [], [sleep_interrupted, gil_regex_interrupted,
                      gil_sum_killed_after_grace, queued_jobs_killed_after_timeout]},
      {orphans, [], [no_orphans_after_halt, no_orphans_after_kill_9]},
      {load, [], [callers_1000]},
@@ -122,7 +128,7 @@ pool_opts(Case, Config) ->
     Base = #{kind => worker, size => 2, path => [?config(data_dir, Config)]},
     maps:merge(Base, extra_opts(Case)).
 
-extra_opts(Case) when Case =:= sleep_interrupted; Case =:= gil_regex_killed_after_grace;
+extra_opts(Case) when Case =:= sleep_interrupted; Case =:= gil_regex_interrupted;
                       Case =:= gil_sum_killed_after_grace;
                       Case =:= queued_jobs_killed_after_timeout ->
     #{kill_after => 200};
@@ -204,6 +210,18 @@ same_answers_as_contexts(_Config) ->
                     Worker <- [py:call(Target, Args, Kwargs, #{on => ?W})],
                     not same_answer(Ctx, Worker)],
     [] = Different,
+    ok.
+
+%% A pool that names no interpreter runs the VM's own, as contexts do: the
+%% same executable, prefix (the virtualenv, from `$VIRTUAL_ENV' when the
+%% application env names none) and packages.
+same_interpreter_as_contexts(_Config) ->
+    Code = <<"import sys\n(sys.version, sys.prefix, sys.executable, "
+             "[p for p in sys.path if p.endswith('site-packages')])">>,
+    Ctx = py:eval(Code),
+    Worker = py:eval(Code, #{}, #{on => ?W}),
+    ct:log("context ~p~nworker  ~p", [Ctx, Worker]),
+    Ctx = Worker,
     ok.
 
 kwargs_and_return_handle(_Config) ->
@@ -362,7 +380,8 @@ proxy_as_argument(_Config) ->
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?W}),
     ok.
 
-%% Dropped proxies are released: the worker's own count of objects and the
+%% While 1,000 handles are held, `pool_info' counts them; once they are
+%% dropped they are released: the worker's own count of objects and the
 %% pool's count of handles go back to where they were.
 proxy_gc(_Config) ->
     #{handles := H0} = py:pool_info(?W),
@@ -375,10 +394,18 @@ proxy_gc(_Config) ->
                                                        #{on => {?W, 1}}),
                                      H
                                  end || _ <- lists:seq(1, 1000)],
-                           Self ! {made, py:call({worker_helpers, live}, [], [], #{on => {?W, 1}})},
+                           Self ! {made, py:call({worker_helpers, live}, [], [], #{on => {?W, 1}}),
+                                   maps:get(handles, py:pool_info(?W))},
                            receive drop -> length(Hs) end
                    end),
-    receive {made, Made} -> {ok, 1000} = Made after 30000 -> ct:fail(not_made) end,
+    receive
+        {made, Made, Held} ->
+            ct:log("1000 handles held: ~p live objects, pool_info handles ~b (~b before)",
+                   [Made, Held, H0]),
+            {ok, 1000} = Made
+    after 30000 ->
+            Held = ct:fail(not_made)
+    end,
     Pid ! drop,
     receive {'DOWN', Mon, process, Pid, normal} -> ok end,
     true = erlang:garbage_collect(),
@@ -393,6 +420,7 @@ proxy_gc(_Config) ->
     #{handles := H1} = py:pool_info(?W),
     ct:log("handles ~b before, ~b after; live objects in the worker ~b; ~b ms", [H0, H1, Live, now_ms() - T0]),
     ok = Back,
+    true = Held >= H0 + 1000,
     ok.
 
 %% The objects of a dead worker are gone: their handles say why.
@@ -407,6 +435,32 @@ proxy_after_worker_down(_Config) ->
     {error, Down} = py:call({builtins, id}, [H], [], #{on => ?W}),
     {error, Down} = py:call({worker_helpers, pid_with}, [0, H], [], #{on => {?W, 2}}),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?W, 1}}),
+    ok.
+
+%% An object made for a caller that never receives it (it gave up at its
+%% deadline, or it was killed) is released all the same: the worker's count
+%% of live objects goes back to zero.
+dropped_results_release_objects(_Config) ->
+    Live = fun() ->
+                   {ok, L} = py:call({worker_helpers, live}, [], [], #{on => {?W, 1}}),
+                   L
+           end,
+    0 = Live(),
+    %% Given up at once (timeout 0): some made all the same.
+    Results = [py:call({worker_helpers, 'Tracked'}, [], [], #{on => {?W, 1}, timeout => 0})
+               || _ <- lists:seq(1, 300)],
+    %% Callers killed while their objects are being made.
+    Pids = [spawn(fun() ->
+                          [py:call({worker_helpers, 'Tracked'}, [], [], #{on => {?W, 1}})
+                           || _ <- lists:seq(1, 20)]
+                  end) || _ <- lists:seq(1, 20)],
+    timer:sleep(5),
+    [exit(P, kill) || P <- Pids],
+    gc_all(),
+    Back = py_test_util:wait_until(fun() -> gc_all(), Live() =:= 0 end, 5000),
+    ct:log("~p; live objects 5 s after: ~b; pool_info handles ~b",
+           [count([reply_kind(R) || R <- Results]), Live(), maps:get(handles, py:pool_info(?W))]),
+    ok = Back,
     ok.
 
 %% A handle decides where its call runs, whatever place the options name: a
@@ -426,14 +480,18 @@ proxy_in_context_call(_Config) ->
     H = make_date(1),
     {ok, <<"2000-01-02">>} = py:call({H, isoformat}, [], [], #{on => default}),
     {ok, false} = py:call({operator, eq}, [H, 1], [], #{on => default}),
-    %% Not the first argument: the docs promise nothing, but it must be a
-    %% plain answer or error, at once, and the next call works.
-    {R, Ms} = timed(fun() -> py:call({operator, eq}, [1, H], [], #{on => default}) end),
-    ct:log("a worker's handle as second argument of a context call: ~p (~b ms)", [R, Ms]),
+    %% Not the first argument: the docs promise nothing, but Python must see
+    %% the object (the call went to its worker) or the call must fail; never
+    %% something else in its place.
+    {R, Ms} = timed(fun() ->
+                            py:call({builtins, eval}, [<<"type(h).__name__">>, #{h => H}], [],
+                                    #{on => default})
+                    end),
+    ct:log("a worker's handle inside an argument of a context call: ~p (~b ms)", [R, Ms]),
     true = Ms < 1000,
     case R of
-        {ok, false} -> ok;
-        {error, _} -> ok
+        {ok, <<"date">>} -> ok;
+        {error, {wrong_place, H}} -> ok
     end,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => default}),
     ok.
@@ -660,13 +718,14 @@ owner_killed(Code) ->
     timer:sleep(200),
     exit(Owner, kill),
     T0 = now_ms(),
-    Result = receive {result, R} -> R after 10000 -> still_waiting end,
+    Left = wait_gone([P1], 1000),
+    GoneMs = now_ms() - T0,
+    Result = receive {result, R} -> R after 5000 -> still_waiting end,
     Ms = now_ms() - T0,
-    Gone = py_test_util:wait_until(fun() -> not alive(P1) end, 1000),
-    ct:log("caller got ~p after ~b ms; old worker gone: ~p", [Result, Ms, Gone]),
+    ct:log("old worker left after ~b ms: ~p; caller got ~p after ~b ms", [GoneMs, Left, Result, Ms]),
+    [] = Left,
     {error, {worker_down, _}} = Result,
     true = Ms < 1000,
-    ok = Gone,
     ok = py_test_util:wait_until(
            fun() -> py:call({operator, add}, [1, 2], [], #{on => {?W, 1}}) =:= {ok, 3} end, 5000),
     true = owner(1) =/= Owner,
@@ -749,11 +808,45 @@ sleep_interrupted(_Config) ->
         ok
     end).
 
-gil_regex_killed_after_grace(_Config) ->
-    timing(fun() -> gil_killed({re, match}, [?REGEX, ?REGEX_SUBJECT]) end).
+%% The catastrophic regex that freezes every context (py_safety_SUITE) is
+%% interrupted on a worker: the regex engine checks for signals, and the
+%% worker's SIGINT stops it at once. Worker 2 answers all along.
+gil_regex_interrupted(_Config) ->
+    timing(fun() ->
+        #{restarts := R0} = py:pool_info(?W),
+        P1 = worker_pid(1),
+        Prober = start_prober({?W, 2}),
+        {Result, Ms} = timed(fun() ->
+                                     py:call({re, match}, [?REGEX, ?REGEX_SUBJECT], [],
+                                             #{on => {?W, 1}, timeout => 100})
+                             end),
+        {Next, NextMs} = timed(fun() ->
+                                       py:call({operator, add}, [1, 2], [],
+                                               #{on => {?W, 1}, timeout => 2000})
+                               end),
+        timer:sleep(400),
+        Probes = stop_prober(Prober),
+        Lat = lists:sort([L || {_, L} <- Probes]),
+        ct:log("~p after ~b ms (deadline 100); next call ~p after ~b ms~n"
+               "worker 2 meanwhile: ~b calls, latency median ~b ms, max ~b ms, results ~p",
+               [Result, Ms, Next, NextMs, length(Probes), median(Lat), lists:max([0 | Lat]),
+                lists:usort([R || {R, _} <- Probes])]),
+        {error, timeout} = Result,
+        true = Ms =< 150,
+        {ok, 3} = Next,
+        true = NextMs =< 100,
+        %% Past kill_after (200 ms): still the same worker.
+        #{restarts := R0} = py:pool_info(?W),
+        P1 = worker_pid(1),
+        [{ok, 3}] = lists:usort([R || {R, _} <- Probes]),
+        true = lists:max(Lat) =< 100,
+        ok
+    end).
 
+%% `sum(range(10**10))' holds the GIL in C and never checks for signals (about
+%% two minutes here).
 gil_sum_killed_after_grace(_Config) ->
-    timing(fun() -> gil_killed({builtins, eval}, [<<"sum(range(10**10))">>]) end).
+    timing(fun() -> gil_killed({builtins, eval}, [?GIL_SUM]) end).
 
 %% C code holding the GIL on worker 1, timeout 100 ms, kill_after 200 ms: the
 %% caller has its timeout on time, worker 1 is killed and replaced, and worker
@@ -793,7 +886,7 @@ gil_killed(Target, Args) ->
 queued_jobs_killed_after_timeout(_Config) ->
     Self = self(),
     spawn_link(fun() ->
-                       Self ! {stuck, py:call({re, match}, [?REGEX, ?REGEX_SUBJECT], [],
+                       Self ! {stuck, py:call({builtins, eval}, [?GIL_SUM], [],
                                               #{on => {?W, 1}, timeout => 100})}
                end),
     timer:sleep(20),
@@ -954,10 +1047,10 @@ cpu_parallelism(_Config) ->
     N = calibrate(200),
     timing(fun() ->
         {ok, _} = py:call({worker_helpers, spin}, [N], [], #{on => {?W, 1}, timeout => 30000}),
-        One = lists:min([element(2, timed(fun() -> spin(N, 1) end)) || _ <- lists:seq(1, 2)]),
+        One = lists:min([element(2, timed(fun() -> spin(N, 1) end)) || _ <- lists:seq(1, 3)]),
         Both = lists:min([element(2, timed(fun() -> par([fun() -> spin(N, 1) end,
                                                            fun() -> spin(N, 2) end]) end))
-                          || _ <- lists:seq(1, 2)]),
+                          || _ <- lists:seq(1, 3)]),
         Speedup = 2 * One / max(1, Both),
         ct:pal("spin(~b): one run ~b ms, two in parallel ~b ms: speed-up ~.2f (target 1.8)",
                [N, One, Both, Speedup]),
@@ -967,10 +1060,12 @@ cpu_parallelism(_Config) ->
 spin(N, W) ->
     {ok, _} = py:call({worker_helpers, spin}, [N], [], #{on => {?W, W}, timeout => 30000}).
 
-%% The iterations of worker_helpers.spin that take about Ms on a worker.
+%% The iterations of worker_helpers.spin that take about Ms on a worker (the
+%% fastest of three runs of a million, after one to warm up).
 calibrate(Ms) ->
     N0 = 1000000,
-    {_, T} = timed(fun() -> spin(N0, 1) end),
+    _ = spin(N0, 1),
+    T = lists:min([element(2, timed(fun() -> spin(N0, 1) end)) || _ <- lists:seq(1, 3)]),
     max(N0, N0 * Ms div max(1, T)).
 
 %% @doc A killed worker is replaced and serves the next call on its slot: the
