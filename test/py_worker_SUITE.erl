@@ -1042,19 +1042,35 @@ reply_kind(Other) -> Other.
 
 %% @doc A pure-Python loop of about 200 ms on both workers at once takes
 %% clearly less than twice one run: each worker has a core (and a GIL) of its
-%% own. The speed-up (2 x one run / both) is logged; at least 1.5.
+%% own. The speed-up (2 x one run / both) is logged; at least 1.5. One run
+%% and two in parallel alternate, five times, and the fastest of each counts,
+%% so that a burst of other work on this shared 2-core machine spoils one
+%% sample, not the figure; the load average is logged with it. A miss
+%% measures again after a pause.
 cpu_parallelism(_Config) ->
     N = calibrate(200),
-    timing(fun() ->
-        {ok, _} = py:call({worker_helpers, spin}, [N], [], #{on => {?W, 1}, timeout => 30000}),
-        One = lists:min([element(2, timed(fun() -> spin(N, 1) end)) || _ <- lists:seq(1, 3)]),
-        Both = lists:min([element(2, timed(fun() -> par([fun() -> spin(N, 1) end,
-                                                           fun() -> spin(N, 2) end]) end))
-                          || _ <- lists:seq(1, 3)]),
+    Measure = fun() ->
+        {ok, _} = py:call({worker_helpers, spin}, [N], [], #{on => {?W, 2}, timeout => 30000}),
+        Samples = [{element(2, timed(fun() -> spin(N, 1) end)),
+                    element(2, timed(fun() -> par([fun() -> spin(N, 1) end,
+                                                   fun() -> spin(N, 2) end]) end))}
+                   || _ <- lists:seq(1, 5)],
+        One = lists:min([O || {O, _} <- Samples]),
+        Both = lists:min([B || {_, B} <- Samples]),
         Speedup = 2 * One / max(1, Both),
-        ct:pal("spin(~b): one run ~b ms, two in parallel ~b ms: speed-up ~.2f (target 1.8)",
-               [N, One, Both, Speedup]),
+        {ok, Load} = file:read_file("/proc/loadavg"),
+        ct:pal("spin(~b): one run ~b ms, two in parallel ~b ms: speed-up ~.2f (target 1.8); "
+               "samples ~p; load average ~ts", [N, One, Both, Speedup, Samples, string:trim(Load)]),
         true = Speedup >= 1.5
+    end,
+    timing(fun() ->
+        try
+            Measure()
+        catch
+            error:{badmatch, _} = Reason:Stack ->
+                timer:sleep(3000),
+                erlang:raise(error, Reason, Stack)
+        end
     end).
 
 spin(N, W) ->
