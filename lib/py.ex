@@ -562,6 +562,20 @@ defmodule Py do
   with the option `on: name`. A pool of one context keeps its globals for
   every call, for state that must stay together.
 
+  `kind: :worker` starts a pool of workers instead: Python in OS processes
+  of its own, so that a crash in C costs one worker and not the node, and
+  CPU-bound Python uses every core. Workers also take `:python`, `:venv`,
+  `:path`, `:env`, `:max_memory` (bytes) and `:kill_after` (ms); see
+  docs/workers.md.
+
+      iex> {:ok, _pid} = Py.start_pool(:doc_workers, kind: :worker, size: 1)
+      iex> {:error, %Py.Error{reason: {:worker_down, {:exit, 3}}}} =
+      ...>   Py.call("os._exit", [3], [], on: :doc_workers)
+      iex> Py.call("operator.add", [1, 2], [], on: :doc_workers)
+      {:ok, 3}
+      iex> Py.stop_pool(:doc_workers)
+      :ok
+
       iex> {:ok, _pid} = Py.start_pool(:doc_pool, size: 1)
       iex> Py.exec("counter = 41", %{}, on: :doc_pool)
       :ok
@@ -572,6 +586,20 @@ defmodule Py do
   """
   @spec start_pool(atom(), keyword() | map()) :: {:ok, pid()} | {:error, term()}
   def start_pool(name, options), do: :py.start_pool(name, Map.new(options))
+
+  @doc """
+  The state of a pool: `:kind` (`:context` or `:worker`), `:size`, `:busy`,
+  `:queued`, `:restarts` and live `:handles`, and per context or worker
+  details; see `:py.pool_info/1`.
+
+      iex> %{kind: :context, size: size} = Py.pool_info(:default)
+      iex> size > 0
+      true
+      iex> Py.pool_info(:no_such_pool)
+      {:error, {:no_pool, :no_such_pool}}
+  """
+  @spec pool_info(atom()) :: map() | {:error, {:no_pool, atom()}}
+  defdelegate pool_info(name), to: :py
 
   @doc """
   Stops a pool started with `start_pool/2`.

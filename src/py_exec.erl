@@ -13,7 +13,8 @@
             | atom()
             | {atom(), pos_integer()}
             | dirty
-            | {node, node()}.
+            | {node, node()}
+            | {node, node(), atom() | {atom(), pos_integer()}}.
 -type opts() :: #{timeout := timeout(), return := term | handle, none := undefined | nil,
                   on := on(), namespace => py_nif:handle()}.
 
@@ -44,9 +45,6 @@
 %% Erlang side together.
 -define(TIMEOUT_KEY, {?MODULE, default_timeout}).
 
-%% Extra time for erpc on top of the remote call's own timeout, so that the
-%% remote side reports its own {error, timeout} rather than erpc cutting it off.
--define(ERPC_MARGIN, 1000).
 
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
@@ -157,8 +155,11 @@ with_defaults(Defaults, Fun) when is_map(Defaults), is_function(Fun, 0) ->
     end.
 
 valid_on({node, Node}) when is_atom(Node) -> true;
-valid_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
-valid_on(Pool) -> is_atom(Pool).
+valid_on({node, Node, On}) when is_atom(Node) -> On =/= dirty andalso valid_local_on(On);
+valid_on(On) -> valid_local_on(On).
+
+valid_local_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
+valid_local_on(Pool) -> is_atom(Pool).
 
 %% @doc Applies `{M, F, Args}' or `{Fun, Args}' (a callback or a cast from
 %% Python). `apply_call({lists, reverse, [[1, 2]]})' gives `[2, 1]'.
@@ -196,14 +197,18 @@ route(dirty, Job0, #{timeout := Timeout} = Opts) ->
         {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
         {error, _} = Error -> Error
     end;
-route({node, Node}, Job0, Opts) when is_atom(Node) ->
-    %% Only a namespace named explicitly goes along (and is refused there as a
-    %% handle of this node): the remote call gets one of its own.
+route({node, Node}, Job, Opts) ->
+    route({node, Node, default}, Job, Opts);
+route({node, Node, On}, Job, Opts) when Node =:= node() ->
+    route(On, Job, Opts#{on := On});
+route({node, Node, On}, Job0, Opts) ->
+    %% Only a namespace named explicitly goes along (a proxy of that node's
+    %% namespace): without one, the call gets a fresh namespace there.
     Job = case Opts of
               #{namespace := Ns} -> py_job:in_namespace(Job0, Ns);
               _ -> Job0
           end,
-    remote(Node, Job, maps:remove(namespace, Opts));
+    call({py_remote, Node, On}, {node, Node, On}, Job, maps:remove(namespace, Opts));
 route(On, Job0, Opts) ->
     case namespaced(On, Job0, Opts) of
         {ok, Job} -> route_local(On, Job, Opts);
@@ -228,7 +233,8 @@ async(Job, Opts) ->
     case py_job:check(Job) =:= ok andalso validate_opts(Opts) of
         false -> py_job:check(Job);
         {ok, #{on := dirty}} -> {error, {bad_option, on}};
-        {ok, #{on := {node, _}}} -> {error, {bad_option, on}};
+        {ok, #{on := {node, Node}} = Normal} -> start_remote(Node, default, Job, Normal);
+        {ok, #{on := {node, Node, On}} = Normal} -> start_remote(Node, On, Job, Normal);
         {ok, #{on := On} = Normal} -> start(On, Job, Normal);
         {error, _} = Error -> Error
     end.
@@ -259,6 +265,11 @@ cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
         sent ->
             ok
     end.
+
+start_remote(Node, On, Job, Opts) when Node =:= node() ->
+    start(On, Job, Opts#{on := On});
+start_remote(Node, On, Job, Opts) ->
+    start_worker({py_remote, Node, On}, {node, Node, On}, Job, Opts).
 
 %% Where the job runs: during a callback, a call naming the same place (or none)
 %% goes to the waiting context, the only one that can serve it without deadlock
@@ -312,8 +323,10 @@ namespace_key(On) ->
                {Name, _} -> Name;
                Name -> Name
            end,
-    case is_atom(Pool) andalso py_pool:lookup(Pool) of
+    case is_atom(Pool) andalso Pool =/= dirty andalso py_pool:lookup(Pool) of
         {py_workers, _, _, _, _, _} -> {?NAMESPACE_KEY, Pool};
+        %% A pool on another node: its namespace is a proxy of an object there.
+        undefined -> {?NAMESPACE_KEY, Pool};
         _ -> ?NAMESPACE_KEY
     end.
 
@@ -349,13 +362,24 @@ local({Name, N} = Where) ->
                 {ok, Owner} -> {ok, {py_worker_owner, Owner}, Where};
                 {error, _} = Error -> Error
             end;
+        undefined ->
+            case whereis(py_sup) =/= undefined andalso py_cluster:remote_pool(Name) of
+                {ok, Node} -> {ok, {py_remote, Node, Where}, Where};
+                _ -> local_context(Name, N, Where)
+            end;
         _ ->
             local_context(Name, N, Where)
     end;
 local(Name) ->
     case py_pool:lookup(Name) of
-        undefined -> not_started({error, {no_pool, Name}});
-        Pool -> {ok, Pool, Name}
+        undefined ->
+            %% No pool of that name here: one on another node of the cluster.
+            case whereis(py_sup) =/= undefined andalso py_cluster:remote_pool(Name) of
+                {ok, Node} -> {ok, {py_remote, Node, Name}, Name};
+                _ -> not_started({error, {no_pool, Name}})
+            end;
+        Pool ->
+            {ok, Pool, Name}
     end.
 
 local_context(Name, N, Where) ->
@@ -382,22 +406,6 @@ remote_handle(Job) ->
         _ -> false
     end.
 
-
-remote(Node, Job, #{timeout := Timeout} = Opts) ->
-    ErpcTimeout = case Timeout of
-                      infinity -> infinity;
-                      _ -> Timeout + ?ERPC_MARGIN
-                  end,
-    try
-        erpc:call(Node, py_exec, run, [Job, Opts#{on := default}], ErpcTimeout)
-    catch
-        error:{erpc, timeout} -> {error, timeout};
-        error:{erpc, Reason} -> {error, {erpc, Reason}};
-        error:{exception, Reason, _Stack} -> {error, {remote, error, Reason}};
-        exit:{exception, Reason} -> {error, {remote, exit, Reason}};
-        exit:{signal, Reason} -> {error, {remote, exit, Reason}};
-        throw:Value -> {error, {remote, throw, Value}}
-    end.
 
 %%% The context path
 
@@ -469,14 +477,18 @@ call_worker(Place, Where, Job, #{timeout := Timeout} = Opts) ->
 submit_worker(Place, Job, Opts) ->
     case write_job(Job) of
         {ok, Etf, Affinity} ->
+            Alias = alias(),
+            JobId = erlang:unique_integer([positive]),
+            Return = worker_return(Opts),
             case worker_target(Place, Affinity) of
                 {ok, Owner, Parent, Gen} ->
-                    Alias = alias(),
-                    JobId = erlang:unique_integer([positive]),
-                    ok = py_worker:submit(Owner, Alias, JobId, Parent, worker_return(Opts), Gen,
-                                          Etf),
+                    ok = py_worker:submit(Owner, Alias, JobId, Parent, Return, Gen, Etf),
                     {ok, Alias, {py_wjob, Owner, JobId, erlang:monotonic_time(millisecond)}};
+                {remote, Importer, On} ->
+                    ok = py_import:submit(Importer, Alias, JobId, Return, Etf, On),
+                    {ok, Alias, {py_wjob, Importer, JobId, erlang:monotonic_time(millisecond)}};
                 {error, _} = Error ->
+                    _ = unalias(Alias),
                     Error
             end;
         {error, _} = Error ->
@@ -500,6 +512,11 @@ worker_target({py_wjob, Owner, JobId, _}, {Owner, Gen}) -> {ok, Owner, JobId, Ge
 worker_target(_Place, {Owner, Gen}) -> {ok, Owner, 0, Gen};
 worker_target({py_wjob, Owner, JobId, _}, none) -> {ok, Owner, JobId, none};
 worker_target({py_worker_owner, Owner}, none) -> {ok, Owner, 0, none};
+worker_target({py_remote, Node, On}, none) ->
+    case py_import:for(Node) of
+        {ok, Importer} -> {remote, Importer, On};
+        {error, _} = Error -> Error
+    end;
 worker_target({py_workers, _, _, _, _, _} = Pool, none) ->
     case py_worker_pool:pick(Pool) of
         {ok, Owner} -> {ok, Owner, 0, none};

@@ -34,6 +34,7 @@ start_link(Name, #{size := Size, strategy := Strategy}) ->
             %% Published only once every slot is filled, so the first callers
             %% never meet an empty pool.
             persistent_term:put({py_pool, Name}, Pool),
+            ok = py_cluster:join(Name, Pid),
             {ok, Pid};
         {error, _} = Error ->
             Error;

@@ -1,4 +1,6 @@
-%% @doc The top supervisor of `py': `py_server' and one `py_pool' supervisor per pool.
+%% @doc The top supervisor of `py': `py_server', the cluster's processes (the
+%% `pg' scope `py_pg', `py_export', `py_import_sup') and one supervisor per pool
+%% (`py_pool' for contexts, `py_worker_pool' for workers).
 -module(py_sup).
 -behaviour(supervisor).
 
@@ -51,9 +53,25 @@ init(DefaultPool) ->
                restart => permanent,
                shutdown => 5000,
                type => worker},
+    Cluster = [#{id => py_pg,
+                 start => {pg, start_link, [py_pg]},
+                 restart => permanent,
+                 shutdown => 5000,
+                 type => worker},
+               #{id => py_export,
+                 start => {py_export, start_link, []},
+                 restart => permanent,
+                 shutdown => 5000,
+                 type => worker},
+               #{id => py_import_sup,
+                 start => {py_import_sup, start_link, []},
+                 restart => permanent,
+                 shutdown => infinity,
+                 type => supervisor}],
     %% py_server first: it must be the NIF's server before any context runs Python.
+    %% The cluster's processes before any pool: pools join their pg group.
     {ok, {#{strategy => one_for_one, intensity => 10, period => 60},
-          [Server, pool_spec(default, DefaultPool)]}}.
+          [Server | Cluster] ++ [pool_spec(default, DefaultPool)]}}.
 
 pool_spec(Name, PoolOpts) ->
     Module = case PoolOpts of

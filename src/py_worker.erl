@@ -12,7 +12,7 @@
 -behaviour(gen_server).
 
 -export([start_link/3, marker/0, init_marker/0, submit/7, cancel/3, callback_reply/3,
-         output_ack/2, decode/4, info/1, executable/0]).
+         output_ack/2, decode/4, info/1, executable/0, spawn_worker/1, stop_port/2]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -export_type([opts/0, down_reason/0]).
@@ -368,13 +368,30 @@ level(_) -> debug.
 
 %%% The worker process
 
-start_worker(#state{opts = Opts, gen = Gen} = State) ->
+%% A new worker for the slot: the pool's spare if it has one ready (a Python
+%% start takes tens of milliseconds), else one started here.
+start_worker(#state{opts = Opts, gen = Gen, pool = Pool} = State) ->
+    Started = case py_worker_spare:take(Pool) of
+                  {ok, _Port, _OsPid} = Spare -> Spare;
+                  none -> spawn_worker(Opts)
+              end,
+    case Started of
+        {ok, Port, OsPid} -> {ok, State#state{port = Port, os_pid = OsPid, gen = Gen + 1}};
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Starts a worker process and waits until its Python is ready; the port
+%% is linked to the calling process, which receives its messages.
+-spec spawn_worker(opts()) -> {ok, port(), pos_integer()} | {error, term()}.
+spawn_worker(Opts) ->
     Env = [{binary_to_list(K), binary_to_list(V)} || {K, V} <- maps:get(env, Opts)],
     try open_port({spawn_executable, executable()},
                   [{packet, 4}, binary, nouse_stdio, exit_status, {env, Env}]) of
         Port ->
-            ok = command_or_fail(Port, [<<0>>, term_to_binary(hello(Opts))]),
-            await_ready(Port, State#state{gen = Gen + 1})
+            case command(Port, [<<0>>, term_to_binary(hello(Opts))]) of
+                ok -> await_ready(Port);
+                error -> {error, worker_exited}
+            end
     catch
         error:Reason -> {error, {open_port, Reason}}
     end.
@@ -390,12 +407,12 @@ hello(Opts) ->
     maps:merge(Base, Given#{marker => marker(),
                             python_pkg => unicode:characters_to_binary(py_nif:python_pkg())}).
 
-await_ready(Port, State) ->
+await_ready(Port) ->
     receive
         {Port, {data, <<0, Etf/binary>>}} ->
             case catch binary_to_term(Etf) of
                 #{pid := OsPid} ->
-                    {ok, State#state{port = Port, os_pid = OsPid}};
+                    {ok, Port, OsPid};
                 {error, Msg} ->
                     stop_port(Port, 0),
                     {error, {python_init_failed, Msg}};
@@ -417,12 +434,6 @@ command(Port, Data) ->
         true -> ok
     catch
         error:badarg -> error
-    end.
-
-command_or_fail(Port, Data) ->
-    case command(Port, Data) of
-        ok -> ok;
-        error -> error({port_closed, Port})
     end.
 
 %% Why the worker ended, from its exit status: 128 + N is signal N, as the
@@ -466,11 +477,12 @@ worker_down(Reason, #state{jobs = Jobs, cancelled = Cancelled, gen = Gen, down =
         {error, Why} -> {stop, {worker_start_failed, Why}, Next}
     end.
 
+%% @doc Stops a worker: end of input makes it exit; one stuck in C does not
+%% read it, so it is killed as well.
+-spec stop_port(port() | undefined, non_neg_integer()) -> ok.
 stop_port(undefined, _OsPid) ->
     ok;
 stop_port(Port, OsPid) ->
-    %% End of input makes the worker exit; a worker stuck in C does not read it,
-    %% so it is killed as well.
     catch port_close(Port),
     _ = OsPid > 0 andalso py_nif:kill_os_process(OsPid),
     ok.

@@ -1,5 +1,5 @@
 %% @doc A pool of workers: one supervisor (one_for_one) with one `py_worker'
-%% owner per slot. An owner replaces its own worker when it dies, so a slot
+%% owner per slot, and a `py_worker_spare' that keeps one worker ready. An owner replaces its own worker when it dies, so a slot
 %% keeps its pid; a restarted owner publishes its new pid itself.
 %%
 %% The pool is published under `{py_pool, Name}' as `{py_workers, Name, Size,
@@ -26,6 +26,7 @@ start_link(Name, #{size := Size, strategy := Strategy} = Opts) ->
             Counter = atomics:new(1, []),
             persistent_term:put({py_pool, Name},
                                 {py_workers, Name, Size, Strategy, Load, Counter}),
+            ok = py_cluster:join(Name, Pid),
             {ok, Pid};
         {error, _} = Error ->
             Error;
@@ -80,7 +81,7 @@ unpublish(Name) ->
 
 %% @doc The pool's state for `py:pool_info/1': the same keys as a pool of
 %% contexts, and `workers', one map per worker.
--spec info(published()) -> map().
+-spec info(published()) -> py:pool_info().
 info({py_workers, _Name, Size, Strategy, _, _} = Pool) ->
     Workers = [worker_info(Owner) || Owner <- owners(Pool)],
     Live = [W || #{} = W <- Workers],
@@ -110,4 +111,9 @@ init({Name, Size, WorkerOpts, Load}) ->
                  shutdown => 5000,
                  type => worker}
                || N <- lists:seq(1, Size)],
-    {ok, {#{strategy => one_for_one, intensity => 10, period => 10}, Workers}}.
+    Spare = #{id => spare,
+              start => {py_worker_spare, start_link, [Name, WorkerOpts]},
+              restart => permanent,
+              shutdown => 5000,
+              type => worker},
+    {ok, {#{strategy => one_for_one, intensity => 10, period => 10}, Workers ++ [Spare]}}.
