@@ -53,9 +53,10 @@ groups() ->
      %% Last: big and deep terms are where a crash would be most likely.
      {large, [], [large_map, large_dict_from_python, large_list_and_tuple]},
      {depth, [], [deep_but_allowed, error_too_deep_python, error_too_deep_erlang]},
-     %% The same cases with every py call that names no place on a pool of two
-     %% workers (in_place/2: a case in this group wraps its body in it): the
-     %% worker's codec against the same corpus. Left out:
+     %% The same cases with every py call that names no place on a pool of one
+     %% worker (in_place/2: a case in this group wraps its body in it): the
+     %% worker's codec against the same corpus. One worker: see py_api_SUITE's
+     %% group. Left out:
      %% corpus_round_trip_dirty, from_python_corpus_dirty (`on => dirty' only);
      %% buffer_zero_copy (no copy is in-VM only: a worker's memoryview is over a
      %% copy, docs/worker-protocol.md); buffer_outlives_binary (a pool of
@@ -89,7 +90,7 @@ end_per_suite(_Config) ->
 %% The workers find corpus_check (and the suite's data) on their path.
 init_per_group(worker, Config) ->
     Path = [py_test_util:corpus_dir(), ?config(data_dir, Config)],
-    py_test_util:start_worker_group(?WORKERS, #{size => 2, path => Path}, Config);
+    py_test_util:start_worker_group(?WORKERS, #{size => 1, path => Path}, Config);
 init_per_group(_Group, Config) ->
     Config.
 

@@ -30,7 +30,7 @@
 -export([call_surface/1, same_answers_as_contexts/1, same_interpreter_as_contexts/1,
          kwargs_and_return_handle/1,
          python_errors/1, async_call_and_cancel/1, namespace_per_process/1,
-         namespace_and_handle_of_other_worker/1, pool_info/1,
+         namespace_and_handle_of_other_worker/1, isinstance_by_name_on_pool/1, pool_info/1,
          proxy_from_another_process/1, proxy_as_argument/1, proxy_gc/1,
          proxy_after_worker_down/1, proxy_on_dirty/1, proxy_in_context_call/1,
          dropped_results_release_objects/1,
@@ -41,6 +41,7 @@
 %% crashes
 -export([segfault/1, abort/1, os_exit/1, max_memory_bytes/1, max_memory_list/1,
          owner_killed_mid_call/1, owner_killed_while_worker_holds_gil/1,
+         owner_killed_after_replacement/1,
          pool_stopped_mid_call/1, caller_dies_frees_worker/1,
          caller_dies_during_callback/1]).
 %% timeouts
@@ -76,7 +77,7 @@ groups() ->
     [{api, [], [call_surface, same_answers_as_contexts, same_interpreter_as_contexts,
                 kwargs_and_return_handle,
                 python_errors, async_call_and_cancel, namespace_per_process,
-                namespace_and_handle_of_other_worker, pool_info,
+                namespace_and_handle_of_other_worker, isinstance_by_name_on_pool, pool_info,
                 proxy_from_another_process, proxy_as_argument, proxy_gc,
                 proxy_after_worker_down, proxy_on_dirty, proxy_in_context_call,
                 dropped_results_release_objects, context_handle_on_worker_pool,
@@ -85,6 +86,7 @@ groups() ->
                 sqlite_on_worker]},
      {crashes, [], [segfault, abort, os_exit, max_memory_bytes, max_memory_list,
                     owner_killed_mid_call, owner_killed_while_worker_holds_gil,
+                    owner_killed_after_replacement,
                     pool_stopped_mid_call, caller_dies_frees_worker,
                     caller_dies_during_callback]},
      {timeouts, [], [sleep_interrupted, gil_regex_interrupted,
@@ -315,14 +317,37 @@ namespace_per_process(_Config) ->
     7 = py_test_util:in_process(fun() -> py:eval(<<"shared">>, #{}, #{namespace => Ns}) end),
     ok.
 
-%% A handle bound in eval: on a context any handle can be bound; here the
-%% process's namespace was made on worker 2 and the handle on worker 1.
+%% A handle bound in eval: on a context any handle can be bound. Here the
+%% process's namespace is in worker 2 and the handle in worker 1, which
+%% docs/workers.md says is refused (`wrong_place'); the namespace and the
+%% handle both still work.
 namespace_and_handle_of_other_worker(_Config) ->
     H = make_date(1),
     ok = py:exec(<<"y = 2">>, #{}, #{on => {?W, 2}}),
     Result = (catch py:eval(<<"h.year + y">>, #{h => H}, #{on => ?W})),
     ct:log("eval binding a handle of worker 1 in a namespace of worker 2: ~p", [Result]),
-    2002 = Result,
+    {'EXIT', {{wrong_place, H}, _}} = Result,
+    2 = py:eval(<<"y">>, #{}, #{on => ?W}),
+    2000 = py:attr(H, year),
+    %% A handle of the namespace's own worker can be bound.
+    H2 = make_date(2),
+    2002 = py:eval(<<"h.year + y">>, #{h => H2}, #{on => ?W}),
+    ok.
+
+%% isinstance/issubclass with a class given by name are one call of the API:
+%% the class must be found where the object is, whichever worker the pool
+%% would pick for a call of its own.
+isinstance_by_name_on_pool(_Config) ->
+    Results = py_exec:with_defaults(
+                #{on => ?W},
+                fun() ->
+                        [catch {py:isinstance(py:func(datetime, date, [2000, 1, 2]), 'datetime.date'),
+                                py:isinstance(py:func(datetime, date, [2000, 1, 2]), object),
+                                py:issubclass(bool, int)}
+                         || _ <- lists:seq(1, 4)]
+                end),
+    ct:log("~p", [Results]),
+    [{true, true, true}] = lists:usort(Results),
     ok.
 
 pool_info(_Config) ->
@@ -731,8 +756,20 @@ owner_killed(Code) ->
     true = owner(1) =/= Owner,
     ok.
 
+%% The same once the slot's worker was replaced (the new one may have been
+%% started ahead, by the pool's spare, and handed over).
+owner_killed_after_replacement(_Config) ->
+    ok = gen_server:call(owner(1), kill),
+    ok = wait_restarts(1),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?W, 1}}),
+    owner_killed(<<"import time\ntime.sleep(10)">>).
+
 pool_stopped_mid_call(_Config) ->
     #{workers := [#{os_pid := P1}, #{os_pid := P2}]} = py:pool_info(?W),
+    %% Every worker process of the pool, a spare started ahead included.
+    All = worker_processes(list_to_integer(os:getpid())),
+    ct:log("worker processes of this VM: ~p (slots ~p)", [All, [P1, P2]]),
+    true = lists:member(P1, All) andalso lists:member(P2, All),
     Self = self(),
     spawn_link(fun() ->
                        Self ! {result, py:call({time, sleep}, [10], [], #{on => {?W, 1}, timeout => 20000})}
@@ -744,7 +781,7 @@ pool_stopped_mid_call(_Config) ->
     after 5000 ->
             ct:fail(caller_still_waiting)
     end,
-    ok = py_test_util:wait_until(fun() -> not alive(P1) andalso not alive(P2) end, 1000),
+    [] = wait_gone(All, 1000),
     {error, {no_pool, ?W}} = py:call({operator, add}, [1, 2], [], #{on => ?W}),
     {error, {no_pool, ?W}} = py:pool_info(?W),
     ok.
@@ -907,7 +944,8 @@ queued_jobs_killed_after_timeout(_Config) ->
 %% A VM of its own with a worker pool halts: its workers go with it.
 no_orphans_after_halt(Config) ->
     {Port, VmPid} = start_vm(child_halt, Config),
-    #{workers := Workers} = child_term(Port, 60000),
+    #{workers := Workers, slots := Slots} = child_term(Port, 60000),
+    true = Slots -- Workers =:= [],
     Status = vm_exit(Port, 30000),
     T0 = now_ms(),
     Left = wait_gone(Workers, 1000),
@@ -921,7 +959,8 @@ no_orphans_after_halt(Config) ->
 %% worker 2 sleeps: neither reads its input any more.
 no_orphans_after_kill_9(Config) ->
     {Port, ErlPid} = start_vm(child_kill_9, Config),
-    #{workers := Workers, vm := VmPid} = child_term(Port, 60000),
+    #{workers := Workers, vm := VmPid, slots := Slots} = child_term(Port, 60000),
+    true = Slots -- Workers =:= [],
     ct:log("erl started as ~b, the VM says it is ~b", [ErlPid, VmPid]),
     [true = alive(P) || P <- Workers],
     "" = os:cmd("kill -9 " ++ integer_to_list(VmPid)),
@@ -939,8 +978,7 @@ no_orphans_after_kill_9(Config) ->
 child_halt() ->
     {ok, _} = py:start_pool(?W, #{kind => worker, size => 2}),
     [{ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?W, N}}) || N <- [1, 2]],
-    child_print(#{workers => [P || #{os_pid := P} <- maps:get(workers, py:pool_info(?W))],
-                  vm => list_to_integer(os:getpid())}),
+    child_print(child_state()),
     erlang:halt(0).
 
 %% @doc In a child VM: the pool, one worker in C, one asleep; then it waits
@@ -953,9 +991,16 @@ child_kill_9() ->
                             #{on => {?W, 1}, timeout => infinity}),
     {ok, _} = py:async_call({time, sleep}, [600], [], #{on => {?W, 2}, timeout => infinity}),
     timer:sleep(200),
-    child_print(#{workers => [P || #{os_pid := P} <- maps:get(workers, py:pool_info(?W))],
-                  vm => list_to_integer(os:getpid())}),
+    child_print(child_state()),
     timer:sleep(infinity).
+
+%% The VM's OS pid and its worker processes: all of them (a spare started
+%% ahead included), once the pool's slots and spare are up.
+child_state() ->
+    Vm = list_to_integer(os:getpid()),
+    Slots = [P || #{os_pid := P} <- maps:get(workers, py:pool_info(?W))],
+    _ = py_test_util:wait_until(fun() -> length(worker_processes(Vm)) > length(Slots) end, 5000),
+    #{vm => Vm, slots => Slots, workers => worker_processes(Vm)}.
 
 %%% Load
 
@@ -1086,28 +1131,40 @@ calibrate(Ms) ->
 
 %% @doc A killed worker is replaced and serves the next call on its slot: the
 %% time from the kill to that answer, each way of dying, logged (target 200
-%% ms); at most 1000 ms.
+%% ms); at most 1000 ms. Each kill comes 300 ms after the last, once the
+%% pool has a worker process beyond its slots (a spare started ahead, if it
+%% keeps one), as after a lone crash; the same kills back to back are
+%% measured too (a spare still starting), and logged.
 replacement_time(_Config) ->
     Kill = fun(Slot) -> ok = gen_server:call(owner(Slot), kill) end,
     Kill9 = fun(Slot) -> "" = os:cmd("kill -9 " ++ integer_to_list(worker_pid(Slot))) end,
     Segv = fun(Slot) ->
                    spawn(fun() -> py:call({ctypes, string_at}, [0], [], #{on => {?W, Slot}}) end)
            end,
-    Times = [{How, Slot, replace(Slot, Fun)}
-             || {How, Fun} <- [{kill, Kill}, {kill_9, Kill9}, {segfault, Segv}, {kill, Kill}],
-                Slot <- [1, 2]],
-    ct:pal("replacement, kill to the next answer on the slot (ms): ~p", [Times]),
-    ct:pal("median ~b ms, max ~b ms (target 200 ms)",
-           [median(lists:sort([T || {_, _, T} <- Times])), lists:max([T || {_, _, T} <- Times])]),
-    [] = [T || {_, _, Ms} = T <- Times, Ms > 1000],
+    Kinds = [{kill, Kill}, {kill_9, Kill9}, {segfault, Segv}],
+    Vm = list_to_integer(os:getpid()),
+    Settled = [begin
+                   %% A spare's process exists before its Python is ready: time for that.
+                   timer:sleep(300),
+                   Ready = py_test_util:wait_until(
+                             fun() -> length(worker_processes(Vm)) > 2 end, 2000),
+                   {How, Slot, Ready, replace(Slot, Fun)}
+               end || {How, Fun} <- Kinds, Slot <- [1, 2]],
+    BackToBack = [{How, Slot, replace(Slot, Fun)} || {How, Fun} <- Kinds, Slot <- [1, 2]],
+    Ms = lists:sort([T || {_, _, _, T} <- Settled]),
+    ct:pal("replacement, kill to the next answer on the slot (ms), a worker ready beyond "
+           "the slots: ~p~nmedian ~.1f ms, max ~.1f ms (target 200 ms)~n"
+           "back to back: ~p", [Settled, median(Ms), lists:max(Ms), BackToBack]),
+    [] = [T || {_, _, _, M} = T <- Settled, M > 1000],
+    [] = [T || {_, _, M} = T <- BackToBack, M > 1000],
     ok.
 
 replace(Slot, Kill) ->
     P = worker_pid(Slot),
-    T0 = now_ms(),
+    T0 = erlang:monotonic_time(microsecond),
     _ = Kill(Slot),
-    ok = served(Slot, P, T0 + 5000),
-    now_ms() - T0.
+    ok = served(Slot, P, now_ms() + 5000),
+    (erlang:monotonic_time(microsecond) - T0) / 1000.
 
 %% Calls on the slot until one answers from a new worker.
 served(Slot, Old, Deadline) ->
@@ -1179,6 +1236,34 @@ alive(OsPid) ->
             State =/= "Z" andalso State =/= "X";
         {error, _} ->
             false
+    end.
+
+%% The py_worker processes descending from OS process Ancestor (the port
+%% programs of a VM are children of its erl_child_setup).
+worker_processes(Ancestor) ->
+    {ok, Dirs} = file:list_dir("/proc"),
+    Parents = maps:from_list([{P, PP} || D <- Dirs, lists:all(fun(C) -> C >= $0 andalso C =< $9 end, D),
+                                         P <- [list_to_integer(D)],
+                                         PP <- [ppid(P)], PP =/= undefined]),
+    lists:sort([P || {P, _} <- maps:to_list(Parents), descends(P, Ancestor, Parents),
+                     alive(P), (catch filename:basename(exe(P))) =:= "py_worker"]).
+
+descends(P, Ancestor, Parents) ->
+    case maps:get(P, Parents, undefined) of
+        Ancestor -> true;
+        undefined -> false;
+        0 -> false;
+        PP -> descends(PP, Ancestor, Parents)
+    end.
+
+ppid(OsPid) ->
+    case file:read_file("/proc/" ++ integer_to_list(OsPid) ++ "/stat") of
+        {ok, Stat} ->
+            [_, AfterComm] = string:split(binary_to_list(Stat), ")", trailing),
+            [_State, PPid | _] = string:lexemes(AfterComm, " "),
+            list_to_integer(PPid);
+        {error, _} ->
+            undefined
     end.
 
 exe(OsPid) ->
