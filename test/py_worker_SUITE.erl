@@ -60,7 +60,8 @@
 -define(MB, (1024 * 1024)).
 %% The line a child VM prints a term on.
 -define(CHILD_MARK, "PY_WORKER_CHILD ").
-%% A GIL-holding C loop of the issue: about 2^32 steps of the regex engine.
+%% A C loop of the issue that holds the GIL (about 2^32 steps of the regex
+%% engine), but checks for signals now and then.
 -define(REGEX, <<"(a+)+$">>).
 -define(REGEX_SUBJECT, <<"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab">>).
 %% The other C loop of the issue, which never checks for signals.
@@ -97,8 +98,6 @@ groups() ->
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
-    %% The same helpers in the VM's interpreter, for the side-by-side cases.
-    ok = py_test_util:add_python_path(?config(data_dir, Config)),
     case filelib:is_regular(py_worker:executable()) of
         true -> Config;
         false -> ct:fail({no_worker_program, py_worker:executable()})
