@@ -1,8 +1,8 @@
-%% @doc The figures of `make bench' (issues 3, 4, 5, 13 and 14): each is the median
+%% @doc The figures of `make bench' (issues 3, 4, 5, 13, 14 and 15): each is the median
 %% of several timed runs, printed with its target.
 %%
 %% Run it with `bench/run.sh' (`make bench'; `BENCH=exec make bench' runs one
-%% group; groups: codec, exec, api, worker). A figure that misses its target is marked `MISSED'; the run itself
+%% group; groups: codec, exec, api, worker, cluster). A figure that misses its target is marked `MISSED'; the run itself
 %% does not fail on it.
 -module(py_bench).
 
@@ -14,7 +14,7 @@
 -define(RUNS, 7).
 
 -type target() :: {max_ns, number()} | {min_rate, number()} | {max_ratio, number()}
-                | {min_ratio, number()} | none.
+                | {min_ratio, number()} | ratio | none.
 
 %% @doc Runs every benchmark and halts the VM.
 -spec main() -> no_return().
@@ -29,7 +29,8 @@ main() ->
     Missed = lists:append([Run() || {Name, Run} <- [{"codec", fun codec/0},
                                                     {"exec", fun exec/0},
                                                     {"api", fun api/0},
-                                                    {"worker", fun worker/0}],
+                                                    {"worker", fun worker/0},
+                                                    {"cluster", fun cluster/0}],
                                      selected(Name)]),
     io:format("~nbench done in ~.1f s; ~b figure(s) missed their target~n",
               [(erlang:monotonic_time(millisecond) - T0) / 1000, length([M || M <- Missed, M])]),
@@ -277,6 +278,76 @@ served_again(OldPid) ->
         {error, {worker_down, _}} -> served_again(OldPid)
     end.
 
+%%% The cluster (issue 15)
+
+cluster() ->
+    {ok, _} = py:start_pool(?WORKERS, #{kind => worker, size => 2}),
+    try
+        [cluster_map() | cluster_peer()]
+    after
+        ok = py:stop_pool(?WORKERS)
+    end.
+
+%% py:map/3 of 10,000 trivial calls over a pool of 2 workers, against 8
+%% processes calling the same pool directly, alternated.
+cluster_map() ->
+    Args = [[I, 1] || I <- lists:seq(1, 10000)],
+    Map = fun() -> {ok, [_ | _]} = py:map({operator, add}, Args, #{on => ?WORKERS}) end,
+    Direct = fun() -> {ok, _} = py:call({operator, add}, [1, 2], [], #{on => ?WORKERS}) end,
+    _ = Map(),
+    Ratios = [begin
+                  MapRate = 10000 / (timed(Map) / 1.0e9),
+                  DirectRate = 8 * 1250 / (run_callers(8, 1250, Direct) / 1.0e9),
+                  MapRate / DirectRate
+              end || _ <- lists:seq(1, ?RUNS)],
+    report("cluster.map_10k.2_workers_vs_8_callers", {min_ratio, 0.8}, median(Ratios)).
+
+%% A call to a pool on a peer node of this machine, next to the same call on
+%% this node's default pool.
+cluster_peer() ->
+    case start_peer() of
+        {ok, Peer, Node} ->
+            try
+                Remote = fun() -> {ok, 3} = py:call({operator, add}, [1, 2], [],
+                                                    #{on => {node, Node}}) end,
+                Local = fun() -> {ok, 3} = py:call({operator, add}, [1, 2]) end,
+                %% What distribution itself costs: an erpc round trip doing nothing.
+                Erpc = fun() -> Node = erpc:call(Node, erlang, node, []) end,
+                _ = [Remote() || _ <- lists:seq(1, 500)],
+                Runs = [{per_op(Remote, 2000), per_op(Local, 2000), per_op(Erpc, 2000)}
+                        || _ <- lists:seq(1, ?RUNS)],
+                [report("cluster.peer_node.trivial_call", none, median([R || {R, _, _} <- Runs])),
+                 report("cluster.peer_node.erpc_round_trip", none,
+                        median([E || {_, _, E} <- Runs])),
+                 report("cluster.peer_node.vs_local_call", ratio,
+                        median([R / L || {R, L, _} <- Runs]))]
+            after
+                peer:stop(Peer)
+            end;
+        {error, Why} ->
+            io:format("cluster.peer_node: no peer node (~p)~n", [Why]),
+            []
+    end.
+
+start_peer() ->
+    case node() of
+        nonode@nohost ->
+            _ = os:cmd("epmd -daemon"),
+            _ = net_kernel:start([py_bench, shortnames]);
+        _ ->
+            ok
+    end,
+    Paths = lists:append([["-pa", P] || P <- code:get_path(), string:find(P, "_build") =/= nomatch]),
+    try peer:start(#{name => peer:random_name(py_bench), args => Paths}) of
+        {ok, Peer, Node} ->
+            {ok, _} = erpc:call(Node, application, ensure_all_started, [py]),
+            {ok, Peer, Node};
+        Other ->
+            {error, Other}
+    catch
+        Class:Reason -> {error, {Class, Reason}}
+    end.
+
 %%% Measuring
 
 %% Median time per call of Fun over ?RUNS runs of Iters calls, after a warm-up.
@@ -317,6 +388,8 @@ median(Samples) ->
 report(Name, {min_rate, Min}, Rate) ->
     line(Name, io_lib:format("~s calls/s", [thousands(round(Rate))]),
          io_lib:format("target >= ~s calls/s", [thousands(Min)]), Rate >= Min);
+report(Name, ratio, Ratio) ->
+    line(Name, io_lib:format("ratio ~.2f", [float(Ratio)]), "no target", true);
 report(Name, {min_ratio, Min}, Ratio) ->
     line(Name, io_lib:format("ratio ~.2f", [Ratio]),
          io_lib:format("target >= ~.1f", [float(Min)]), Ratio >= Min);

@@ -21,8 +21,9 @@
                       none => undefined | nil}.
 
 %% How many calls each server has in flight during map/3, unless told: enough
-%% to keep a worker busy while its next call crosses the pipe.
--define(IN_FLIGHT, 2).
+%% to keep a worker busy while its next call crosses the pipe (measured on 2
+%% workers: 2 gave about 60% of the throughput of 4; 8 no more than 4).
+-define(IN_FLIGHT, 4).
 
 %% @doc Makes the pool supervisor `Pid' a member of the group of `Name'.
 -spec join(atom(), pid()) -> ok.
@@ -170,10 +171,13 @@ broadcast(Target, Args, Opts) when is_list(Args), is_map(Opts) ->
                 [] ->
                     {error, {no_pool, Name}};
                 Servers ->
-                    Refs = [{S, spawn_monitor(fun() -> exit({py_result, run_one(Target, Args, S,
-                                                                                 Checked)})
+                    Self = self(),
+                    Refs = [{S, spawn_monitor(fun() ->
+                                                      Self ! {py_broadcast, self(),
+                                                              run_one(Target, Args, S, Checked)}
                                               end)} || S <- Servers],
-                    {ok, [{S, collect_one(Pid, MRef, Checked)} || {S, {Pid, MRef}} <- Refs]}
+                    Deadline = deadline(maps:get(total_timeout, Checked)),
+                    {ok, [{S, collect_one(Pid, MRef, Deadline)} || {S, {Pid, MRef}} <- Refs]}
             end;
         {error, _} = Error ->
             Error
@@ -183,15 +187,26 @@ broadcast(_Target, Args, Opts) when is_map(Opts) ->
 broadcast(_Target, _Args, Opts) ->
     {error, {bad_option, Opts}}.
 
-collect_one(Pid, MRef, #{total_timeout := Total}) ->
+%% One server's result, within the whole broadcast's deadline.
+collect_one(Pid, MRef, Deadline) ->
     receive
-        {'DOWN', MRef, process, Pid, {py_result, Result}} -> Result;
-        {'DOWN', MRef, process, Pid, Other} -> {error, {crashed, Other}}
-    after Total ->
+        {py_broadcast, Pid, Result} ->
+            erlang:demonitor(MRef, [flush]),
+            Result;
+        {'DOWN', MRef, process, Pid, Reason} ->
+            {error, {panic, unicode:characters_to_binary(io_lib:format("~0tp", [Reason]))}}
+    after remaining(Deadline) ->
+            erlang:demonitor(MRef, [flush]),
             exit(Pid, kill),
-            receive {'DOWN', MRef, process, Pid, _} -> ok end,
+            receive {py_broadcast, Pid, _} -> ok after 0 -> ok end,
             {error, timeout}
     end.
+
+deadline(infinity) -> infinity;
+deadline(Ms) -> erlang:monotonic_time(millisecond) + Ms.
+
+remaining(infinity) -> infinity;
+remaining(Deadline) -> max(0, Deadline - erlang:monotonic_time(millisecond)).
 
 check_map_opts(Opts) ->
     Defaults = #{scope => local, timeout => default, total_timeout => infinity, retry => 0,
@@ -233,10 +248,7 @@ scatter(Target, ListOfArgs, Servers, #{in_flight := K, total_timeout := Total} =
                    {Pid, MRef} = spawn_monitor(fun() -> runner(Self, Target, S, Opts) end),
                    {Pid, {MRef, S}}
                end || S <- Servers, _ <- lists:seq(1, K)],
-    Deadline = case Total of
-                   infinity -> infinity;
-                   _ -> erlang:monotonic_time(millisecond) + Total
-               end,
+    Deadline = deadline(Total),
     State = #{next => 1, count => Count, work => Work, results => #{}, retries => [],
               budget => maps:get(retry, Opts), runners => maps:from_list(Runners),
               deadline => Deadline, name => maps:get(on, Opts)},
@@ -256,10 +268,7 @@ flush_runner_messages() ->
 coordinate(#{count := Count, results := Results}) when map_size(Results) =:= Count ->
     Results;
 coordinate(#{deadline := Deadline, results := Results} = State) ->
-    After = case Deadline of
-                infinity -> infinity;
-                _ -> max(0, Deadline - erlang:monotonic_time(millisecond))
-            end,
+    After = remaining(Deadline),
     receive
         {py_map_next, Runner} ->
             coordinate(give(Runner, State));

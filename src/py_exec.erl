@@ -20,10 +20,14 @@
 
 %% A call started by async/2: only the process that started it may await it.
 -record(py_request, {ref :: reference(),
-                     job :: {py_nif:job_res(), term()},
+                     job :: {py_nif:job_res() | worker_job(), term()},
                      deadline :: integer() | infinity,
                      owner :: pid()}).
 -opaque request() :: #py_request{}.
+
+%% A job on a worker or another node: its owner (a py_worker or py_import),
+%% its id there and when it was submitted (ms).
+-type worker_job() :: {py_wjob, pid(), pos_integer(), integer()}.
 
 %% {JobRes, Where} of the job whose callback this process is running, so that
 %% a call made from inside the callback runs on the context that waits for it.

@@ -14,7 +14,7 @@
 -export_type([opts/0]).
 
 -type opts() :: #{size := pos_integer(), strategy := py_nif:strategy(),
-                  kind := context | worker,
+                  kind => context | worker,
                   %% Workers only (see py_worker:opts/0).
                   python => binary() | undefined, venv => binary() | undefined,
                   path => [binary()], env => [{binary(), binary()}],
@@ -109,7 +109,7 @@ default_size() ->
     end.
 
 %% @doc The published resource of a pool, or `undefined' when it is not started.
--spec lookup(atom()) -> py_nif:pool() | undefined.
+-spec lookup(atom()) -> py_nif:pool() | py_worker_pool:published() | undefined.
 lookup(Name) ->
     persistent_term:get({py_pool, Name}, undefined).
 

@@ -29,6 +29,9 @@
 
 -record(job, {caller :: pid(),
               reply_to :: reference(),
+              %% The caller is watched: a job whose caller died is cancelled, so the
+              %% worker does not work on for nobody.
+              monitor :: reference(),
               memory = false :: boolean()}).
 
 -record(state, {pool :: atom(),
@@ -38,6 +41,7 @@
                 os_pid = 0 :: non_neg_integer(),
                 gen = 0 :: non_neg_integer(),
                 jobs = #{} :: #{pos_integer() => #job{}},
+                callers = #{} :: #{reference() => pos_integer()},
                 %% Jobs given up by their callers: killed after kill_after if they
                 %% have not stopped by then.
                 cancelled = #{} :: #{pos_integer() => reference()},
@@ -218,6 +222,11 @@ handle_info({kill_after, JobId, Gen}, #state{gen = Gen, cancelled = Cancelled} =
     end;
 handle_info({kill_after, _JobId, _OldGen}, State) ->
     {noreply, State};
+handle_info({'DOWN', MRef, process, _, _}, #state{callers = Callers} = State) ->
+    case Callers of
+        #{MRef := JobId} -> {noreply, cancel_job(JobId, silent, State)};
+        _ -> {noreply, State}
+    end;
 handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
     worker_down(exit_reason(Status, State), State);
 handle_info({'EXIT', Port, Reason}, #state{port = Port} = State) ->
@@ -244,7 +253,10 @@ job(Caller, ReplyTo, JobId, Parent, Return, Gen, Etf,
     case command(Port, [<<1, JobId:64, Parent:64, Return>>, Etf]) of
         ok ->
             atomics:add(Load, I, 1),
-            State#state{jobs = Jobs#{JobId => #job{caller = Caller, reply_to = ReplyTo}}};
+            MRef = erlang:monitor(process, Caller),
+            State#state{jobs = Jobs#{JobId => #job{caller = Caller, reply_to = ReplyTo,
+                                                   monitor = MRef}},
+                        callers = (State#state.callers)#{MRef => JobId}};
         error ->
             ReplyTo ! {ReplyTo, {error, {worker_down, starting}}},
             State
@@ -257,12 +269,13 @@ job(_Caller, ReplyTo, _JobId, _Parent, _Return, Gen, _Etf, #state{down = Down} =
 cancel_job(JobId, Mode, #state{jobs = Jobs, port = Port, opts = #{kill_after := Grace},
                                gen = Gen, load = Load, index = I} = State) ->
     case maps:take(JobId, Jobs) of
-        {#job{reply_to = To}, Rest} ->
+        {#job{reply_to = To, monitor = MRef}, Rest} ->
             _ = Mode =:= notify andalso (To ! {To, {error, cancelled}}),
+            erlang:demonitor(MRef, [flush]),
             atomics:sub(Load, I, 1),
             _ = command(Port, <<3, JobId:64>>),
             TRef = erlang:send_after(Grace, self(), {kill_after, JobId, Gen}),
-            State#state{jobs = Rest,
+            State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers),
                         cancelled = (State#state.cancelled)#{JobId => TRef}};
         error ->
             State
@@ -271,10 +284,11 @@ cancel_job(JobId, Mode, #state{jobs = Jobs, port = Port, opts = #{kill_after := 
 %% What the worker says (docs/worker-protocol.md, "Worker -> VM").
 packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
     case maps:take(JobId, Jobs) of
-        {#job{reply_to = To}, Rest} ->
+        {#job{reply_to = To, monitor = MRef}, Rest} ->
             atomics:sub(State#state.load, State#state.index, 1),
             To ! {To, {worker_result, Flags band 1 =:= 1, Etf, self(), Gen}},
-            State#state{jobs = Rest};
+            erlang:demonitor(MRef, [flush]),
+            State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
         error ->
             %% A job its caller gave up on has stopped: it is not killed.
             case maps:take(JobId, State#state.cancelled) of
@@ -286,7 +300,7 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
             end
     end;
 packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
-    case Jobs of
+    _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             To ! {To, {worker_callback, Etf, self(), Gen}};
         _ ->
@@ -296,7 +310,7 @@ packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
     end,
     State;
 packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs, port = Port} = State) ->
-    case Jobs of
+    _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             To ! {To, {output, stream(Stream), Data}};
         _ ->
@@ -307,13 +321,13 @@ packet(<<4, Etf/binary>>, State) ->
     log(Etf, State),
     State;
 packet(<<5, Etf/binary>>, #state{gen = Gen} = State) ->
-    case safe_decode(Etf, Gen) of
+    _ = case safe_decode(Etf, Gen) of
         {ok, {Pid, Msg}} when is_pid(Pid) -> Pid ! Msg;
         _ -> ok
     end,
     State;
 packet(<<6, Etf/binary>>, #state{gen = Gen} = State) ->
-    case safe_decode(Etf, Gen) of
+    _ = case safe_decode(Etf, Gen) of
         {ok, Call} -> _ = spawn(fun() -> cast(Call) end);
         _ -> ok
     end,
@@ -463,13 +477,15 @@ kill_worker(State, _Reason) ->
 %% takes its place under the same owner.
 worker_down(Reason, #state{jobs = Jobs, cancelled = Cancelled, gen = Gen, down = Down,
                            restarts = R, pool = Pool, index = I, load = Load} = State) ->
-    maps:foreach(fun(_, #job{reply_to = To}) -> To ! {To, {error, {worker_down, Reason}}} end,
-                 Jobs),
+    maps:foreach(fun(_, #job{reply_to = To, monitor = MRef}) ->
+                         erlang:demonitor(MRef, [flush]),
+                         To ! {To, {error, {worker_down, Reason}}}
+                 end, Jobs),
     maps:foreach(fun(_, TRef) -> erlang:cancel_timer(TRef) end, Cancelled),
     atomics:put(Load, I, 0),
     logger:warning("py: worker ~p of pool ~p went down (~0p); starting a new one",
                    [I, Pool, Reason], #{domain => [py]}),
-    Next = State#state{port = undefined, os_pid = 0, jobs = #{}, cancelled = #{},
+    Next = State#state{port = undefined, os_pid = 0, jobs = #{}, callers = #{}, cancelled = #{},
                        killing = undefined, handles = 0, restarts = R + 1,
                        down = lists:sublist([{Gen, Reason} | Down], ?DOWN_KEPT)},
     case start_worker(Next) of

@@ -31,9 +31,9 @@ impl Drop for Proxy {
         // Runs in the garbage collector, on any thread: the message goes through
         // `Outgoing`, which knows whether this thread may send.
         let (generation, id) = (self.generation, self.id);
-        if let Ok(msg) = Outgoing::build(|env| {
-            Ok::<_, ()>((atoms::py_release(), generation, id).encode(env))
-        }) {
+        if let Ok(msg) =
+            Outgoing::build(|env| Ok::<_, ()>((atoms::py_release(), generation, id).encode(env)))
+        {
             msg.send(self.owner);
         }
     }
