@@ -151,11 +151,8 @@ fn compiled(py: Python<'_>, src: &[u8], eval: bool) -> Result<Code, Failure> {
     if let Some(hit) = hit {
         return Ok(hit);
     }
-    let text = CString::new(src).map_err(|_| {
-        PyErr::from(pyo3::exceptions::PyValueError::new_err(
-            "source code contains a NUL byte",
-        ))
-    })?;
+    let text = CString::new(src)
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err("source code contains a NUL byte"))?;
     let compile = |mode| unsafe {
         Bound::from_owned_ptr_or_err(
             py,

@@ -29,11 +29,13 @@ thread_local! {
     /// the owner object and the attribute as an interned string, so a call builds no
     /// name at all. The attribute is still looked up on each call: rebinding it in
     /// Python is seen at once.
-    static NAMES: RefCell<HashMap<Box<[u8]>, (Py<PyAny>, Py<PyString>)>> =
-        RefCell::new(HashMap::new());
+    static NAMES: RefCell<HashMap<Box<[u8]>, Resolved>> = RefCell::new(HashMap::new());
     /// The buffer the last result packet was built in.
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// An owner object and the name of one of its attributes.
+type Resolved = (Py<PyAny>, Py<PyString>);
 
 /// Why a job failed, as data; rendered to the reason by [`write_failure`].
 pub enum Failure {
@@ -783,11 +785,15 @@ fn split(body: &[u8]) -> Option<(&[u8], &[u8])> {
 pub fn run_job(py: Python<'_>, job: JobMsg) {
     let id = job.id;
     let sink = Arc::new(Sink::new());
-    shared().lock().stack.push(Running {
-        id,
-        waiting: false,
-        output: sink.clone(),
-    });
+    {
+        let mut st = shared().lock();
+        st.stack.push(Running {
+            id,
+            waiting: false,
+            output: sink.clone(),
+        });
+        st.run_starts();
+    }
     let buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
     let mut p = Packet::reuse(buf, to_vm::RESULT);
     p.u64(id).u8(0);

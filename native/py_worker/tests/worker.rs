@@ -363,8 +363,14 @@ fn output_goes_before_the_result_four_packets_in_flight_at_most() {
     let mut got = Vec::new();
     loop {
         match w.recv() {
-            Pkt::Output { stream, data, .. } => got.push((stream, data)),
-            Pkt::Result { reply, .. } => {
+            Pkt::Output {
+                id: got_id,
+                stream,
+                data,
+            } if got_id == id => got.push((stream, data)),
+            Pkt::Result {
+                id: got_id, reply, ..
+            } if got_id == id => {
                 assert_eq!(reply, ok(atom("undefined")));
                 break;
             }
