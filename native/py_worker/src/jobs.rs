@@ -792,7 +792,6 @@ pub fn run_job(py: Python<'_>, job: JobMsg) {
             waiting: false,
             output: sink.clone(),
         });
-        st.run_starts();
     }
     let buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
     let mut p = Packet::reuse(buf, to_vm::RESULT);

@@ -129,7 +129,6 @@ pub fn call(
         if let Some(top) = st.stack.last_mut().filter(|r| r.id == frame.id) {
             top.waiting = false;
         }
-        st.run_starts();
     }
     match reply {
         Some(body) => callback_result(py, &body),

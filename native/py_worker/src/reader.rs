@@ -1,6 +1,6 @@
 //! The reader thread, and what a packet from the VM does whichever thread reads it.
-//! The reader thread reads fd 3 while a job runs Python (after [`TAKE_OVER`], see
-//! `state`), so that a cancel or an output ack is seen at once; it gives fd 3 back to
+//! The reader thread reads fd 3 while the main thread is busy, a job running Python
+//! say (after [`TAKE_OVER`], see `state`), so that a cancel or an output ack is seen at once; it gives fd 3 back to
 //! the main thread when that waits for work again. Jobs, callback replies and releases
 //! go to the main thread's queue; cancels and acks are handled by the thread that reads
 //! them, without the GIL (the reader thread never takes it). End of input ends the
@@ -34,22 +34,22 @@ fn run() {
     }
 }
 
-/// Waits until one run of Python (a job, or a job resumed after a callback) has lasted
-/// `TAKE_OVER` or more, and takes fd 3. Looks every `TAKE_OVER` while jobs run, and
-/// sleeps without a timeout once nothing has run for a look.
+/// Waits until the main thread has been busy with one message (a job, a job resumed
+/// by a callback reply, a release) for `TAKE_OVER` or more, and takes fd 3. Looks every
+/// `TAKE_OVER` while the main thread works, and sleeps without a timeout once it has
+/// been idle for a look.
 fn wait_for_a_long_run() -> PacketReader<File> {
     let sh = shared();
     let mut st = sh.lock();
     let mut seen = st.runs;
     loop {
-        let running = st.executing().is_some();
-        if running && st.runs == seen && st.input.is_some() {
+        if st.busy && st.runs == seen && st.input.is_some() {
             st.reader_reading = true;
             if let Some(input) = st.input.take() {
                 return input;
             }
         }
-        if !running && st.runs == seen {
+        if !st.busy && st.runs == seen {
             st.reader_parked = true;
             st = sh.reader.wait(st).unwrap_or_else(|p| p.into_inner());
         } else {

@@ -5,8 +5,8 @@
 //! "Interrupts" and "Nested calls").
 //!
 //! Who reads fd 3: the main thread while it waits for work (a packet then wakes the
-//! thread that acts on it, and no other), the reader thread while a job runs Python
-//! for longer than [`TAKE_OVER`] (so that a cancel or an output ack is seen while the
+//! thread that acts on it, and no other), the reader thread while the main thread is
+//! busy (a job runs Python) for longer than [`TAKE_OVER`] (so that a cancel or an output ack is seen while the
 //! job runs). A trivial job thus costs one thread wake-up, not two (measured: about 4 µs
 //! of worker CPU per round trip against 8). The reader thread gives fd 3 back when the
 //! main thread waits again.
@@ -68,8 +68,10 @@ pub struct Inner {
     pub reader_reading: bool,
     /// The main thread wants fd 3 back from the reader thread.
     pub give_back: bool,
-    /// Times the main thread started running Python for a job (a job started, or
-    /// resumed after a callback): the reader thread compares it between two looks.
+    /// The main thread is busy with a message (a job, a job resumed by a callback
+    /// reply, a release), not waiting for one.
+    pub busy: bool,
+    /// Messages the main thread took: the reader thread compares it between two looks.
     pub runs: u64,
     /// The reader thread sleeps without a timeout (nothing ran for a while): the next
     /// run wakes it.
@@ -88,16 +90,6 @@ impl Inner {
 
     pub fn is_marked(&self, id: u64) -> bool {
         self.marked.contains(&id)
-    }
-
-    /// The main thread starts (or resumes) running Python for a job: the reader thread
-    /// must look again.
-    pub fn run_starts(&mut self) {
-        self.runs += 1;
-        if self.reader_parked {
-            self.reader_parked = false;
-            shared().reader.notify_one();
-        }
     }
 }
 
@@ -132,6 +124,7 @@ pub fn init(input: PacketReader<File>) {
             input: Some(input),
             reader_reading: false,
             give_back: false,
+            busy: false,
             runs: 0,
             reader_parked: false,
         }),
@@ -175,6 +168,23 @@ impl Shared {
     /// it reads fd 3 itself, or asks the reader thread to give it back.
     pub fn next(&self, take: impl Fn(&Inner, &Msg) -> bool) -> Msg {
         let mut st = self.lock();
+        st.busy = false;
+        let msg = self.wait_for(st, take);
+        let mut st = self.lock();
+        st.busy = true;
+        st.runs += 1;
+        if st.reader_parked {
+            st.reader_parked = false;
+            self.reader.notify_one();
+        }
+        msg
+    }
+
+    fn wait_for<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, Inner>,
+        take: impl Fn(&Inner, &Msg) -> bool,
+    ) -> Msg {
         loop {
             if let Some(i) = st.queue.iter().position(|m| take(&st, m)) {
                 st.sleeping = false;
