@@ -43,6 +43,9 @@ pub enum EtfError {
     Cycle { path: Vec<PathElem> },
     /// `{no_handle, Id}`: a marker names an object the table does not have.
     NoHandle(u64),
+    /// `{bad_kwargs, Kw}`: keyword arguments that are neither a map nor a proper list
+    /// of pairs (the raw ETF of `Kw`).
+    BadKwargs(Vec<u8>),
     /// `{bad_etf, Msg}`: the bytes are not a term as `term_to_binary/1` writes them.
     Malformed(String),
     /// `{python, Type, Msg, Traceback}`
@@ -102,6 +105,7 @@ impl std::fmt::Display for EtfError {
             EtfError::KeyCollision { path, .. } => write!(f, "key collision at {path:?}"),
             EtfError::Cycle { path } => write!(f, "cycle at {path:?}"),
             EtfError::NoHandle(id) => write!(f, "no handle {id}"),
+            EtfError::BadKwargs(_) => write!(f, "bad keyword arguments"),
             EtfError::Malformed(m) => write!(f, "bad ETF: {m}"),
             EtfError::Python(e) => write!(f, "Python: {e}"),
         }

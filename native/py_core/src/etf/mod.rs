@@ -5,19 +5,26 @@
 //!
 //! The files, and what each owns:
 //! - `mod.rs`: the shared pieces: [`Types`], [`Limits`], [`Handles`], [`Codec`], the tags.
-//! - `error.rs`: [`EtfError`] and [`PathElem`], conversion failures as data.
-//! - `reader.rs`: [`Reader`], bounds-checked walking of ETF bytes (and the skipper that
-//!   finds where a term ends, without Python).
+//! - `error.rs`: [`EtfError`], [`PathElem`], [`Unsupported`]: conversion failures as data.
+//! - `cursor.rs`: the bounds-checked cursor under every reader, and the skipper that
+//!   finds where a term ends without making anything.
+//! - `reader.rs`: [`Reader`], walking ETF by hand (the worker's job decoder).
+//! - `call.rs`: a call's arguments, keyword arguments and bindings, read from a job.
 //! - `writer.rs`: [`Writer`], building ETF by hand, and errors rendered as Erlang reasons.
-//! - `decode.rs`: ETF -> Python, iterative (no recursion: any depth is safe).
-//! - `encode.rs`: Python -> ETF, iterative too.
+//! - `decode/`: ETF -> Python: the iterative walk (`mod.rs`) and each term (`leaves.rs`).
+//! - `encode/`: Python -> ETF: the iterative walk (`mod.rs`) and each object (`leaves.rs`).
 //! - `terms.rs`: `erlang.Pid`, `Ref`, `Port`, `Fun`: opaque terms held by Python as bytes.
+//!
+//! Nothing here panics on input: malformed or truncated ETF is [`EtfError::Malformed`],
+//! and neither direction recurses, so no depth of data can overflow the stack.
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+mod call;
+mod cursor;
 mod decode;
 mod encode;
 mod error;

@@ -2,7 +2,7 @@
 //! holds opaquely, as the raw ETF bytes of the term (no 131), and that go back to Erlang
 //! as those very bytes. Hashable, equal when their bytes are; the worker registers these
 //! classes in its `_erlang` module, so `erlang.Pid` is [`Pid`] there.
-use super::reader::{read_int, Cur, Int};
+use super::cursor::{read_int, Cur, Int};
 use super::tag::*;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;

@@ -68,7 +68,7 @@ impl Writer {
 
     /// An integer from its sign and little-endian magnitude (a small one if it fits).
     pub fn bigint(&mut self, negative: bool, magnitude_le: &[u8]) -> &mut Self {
-        match super::reader::u64_of(magnitude_le) {
+        match super::cursor::u64_of(magnitude_le) {
             Some(m) if !negative && m <= i64::MAX as u64 => put_int(&mut self.buf, m as i64),
             Some(m) if negative && m <= 1 << 63 => {
                 put_int(&mut self.buf, 0i64.wrapping_sub_unsigned(m))
@@ -140,8 +140,25 @@ impl Writer {
     /// The reason of a conversion error (without the `error` tag), as `py_nif` renders
     /// it: `{unsupported, Path, Term}` (a Python culprit as a handle), `{too_deep, Path}`,
     /// `{too_large, Path}`, `{key_collision, Path, Key}`, `{cycle, Path}`,
-    /// `{python, Type, Msg, Traceback}`, `{no_handle, Id}`, `{bad_etf, Msg}`.
+    /// `{python, Type, Msg, Traceback}`, `{no_handle, Id}`, `{bad_kwargs, Kw}`,
+    /// `{bad_etf, Msg}`. Returns whether it wrote a handle (`{M, handle, Id}`: the
+    /// result packet's flag).
     pub fn error(
+        &mut self,
+        err: &EtfError,
+        codec: &Codec<'_>,
+        py: Python<'_>,
+        handles: &mut dyn Handles,
+    ) -> bool {
+        let mut counted = Counted {
+            inner: handles,
+            puts: 0,
+        };
+        self.reason(err, codec, py, &mut counted);
+        counted.puts > 0
+    }
+
+    fn reason(
         &mut self,
         err: &EtfError,
         codec: &Codec<'_>,
@@ -174,6 +191,7 @@ impl Writer {
                 self.path(path, codec, py, handles)
             }
             EtfError::NoHandle(id) => self.tuple(2).atom("no_handle").uint(*id),
+            EtfError::BadKwargs(raw) => self.tuple(2).atom("bad_kwargs").raw(raw),
             EtfError::Malformed(msg) => self.tuple(2).atom("bad_etf").binary(msg.as_bytes()),
             EtfError::Python(e) => {
                 let d = crate::exception::describe(py, e);
@@ -192,14 +210,14 @@ impl Writer {
         }
     }
 
-    /// `{error, Reason}`.
+    /// `{error, Reason}`; whether it wrote a handle.
     pub fn error_tagged(
         &mut self,
         err: &EtfError,
         codec: &Codec<'_>,
         py: Python<'_>,
         handles: &mut dyn Handles,
-    ) -> &mut Self {
+    ) -> bool {
         self.tuple(2).atom("error").error(err, codec, py, handles)
     }
 
@@ -230,6 +248,26 @@ impl Writer {
             }
         }
         self.nil()
+    }
+}
+
+/// A table that counts what is put in it (for [`Writer::error`]'s flag).
+struct Counted<'h> {
+    inner: &'h mut dyn Handles,
+    puts: usize,
+}
+
+impl Handles for Counted<'_> {
+    fn get(&self, py: Python<'_>, id: u64) -> Option<Py<PyAny>> {
+        self.inner.get(py, id)
+    }
+    fn put(&mut self, py: Python<'_>, obj: Py<PyAny>) -> u64 {
+        self.puts += 1;
+        self.inner.put(py, obj)
+    }
+    fn forget(&mut self, py: Python<'_>, id: u64) {
+        self.puts = self.puts.saturating_sub(1);
+        self.inner.forget(py, id)
     }
 }
 
