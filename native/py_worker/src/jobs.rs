@@ -45,8 +45,6 @@ pub enum Failure {
     BadJob,
     /// `{not_a_handle, Term}`
     NotAHandle(Vec<u8>),
-    /// `{bad_kwargs, Term}`
-    BadKwargs(Vec<u8>),
     /// `{bad_array, Key, Why}`
     BadArray { key: &'static str, why: String },
     /// `{panic, Msg}`: a bug of ours, caught.
@@ -290,86 +288,20 @@ fn call<'py>(
     term(f.call(args, kwargs.as_ref())?)
 }
 
-/// An argument list: each argument's depth counts from 0 (the list is no level of data).
+/// An argument list (`Codec::decode_args`); a term that is no list is a bad job.
 fn args<'py>(cx: &JobCx<'_, 'py>, r: &mut Reader<'_>) -> Result<Bound<'py, PyTuple>, Failure> {
     if !matches!(r.peek_tag(), Ok(tag::NIL | tag::LIST | tag::STRING)) {
         return Err(Failure::BadJob);
     }
-    let rest = r.rest();
-    let (n, proper) = r.list_header().map_err(bad)?;
-    if !proper {
-        let raw = Reader::raw(rest).skip().map_err(bad)?;
-        return Err(Failure::Etf(EtfError::Unsupported {
-            path: Vec::new(),
-            what: Unsupported::Term(raw.to_vec()),
-        }));
-    }
-    let mut items = Vec::with_capacity(n);
-    for i in 0..n {
-        items.push(cx.python(r).map_err(|e| e.at(PathElem::Index(i)))?);
-    }
-    if n > 0 {
-        r.nil().map_err(bad)?;
-    }
-    Ok(PyTuple::new(cx.py, items)?)
+    Ok(cx.codec.decode_args(cx.py, r, &TableHandles)?)
 }
 
-/// Keyword arguments: `[]`, a map, or a proper list of pairs, keys atoms or binaries.
+/// Keyword arguments: `[]`, a map, or a proper list of pairs (`Codec::decode_kwargs`).
 fn kwargs<'py>(
     cx: &JobCx<'_, 'py>,
     r: &mut Reader<'_>,
 ) -> Result<Option<Bound<'py, PyDict>>, Failure> {
-    if r.is_nil() {
-        r.nil().map_err(bad)?;
-        return Ok(None);
-    }
-    let raw = r.skip().map_err(bad)?;
-    let bad_kwargs = || Failure::BadKwargs(raw.to_vec());
-    let dict = PyDict::new(cx.py);
-    let put = |key: &[u8], k: &mut Reader<'_>| -> Result<(), Failure> {
-        let name = name_of(key).ok_or_else(|| {
-            Failure::Etf(EtfError::Unsupported {
-                path: Vec::new(),
-                what: Unsupported::Term(key.to_vec()),
-            })
-        })?;
-        if dict.contains(&name)? {
-            return Err(Failure::Etf(EtfError::KeyCollision {
-                path: Vec::new(),
-                key: key.to_vec(),
-            }));
-        }
-        let value = cx
-            .python(k)
-            .map_err(|e| e.at(PathElem::Name(name.clone())))?;
-        dict.set_item(name, value)?;
-        Ok(())
-    };
-    let mut k = Reader::raw(raw);
-    match k.peek_tag() {
-        Ok(tag::MAP) => {
-            let n = k.map_header().map_err(bad)?;
-            for _ in 0..n {
-                let key = k.skip().map_err(bad)?;
-                put(key, &mut k)?;
-            }
-        }
-        Ok(tag::LIST) => {
-            let (n, proper) = k.list_header().map_err(bad)?;
-            if !proper {
-                return Err(bad_kwargs());
-            }
-            for _ in 0..n {
-                if k.tuple_arity().ok() != Some(2) {
-                    return Err(bad_kwargs());
-                }
-                let key = k.skip().map_err(bad)?;
-                put(key, &mut k)?;
-            }
-        }
-        _ => return Err(bad_kwargs()),
-    }
-    Ok(if dict.is_empty() { None } else { Some(dict) })
+    Ok(cx.codec.decode_kwargs(cx.py, r, &TableHandles)?)
 }
 
 static EVAL_EXEC: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
@@ -697,9 +629,6 @@ fn write_failure(
                 .tuple(2)
                 .atom("not_a_handle")
                 .raw(t);
-        }
-        Failure::BadKwargs(t) => {
-            w.tuple(2).atom("error").tuple(2).atom("bad_kwargs").raw(t);
         }
         Failure::BadArray { key, why } => {
             w.tuple(2)
