@@ -1,8 +1,8 @@
-%% @doc The figures of `make bench' (issues 3, 4 and 5): each is the median
+%% @doc The figures of `make bench' (issues 3, 4, 5, 13, 14 and 15): each is the median
 %% of several timed runs, printed with its target.
 %%
 %% Run it with `bench/run.sh' (`make bench'; `BENCH=exec make bench' runs one
-%% group). A figure that misses its target is marked `MISSED'; the run itself
+%% group; groups: codec, exec, api, worker, cluster). A figure that misses its target is marked `MISSED'; the run itself
 %% does not fail on it.
 -module(py_bench).
 
@@ -13,7 +13,8 @@
 -define(POOL, py_bench_one).
 -define(RUNS, 7).
 
--type target() :: {max_ns, number()} | {min_rate, number()} | {max_ratio, number()} | none.
+-type target() :: {max_ns, number()} | {min_rate, number()} | {max_ratio, number()}
+                | {min_ratio, number()} | ratio | none.
 
 %% @doc Runs every benchmark and halts the VM.
 -spec main() -> no_return().
@@ -27,7 +28,9 @@ main() ->
                pool_size()]),
     Missed = lists:append([Run() || {Name, Run} <- [{"codec", fun codec/0},
                                                     {"exec", fun exec/0},
-                                                    {"api", fun api/0}],
+                                                    {"api", fun api/0},
+                                                    {"worker", fun worker/0},
+                                                    {"cluster", fun cluster/0}],
                                      selected(Name)]),
     io:format("~nbench done in ~.1f s; ~b figure(s) missed their target~n",
               [(erlang:monotonic_time(millisecond) - T0) / 1000, length([M || M <- Missed, M])]),
@@ -164,6 +167,187 @@ api() ->
     Ratios = [per_op(Sqrt, 20000) / per_op(Add, 20000) || _ <- lists:seq(1, ?RUNS)],
     [report("api.func_math_sqrt_vs_operator_add", {max_ratio, 1.5}, median(Ratios))].
 
+%%% Workers (issue 14): each figure next to the context path's, measured in
+%%% the same minutes, since this machine's speed drifts 2-3x.
+
+-define(WORKERS, py_bench_workers).
+-define(WORKER1, py_bench_worker1).
+
+worker() ->
+    {ok, _} = py:start_pool(?WORKERS, #{kind => worker, size => 2}),
+    {ok, _} = py:start_pool(?WORKER1, #{kind => worker, size => 1}),
+    try
+        worker_calls() ++ worker_data() ++ worker_cpu() ++ [worker_replacement()]
+    after
+        ok = py:stop_pool(?WORKERS),
+        ok = py:stop_pool(?WORKER1)
+    end.
+
+worker_calls() ->
+    Ctx = fun() -> {ok, 3} = py:call({operator, add}, [1, 2]) end,
+    W1 = fun() -> {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?WORKER1}) end,
+    W2 = fun() -> {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?WORKERS}) end,
+    _ = [{Ctx(), W1()} || _ <- lists:seq(1, 2000)],
+    %% Alternated, so that both see the same minutes of this noisy machine.
+    Pairs = [{per_op(W1, 5000), per_op(Ctx, 5000)} || _ <- lists:seq(1, ?RUNS)],
+    WorkerNs = median([W || {W, _} <- Pairs]),
+    CtxNs = median([C || {_, C} <- Pairs]),
+    Rates = [{8 * 5000 / (run_callers(8, 5000, W2) / 1.0e9),
+              8 * 5000 / (run_callers(8, 5000, Ctx) / 1.0e9)} || _ <- lists:seq(1, ?RUNS)],
+    WorkerRate = median([W || {W, _} <- Rates]),
+    CtxRate = median([C || {_, C} <- Rates]),
+    [report("worker.trivial_call.1_caller", {max_ns, 10.0e3}, WorkerNs),
+     report("worker.trivial_call.1_caller_vs_context", {max_ratio, 4},
+            median([W / C || {W, C} <- Pairs])),
+     report("worker.trivial_call.8_callers_2_workers", {min_rate, 100000}, WorkerRate),
+     report("worker.trivial_call.8_callers_vs_context", {min_ratio, 0.4},
+            median([W / C || {W, C} <- Rates])),
+     report("(context 1 caller, 8 callers in the same runs)", none, CtxNs),
+     report("(context 8 callers)", {min_rate, 0}, CtxRate)].
+
+worker_data() ->
+    MiB = binary:copy(<<"0123456789abcdef">>, 65536),
+    Ints = lists:seq(1, 100000),
+    Code = <<"cached_ints = list(range(1, 100001))">>,
+    ok = py:exec(Code, #{}, #{on => ?POOL}),
+    ok = py:exec(Code, #{}, #{on => {?WORKER1, 1}}),
+    ToPy = fun(On) -> fun() -> {ok, 100000} = py:call('builtins.len', [Ints], [], #{on => On}) end end,
+    Back = fun(On) -> fun() -> [_ | _] = py:eval(<<"cached_ints">>, #{}, #{on => On}) end end,
+    Pair = fun(F) ->
+                   Ps = [{per_op(F({?WORKER1, 1}), 10), per_op(F(?POOL), 10)}
+                         || _ <- lists:seq(1, ?RUNS)],
+                   {median([W || {W, _} <- Ps]), median([W / C || {W, C} <- Ps])}
+           end,
+    {ToPyNs, ToPyRatio} = Pair(ToPy),
+    {BackNs, BackRatio} = Pair(Back),
+    [report("worker.list_int_100k.to_python", {max_ns, 15.0e6}, ToPyNs),
+     report("worker.list_int_100k.to_python_vs_context", {max_ratio, 3}, ToPyRatio),
+     report("worker.list_int_100k.to_erlang", {max_ns, 15.0e6}, BackNs),
+     report("worker.list_int_100k.to_erlang_vs_context", {max_ratio, 3}, BackRatio),
+     bench("worker.bin_1mib.to_str", {max_ns, 1.0e6}, 50,
+           fun() -> {ok, 1048576} = py:call('builtins.len', [MiB], [], #{on => ?WORKER1}) end)].
+
+%% A pure-Python loop of about 200 ms, on 1 worker and then on 2 at once: the
+%% throughput of 2 over that of 1 (2.0 is perfect on 2 cores).
+worker_cpu() ->
+    Loop = <<"sum(i * i for i in range(n))">>,
+    N = calibrate(Loop, 200),
+    Run = fun(On) -> py:eval(Loop, #{n => N}, #{on => On, timeout => 60000}) end,
+    Speedups = [begin
+                    T1 = timed(fun() -> Run({?WORKERS, 1}) end),
+                    T2 = timed(fun() -> parallel([fun() -> Run({?WORKERS, I}) end
+                                                  || I <- [1, 2]]) end),
+                    2 * T1 / T2
+                end || _ <- lists:seq(1, 3)],
+    [report("worker.cpu_200ms.2_workers_speedup", {min_ratio, 1.8}, median(Speedups))].
+
+calibrate(Loop, Ms) ->
+    N0 = 100000,
+    T = timed(fun() -> py:eval(Loop, #{n => N0}, #{on => {?WORKERS, 1}}) end),
+    max(N0, round(N0 * Ms * 1.0e6 / max(T, 1))).
+
+timed(Fun) ->
+    T0 = erlang:monotonic_time(nanosecond),
+    _ = Fun(),
+    erlang:monotonic_time(nanosecond) - T0.
+
+parallel(Funs) ->
+    Self = self(),
+    Pids = [spawn_link(fun() -> Self ! {done, self(), F()} end) || F <- Funs],
+    [receive {done, P, R} -> R end || P <- Pids].
+
+%% A worker killed with SIGKILL, until its slot serves a call again.
+worker_replacement() ->
+    Samples = [begin
+                   #{workers := [#{os_pid := OsPid}]} = py:pool_info(?WORKER1),
+                   {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?WORKER1}),
+                   T0 = erlang:monotonic_time(nanosecond),
+                   true = py_nif:kill_os_process(OsPid),
+                   served_again(OsPid),
+                   T = erlang:monotonic_time(nanosecond) - T0,
+                   %% The next spare has time to start, as it would between crashes.
+                   timer:sleep(300),
+                   T
+               end || _ <- lists:seq(1, 5)],
+    report("worker.replacement_after_kill", {max_ns, 200.0e6}, median(Samples)).
+
+served_again(OldPid) ->
+    case py:call({os, getpid}, [], [], #{on => ?WORKER1}) of
+        {ok, OldPid} -> served_again(OldPid);
+        {ok, _New} -> ok;
+        {error, {worker_down, _}} -> served_again(OldPid)
+    end.
+
+%%% The cluster (issue 15)
+
+cluster() ->
+    {ok, _} = py:start_pool(?WORKERS, #{kind => worker, size => 2}),
+    try
+        [cluster_map() | cluster_peer()]
+    after
+        ok = py:stop_pool(?WORKERS)
+    end.
+
+%% py:map/3 of 10,000 trivial calls over a pool of 2 workers, against 8
+%% processes calling the same pool directly, alternated.
+cluster_map() ->
+    Args = [[I, 1] || I <- lists:seq(1, 10000)],
+    Map = fun() -> {ok, [_ | _]} = py:map({operator, add}, Args, #{on => ?WORKERS}) end,
+    Direct = fun() -> {ok, _} = py:call({operator, add}, [1, 2], [], #{on => ?WORKERS}) end,
+    _ = Map(),
+    Ratios = [begin
+                  MapRate = 10000 / (timed(Map) / 1.0e9),
+                  DirectRate = 8 * 1250 / (run_callers(8, 1250, Direct) / 1.0e9),
+                  MapRate / DirectRate
+              end || _ <- lists:seq(1, ?RUNS)],
+    report("cluster.map_10k.2_workers_vs_8_callers", {min_ratio, 0.8}, median(Ratios)).
+
+%% A call to a pool on a peer node of this machine, next to the same call on
+%% this node's default pool.
+cluster_peer() ->
+    case start_peer() of
+        {ok, Peer, Node} ->
+            try
+                Remote = fun() -> {ok, 3} = py:call({operator, add}, [1, 2], [],
+                                                    #{on => {node, Node}}) end,
+                Local = fun() -> {ok, 3} = py:call({operator, add}, [1, 2]) end,
+                %% What distribution itself costs: an erpc round trip doing nothing.
+                Erpc = fun() -> Node = erpc:call(Node, erlang, node, []) end,
+                _ = [Remote() || _ <- lists:seq(1, 500)],
+                Runs = [{per_op(Remote, 2000), per_op(Local, 2000), per_op(Erpc, 2000)}
+                        || _ <- lists:seq(1, ?RUNS)],
+                [report("cluster.peer_node.trivial_call", none, median([R || {R, _, _} <- Runs])),
+                 report("cluster.peer_node.erpc_round_trip", none,
+                        median([E || {_, _, E} <- Runs])),
+                 report("cluster.peer_node.vs_local_call", ratio,
+                        median([R / L || {R, L, _} <- Runs]))]
+            after
+                peer:stop(Peer)
+            end;
+        {error, Why} ->
+            io:format("cluster.peer_node: no peer node (~p)~n", [Why]),
+            []
+    end.
+
+start_peer() ->
+    case node() of
+        nonode@nohost ->
+            _ = os:cmd("epmd -daemon"),
+            _ = net_kernel:start([py_bench, shortnames]);
+        _ ->
+            ok
+    end,
+    Paths = lists:append([["-pa", P] || P <- code:get_path(), string:find(P, "_build") =/= nomatch]),
+    try peer:start(#{name => peer:random_name(py_bench), args => Paths}) of
+        {ok, Peer, Node} ->
+            {ok, _} = erpc:call(Node, application, ensure_all_started, [py]),
+            {ok, Peer, Node};
+        Other ->
+            {error, Other}
+    catch
+        Class:Reason -> {error, {Class, Reason}}
+    end.
+
 %%% Measuring
 
 %% Median time per call of Fun over ?RUNS runs of Iters calls, after a warm-up.
@@ -204,6 +388,11 @@ median(Samples) ->
 report(Name, {min_rate, Min}, Rate) ->
     line(Name, io_lib:format("~s calls/s", [thousands(round(Rate))]),
          io_lib:format("target >= ~s calls/s", [thousands(Min)]), Rate >= Min);
+report(Name, ratio, Ratio) ->
+    line(Name, io_lib:format("ratio ~.2f", [float(Ratio)]), "no target", true);
+report(Name, {min_ratio, Min}, Ratio) ->
+    line(Name, io_lib:format("ratio ~.2f", [Ratio]),
+         io_lib:format("target >= ~.1f", [float(Min)]), Ratio >= Min);
 report(Name, {max_ratio, Max}, Ratio) ->
     line(Name, io_lib:format("ratio ~.2f", [Ratio]),
          io_lib:format("target <= ~.1f", [float(Max)]), Ratio =< Max);

@@ -562,6 +562,20 @@ defmodule Py do
   with the option `on: name`. A pool of one context keeps its globals for
   every call, for state that must stay together.
 
+  `kind: :worker` starts a pool of workers instead: Python in OS processes
+  of its own, so that a crash in C costs one worker and not the node, and
+  CPU-bound Python uses every core. Workers also take `:python`, `:venv`,
+  `:path`, `:env`, `:max_memory` (bytes) and `:kill_after` (ms); see
+  docs/workers.md.
+
+      iex> {:ok, _pid} = Py.start_pool(:doc_workers, kind: :worker, size: 1)
+      iex> {:error, %Py.Error{reason: {:worker_down, {:exit, 3}}}} =
+      ...>   Py.call("os._exit", [3], [], on: :doc_workers)
+      iex> Py.call("operator.add", [1, 2], [], on: :doc_workers)
+      {:ok, 3}
+      iex> Py.stop_pool(:doc_workers)
+      :ok
+
       iex> {:ok, _pid} = Py.start_pool(:doc_pool, size: 1)
       iex> Py.exec("counter = 41", %{}, on: :doc_pool)
       :ok
@@ -574,6 +588,20 @@ defmodule Py do
   def start_pool(name, options), do: :py.start_pool(name, Map.new(options))
 
   @doc """
+  The state of a pool: `:kind` (`:context` or `:worker`), `:size`, `:busy`,
+  `:queued`, `:restarts` and live `:handles`, and per context or worker
+  details; see `:py.pool_info/1`.
+
+      iex> %{kind: :context, size: size} = Py.pool_info(:default)
+      iex> size > 0
+      true
+      iex> Py.pool_info(:no_such_pool)
+      {:error, {:no_pool, :no_such_pool}}
+  """
+  @spec pool_info(atom()) :: map() | {:error, {:no_pool, atom()}}
+  defdelegate pool_info(name), to: :py
+
+  @doc """
   Stops a pool started with `start_pool/2`.
 
       iex> Py.stop_pool(:no_such_pool)
@@ -581,6 +609,89 @@ defmodule Py do
   """
   @spec stop_pool(atom()) :: :ok | {:error, :not_found}
   def stop_pool(name), do: :py.stop_pool(name)
+
+  ## The cluster (docs/cluster.md)
+
+  @doc """
+  Every pool of the cluster: this node's and those of the connected nodes,
+  each with its `:name`, `:node`, `:kind` and `:size`.
+
+      iex> Enum.any?(Py.pools(), &(&1.name == :default and &1.node == node()))
+      true
+  """
+  @spec pools() :: [%{name: atom(), node: node(), kind: :context | :worker, size: pos_integer()}]
+  defdelegate pools(), to: :py
+
+  @doc """
+  One call of `target` per element of `list_of_args` (each an argument list),
+  spread over the servers (contexts or workers) of the pool `on:`; the
+  results in order, `{:ok, value}` or `{:error, %Py.Error{}}` each. Options as
+  `:py.map/3`: `:on` (required), `:scope` (`:local` or `:cluster`: every pool
+  of that name in the cluster), `:timeout` (per call), `:total_timeout`,
+  `:retry` (for idempotent calls: shards whose server died run again
+  elsewhere), `:in_flight` (calls per server at a time).
+
+      iex> Py.parallel_map({:math, :sqrt}, [[1], [4], [9]], on: :default)
+      {:ok, [{:ok, 1.0}, {:ok, 2.0}, {:ok, 3.0}]}
+  """
+  @spec parallel_map(target(), [args()], keyword() | map()) ::
+          {:ok, [{:ok, term()} | {:error, Py.Error.t()}]} | {:error, Py.Error.t()}
+  def parallel_map(target, list_of_args, options) do
+    case :py.map(target, list_of_args, options_map(options)) do
+      {:ok, results} -> {:ok, Enum.map(results, &shard/1)}
+      {:error, reason} -> {:error, Py.Error.exception(reason)}
+    end
+  end
+
+  @doc """
+  The same call on every server of the pool `on:` (to import a module or set
+  a seed everywhere): `{:ok, [{{node, pool, n}, result}]}`. Options as
+  `parallel_map/3`.
+
+      iex> {:ok, results} = Py.broadcast({:operator, :add}, [1, 2], on: :default)
+      iex> Enum.all?(results, fn {{_node, :default, _n}, result} -> result == {:ok, 3} end)
+      true
+  """
+  @spec broadcast(target(), args(), keyword() | map()) ::
+          {:ok, [{{node(), atom(), pos_integer()}, {:ok, term()} | {:error, Py.Error.t()}}]}
+          | {:error, Py.Error.t()}
+  def broadcast(target, args, options) do
+    case :py.broadcast(target, args, options_map(options)) do
+      {:ok, results} -> {:ok, Enum.map(results, fn {server, r} -> {server, shard(r)} end)}
+      {:error, reason} -> {:error, Py.Error.exception(reason)}
+    end
+  end
+
+  defp shard({:ok, _} = ok), do: ok
+  defp shard({:error, reason}), do: {:error, Py.Error.exception(reason)}
+
+  @doc """
+  Runs `fun` with every `Py` call in it that gives no `:on` going to `on`
+  (a pool, `{pool, n}`, `:dirty`, `{:node, node}`). Blocks nest.
+
+      iex> Py.with_target(:dirty, fn -> Py.call({:operator, :add}, [1, 2]) end)
+      {:ok, 3}
+  """
+  @spec with_target(term(), (() -> result)) :: result when result: var
+  defdelegate with_target(on, fun), to: :py
+
+  @doc """
+  A handle as a term that can travel to another node (in a message), where
+  `handle/1` makes it a handle again, for a minute.
+
+      iex> {:ok, portable} = Py.export(Py.func(:datetime, :date, [2024, 2, 29]))
+      iex> {:ok, date} = Py.handle(portable)
+      iex> Py.attr(date, :year)
+      2024
+  """
+  @spec export(reference()) :: {:ok, term()} | {:error, term()}
+  defdelegate export(handle), to: :py
+
+  @doc """
+  The handle of a term made by `export/1`, on this node.
+  """
+  @spec handle(term()) :: {:ok, reference()} | {:error, term()}
+  defdelegate handle(portable), to: :py
 
   @doc """
   Sets the default timeout, in milliseconds or `:infinity`, of calls that

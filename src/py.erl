@@ -51,13 +51,16 @@
          import/1, value/1, to_binary/1, bytes/1, buffer/1,
          array/1, ndarray/1, ndarray/2]).
 %% pools and defaults
--export([start_pool/2, stop_pool/1, pool_info/1, set_call_timeout/1]).
+-export([start_pool/2, stop_pool/1, stop_pool/2, pool_info/1, pools/0, set_call_timeout/1]).
+%% the cluster: parallel calls, a target for a block, handles made portable
+-export([broadcast/3, with_target/2, export/1, handle/1]).
+%% (map/3, the parallel map, shares its name with Python's map/3: see py_builtins.hrl)
 %% errors as text
 -export([format_error/1, format_error/2]).
 
 -export_type([pool_info/0]).
 
-%% What py:pool_info/1 tells of a pool of contexts.
+%% What py:pool_info/1 tells of a pool of contexts, or of workers.
 -type pool_info() ::
         #{kind := context, size := pos_integer(), strategy := py_nif:strategy(),
           busy := non_neg_integer(), queued := non_neg_integer(),
@@ -65,7 +68,14 @@
           contexts := [#{id := pos_integer(), busy := boolean(),
                          queued := non_neg_integer(),
                          running_ms := non_neg_integer() | undefined} | undefined],
-          gil := #{stuck_ms := non_neg_integer() | undefined}}.
+          gil := #{stuck_ms := non_neg_integer() | undefined}}
+      | #{kind := worker, size := pos_integer(), strategy := py_nif:strategy(),
+          busy := non_neg_integer(), queued := non_neg_integer(),
+          restarts := non_neg_integer(), handles := non_neg_integer(),
+          workers := [#{os_pid := non_neg_integer(), busy := boolean(),
+                        queued := non_neg_integer(), restarts := non_neg_integer(),
+                        handles := non_neg_integer(), generation := non_neg_integer()}
+                      | undefined]}.
 
 -export_type([name/0, kwargs/0, handle/0, opts/0, array/0]).
 
@@ -522,11 +532,61 @@ array_field(Key, Array) ->
 
 %% @doc Starts a named pool of contexts: `#{size => pos_integer(),
 %% strategy => round_robin | least_busy}'. A pool of size 1 is one context
-%% with its own globals, for state that must stay together.
+%% with its own globals, for state that must stay together. `kind => worker'
+%% starts workers (OS processes; docs/workers.md); `node => Node' starts the
+%% pool on another node (py started there if needed; docs/cluster.md). A pool
+%% is reached by its name from any node of the cluster.
 %% `py:start_pool(mine, #{size => 1})' gives `{ok, Pid}'; then `#{on => mine}'.
 -spec start_pool(atom(), map()) -> {ok, pid()} | {error, term()}.
+start_pool(Name, #{node := Node} = Opts) when Node =/= node() ->
+    case is_atom(Node) of
+        true -> py_cluster:start_pool(Node, Name, maps:remove(node, Opts));
+        false -> {error, {bad_option, node}}
+    end;
+start_pool(Name, Opts) when is_map(Opts) ->
+    py_sup:start_pool(Name, maps:remove(node, Opts));
 start_pool(Name, Opts) ->
     py_sup:start_pool(Name, Opts).
+
+%% @doc Every pool of the cluster (this node's and those of the connected nodes
+%% that run py): name, node, kind and size.
+%% `py:pools()' gives `[#{name => default, node => nonode@nohost, kind => context, size => 2}]'.
+-spec pools() -> [#{name := atom(), node := node(), kind := context | worker,
+                    size := pos_integer()}].
+pools() ->
+    py_cluster:pools().
+
+%% @doc The same call on every server of a pool (LFE py's identical calls: to
+%% import a module or set a seed everywhere): `[{{Node, Pool, N}, Result}]'.
+%% Options as map/3.
+%% `py:broadcast({random, seed}, [42], #{on => default})' gives `{ok, [{{Node, default, 1}, {ok, undefined}}, ...]}'.
+-spec broadcast(term(), list(), map()) ->
+          {ok, [{py_cluster:server(), {ok, term()} | {error, py_error:reason()}}]}
+          | {error, py_error:reason()}.
+broadcast(Target, Args, Opts) ->
+    py_cluster:broadcast(Target, Args, Opts).
+
+%% @doc Runs `Fun' with every py call in it that names no `on' going to `On'
+%% (uarray's `set_backend'): a pool, `{Pool, N}', `dirty' or a node. Blocks
+%% nest, the inner wins; callbacks from Python run without it.
+%% `py:with_target(workers, fun() -> py:func(math, sqrt, [2]) end)'.
+-spec with_target(py_exec:on(), fun(() -> Result)) -> Result.
+with_target(On, Fun) ->
+    py_exec:with_defaults(#{on => On}, Fun).
+
+%% @doc A handle as a term that can travel to any node (in a message, say),
+%% where handle/1 makes it a handle again, for a minute. A handle sent as it
+%% is arrives as a plain reference: OTP does not send resources between nodes.
+%% `{ok, P} = py:export(H)', then on another node `{ok, H2} = py:handle(P)'.
+-spec export(reference()) -> {ok, py_import:portable()} | {error, {not_a_handle, term()}}.
+export(Handle) ->
+    py_import:portable(Handle).
+
+%% @doc The handle of a term made by export/1, on this node: a proxy handle
+%% of the object on the node that exported it.
+-spec handle(py_import:portable()) -> {ok, reference()} | {error, py_error:reason()}.
+handle(Portable) ->
+    py_import:from_portable(Portable).
 
 %% @doc The state of a pool: its size and strategy, how many contexts are busy
 %% and how many jobs wait, how many contexts were replaced after dying, the
@@ -536,12 +596,16 @@ start_pool(Name, Opts) ->
 %% a catastrophic regex): every in-VM Python then waits, and the context whose
 %% `running_ms' is about as long is the one running it. `undefined' when the
 %% GIL changes hands normally.
+%% A pool of workers has `workers' instead of `contexts' and `gil'; its
+%% `handles' are the objects its workers keep for proxy handles.
 %% `py:pool_info(default)' gives `#{kind => context, size => 2, busy => 0, ...}'.
 -spec pool_info(atom()) -> pool_info() | {error, {no_pool, atom()}}.
 pool_info(Name) ->
     case py_pool:lookup(Name) of
         undefined ->
             {error, {no_pool, Name}};
+        {py_workers, _, _, _, _, _} = Workers ->
+            py_worker_pool:info(Workers);
         Pool ->
             #{contexts := Contexts} = Info = py_nif:pool_info(Pool),
             Live = [C || #{} = C <- Contexts],
@@ -555,6 +619,13 @@ pool_info(Name) ->
 -spec stop_pool(atom()) -> ok | {error, not_found}.
 stop_pool(Name) ->
     py_sup:stop_pool(Name).
+
+%% @doc Stops the pool `Name' of another node. `py:stop_pool(mine, Node)' gives `ok'.
+-spec stop_pool(atom(), node()) -> ok | {error, term()}.
+stop_pool(Name, Node) when Node =:= node() ->
+    stop_pool(Name);
+stop_pool(Name, Node) ->
+    py_cluster:stop_pool(Node, Name).
 
 %% @doc Sets the default timeout of calls that give none (the application
 %% env's `call_timeout' is read when `py' starts). In ms or `infinity'.

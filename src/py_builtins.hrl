@@ -244,9 +244,21 @@ len(X) -> builtin(len, [X]).
 -spec map(term(), term()) -> list().
 map(Fun, X) -> items(map, [Fun, X]).
 
-%% @doc Python's `map(Fun, X, Y)', as a list.
-%% `py:map(py:const(operator, add), [1, 2], [10, 20])' gives `[11, 22]'.
--spec map(term(), term(), term()) -> list().
+%% @doc Python's `map(Fun, X, Y)', as a list; or, when the third argument is an
+%% option map with `on', py's parallel map: one call of `Target' per element of
+%% `ListOfArgs' (each an argument list), spread over the servers (contexts or
+%% workers) of pool `on', with `scope => cluster' over every pool of that name
+%% in the cluster; the results in order, `{ok, Value}' or `{error, Reason}'
+%% each. Options: `on' (required), `scope' (`local' by default), `timeout' (per
+%% call), `total_timeout' (the whole: shards not done by then are
+%% `{error, timeout}'), `retry' (shards whose server died are run again
+%% elsewhere, at most N times in all: only for idempotent calls), `in_flight'
+%% (calls per server at a time, 4), `return', `none'.
+%% `py:map(py:const(operator, add), [1, 2], [10, 20])' gives `[11, 22]';
+%% `py:map({math, sqrt}, [[1], [4]], #{on => default})' gives `{ok, [{ok, 1.0}, {ok, 2.0}]}'.
+-spec map(term(), term(), term()) -> list() | {ok, [{ok, term()} | {error, term()}]}
+                                     | {error, py_error:reason()}.
+map(Target, ListOfArgs, #{on := _} = Opts) -> py_cluster:map(Target, ListOfArgs, Opts);
 map(Fun, X, Y) -> items(map, [Fun, X, Y]).
 
 %% @doc Python's `max(Iterable)'. `py:max([3, 1, 2])' gives `3'.

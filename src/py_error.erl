@@ -7,7 +7,14 @@
 
 -export([is_reason/1, format/1]).
 
--export_type([reason/0, start_reason/0, path/0]).
+-export_type([reason/0, start_reason/0, path/0, worker_down/0]).
+
+%% Why a worker ended: a signal (`{signal, 11}' for a segfault), its own exit
+%% (`os._exit(1)'), its memory cap, the kill after a timeout's grace, a failed
+%% start of its replacement, or its pool stopping.
+-type worker_down() :: {signal, pos_integer()} | {exit, non_neg_integer()} | max_memory
+                     | killed_after_timeout | stopped | gone | starting
+                     | {exit_port, term()}.
 
 %% Steps from the top of a value: 0-based positions, map keys, keyword names.
 -type path() :: [non_neg_integer() | term()].
@@ -31,6 +38,13 @@
       | {context_down, term()}
       | {python_init_failed, binary()}
       | {panic, binary()}
+        %% Workers: the worker a call (or a handle) was on ended, and why.
+      | {worker_down, worker_down()}
+        %% A handle passed where its object is not (a context's handle to a
+        %% worker, or a handle of another worker).
+      | {wrong_place, term()}
+        %% A worker's handle whose object the worker no longer has.
+      | {no_handle, non_neg_integer()}
         %% The call itself.
       | not_started
       | {bad_option, term()}
@@ -70,6 +84,9 @@ is_reason({busy, #{gil_stuck_ms := _}}) -> true;
 is_reason({context_down, _}) -> true;
 is_reason({python_init_failed, M}) -> is_binary(M);
 is_reason({panic, M}) -> is_binary(M);
+is_reason({worker_down, _}) -> true;
+is_reason({wrong_place, _}) -> true;
+is_reason({no_handle, Id}) -> is_integer(Id);
 is_reason(not_started) -> true;
 is_reason({bad_option, _}) -> true;
 is_reason({no_pool, _}) -> true;
@@ -114,6 +131,20 @@ describe({busy, #{gil_stuck_ms := Ms}}) ->
 describe({context_down, R}) -> io_lib:format("the Python context stopped: ~0tp", [R]);
 describe({python_init_failed, M}) -> ["Python failed to start: ", M];
 describe({panic, M}) -> ["internal error in the py NIF (please report it): ", M];
+describe({worker_down, {signal, N}}) ->
+    io_lib:format("the worker running the call died of signal ~b~ts", [N, signal_name(N)]);
+describe({worker_down, {exit, N}}) ->
+    io_lib:format("the worker running the call exited with status ~b", [N]);
+describe({worker_down, max_memory}) ->
+    "the worker running the call went over its max_memory and was replaced";
+describe({worker_down, killed_after_timeout}) ->
+    "the worker was killed: a call timed out and did not stop within kill_after";
+describe({worker_down, R}) -> io_lib:format("the worker is down: ~0tp", [R]);
+describe({wrong_place, H}) ->
+    io_lib:format("handle ~0tp is not where this call runs (a context's handle "
+                  "given to a worker, or one worker's handle to another)", [H]);
+describe({no_handle, Id}) ->
+    io_lib:format("the worker no longer has object ~b (its handle was released)", [Id]);
 describe(not_started) ->
     "py is not started: call application:ensure_all_started(py) first "
     "(in Elixir, list :py in your application's dependencies)";
@@ -128,3 +159,9 @@ describe({no_context, {N, I}}) -> io_lib:format("pool ~0tp has no context ~b", [
 describe({remote_handle, Node}) ->
     io_lib:format("a handle made on ~0tp cannot be used on this node", [Node]);
 describe(Reason) -> io_lib:format("~0tp", [Reason]).
+
+signal_name(11) -> " (SIGSEGV: a segmentation fault)";
+signal_name(6) -> " (SIGABRT: abort)";
+signal_name(9) -> " (SIGKILL)";
+signal_name(7) -> " (SIGBUS)";
+signal_name(_) -> "".

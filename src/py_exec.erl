@@ -13,16 +13,21 @@
             | atom()
             | {atom(), pos_integer()}
             | dirty
-            | {node, node()}.
+            | {node, node()}
+            | {node, node(), atom() | {atom(), pos_integer()}}.
 -type opts() :: #{timeout := timeout(), return := term | handle, none := undefined | nil,
                   on := on(), namespace => py_nif:handle()}.
 
 %% A call started by async/2: only the process that started it may await it.
 -record(py_request, {ref :: reference(),
-                     job :: {py_nif:job_res(), term()},
+                     job :: {py_nif:job_res() | worker_job(), term()},
                      deadline :: integer() | infinity,
                      owner :: pid()}).
 -opaque request() :: #py_request{}.
+
+%% A job on a worker or another node: its owner (a py_worker or py_import),
+%% its id there and when it was submitted (ms).
+-type worker_job() :: {py_wjob, pid(), pos_integer(), integer()}.
 
 %% {JobRes, Where} of the job whose callback this process is running, so that
 %% a call made from inside the callback runs on the context that waits for it.
@@ -44,9 +49,6 @@
 %% Erlang side together.
 -define(TIMEOUT_KEY, {?MODULE, default_timeout}).
 
-%% Extra time for erpc on top of the remote call's own timeout, so that the
-%% remote side reports its own {error, timeout} rather than erpc cutting it off.
--define(ERPC_MARGIN, 1000).
 
 %% @doc Runs a job where the options say and returns its result.
 %% `py_exec:run({call, <<"math.pow">>, [2, 16], []}, #{})' gives `{ok, 65536.0}'.
@@ -157,8 +159,11 @@ with_defaults(Defaults, Fun) when is_map(Defaults), is_function(Fun, 0) ->
     end.
 
 valid_on({node, Node}) when is_atom(Node) -> true;
-valid_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
-valid_on(Pool) -> is_atom(Pool).
+valid_on({node, Node, On}) when is_atom(Node) -> On =/= dirty andalso valid_local_on(On);
+valid_on(On) -> valid_local_on(On).
+
+valid_local_on({Pool, N}) -> is_atom(Pool) andalso is_integer(N) andalso N > 0;
+valid_local_on(Pool) -> is_atom(Pool).
 
 %% @doc Applies `{M, F, Args}' or `{Fun, Args}' (a callback or a cast from
 %% Python). `apply_call({lists, reverse, [[1, 2]]})' gives `[2, 1]'.
@@ -196,14 +201,18 @@ route(dirty, Job0, #{timeout := Timeout} = Opts) ->
         {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
         {error, _} = Error -> Error
     end;
-route({node, Node}, Job0, Opts) when is_atom(Node) ->
-    %% Only a namespace named explicitly goes along (and is refused there as a
-    %% handle of this node): the remote call gets one of its own.
+route({node, Node}, Job, Opts) ->
+    route({node, Node, default}, Job, Opts);
+route({node, Node, On}, Job, Opts) when Node =:= node() ->
+    route(On, Job, Opts#{on := On});
+route({node, Node, On}, Job0, Opts) ->
+    %% Only a namespace named explicitly goes along (a proxy of that node's
+    %% namespace): without one, the call gets a fresh namespace there.
     Job = case Opts of
               #{namespace := Ns} -> py_job:in_namespace(Job0, Ns);
               _ -> Job0
           end,
-    remote(Node, Job, maps:remove(namespace, Opts));
+    call({py_remote, Node, On}, {node, Node, On}, Job, maps:remove(namespace, Opts));
 route(On, Job0, Opts) ->
     case namespaced(On, Job0, Opts) of
         {ok, Job} -> route_local(On, Job, Opts);
@@ -228,7 +237,8 @@ async(Job, Opts) ->
     case py_job:check(Job) =:= ok andalso validate_opts(Opts) of
         false -> py_job:check(Job);
         {ok, #{on := dirty}} -> {error, {bad_option, on}};
-        {ok, #{on := {node, _}}} -> {error, {bad_option, on}};
+        {ok, #{on := {node, Node}} = Normal} -> start_remote(Node, default, Job, Normal);
+        {ok, #{on := {node, Node, On}} = Normal} -> start_remote(Node, On, Job, Normal);
         {ok, #{on := On} = Normal} -> start(On, Job, Normal);
         {error, _} = Error -> Error
     end.
@@ -246,6 +256,10 @@ await(#py_request{}) ->
 %% interrupted and the job's await/1 returns `{error, cancelled}' (or the result, if
 %% it was already on its way). Nothing else is ever delivered for it.
 -spec cancel(request()) -> ok.
+cancel(#py_request{job = {{py_wjob, WOwner, JobId, _}, _}}) ->
+    %% The worker's owner sends the final `{error, cancelled}' if the result
+    %% has not gone yet: it is the only sender, so exactly one final message.
+    py_worker:cancel(WOwner, JobId, notify);
 cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
     case py_nif:cancel(JobRes) of
         ok ->
@@ -255,6 +269,11 @@ cancel(#py_request{ref = Ref, job = {JobRes, _}, owner = Owner}) ->
         sent ->
             ok
     end.
+
+start_remote(Node, On, Job, Opts) when Node =:= node() ->
+    start(On, Job, Opts#{on := On});
+start_remote(Node, On, Job, Opts) ->
+    start_worker({py_remote, Node, On}, {node, Node, On}, Job, Opts).
 
 %% Where the job runs: during a callback, a call naming the same place (or none)
 %% goes to the waiting context, the only one that can serve it without deadlock
@@ -286,17 +305,33 @@ namespaced(On, Job, _Opts) ->
     end.
 
 own_namespace(On) ->
-    case get(?NAMESPACE_KEY) of
+    Key = namespace_key(On),
+    case get(Key) of
         undefined ->
             case new_namespace(On) of
                 {ok, Ns} = Ok ->
-                    put(?NAMESPACE_KEY, Ns),
+                    put(Key, Ns),
                     Ok;
                 {error, _} = Error ->
                     Error
             end;
         Ns ->
             {ok, Ns}
+    end.
+
+%% A process has one namespace for all contexts (a context's namespace can be
+%% used from any context of the VM) and one per worker pool (a worker's objects
+%% live in that worker).
+namespace_key(On) ->
+    Pool = case On of
+               {Name, _} -> Name;
+               Name -> Name
+           end,
+    case is_atom(Pool) andalso Pool =/= dirty andalso py_pool:lookup(Pool) of
+        {py_workers, _, _, _, _, _} -> {?NAMESPACE_KEY, Pool};
+        %% A pool on another node: its namespace is a proxy of an object there.
+        undefined -> {?NAMESPACE_KEY, Pool};
+        _ -> ?NAMESPACE_KEY
     end.
 
 %% @doc A new namespace (globals for eval/exec, a dict) where `On' says: a
@@ -325,15 +360,37 @@ where(On) ->
 %% the waiting context (the only one that can serve it without deadlock
 %% when the pool has one context).
 local({Name, N} = Where) ->
+    case py_pool:lookup(Name) of
+        {py_workers, _, _, _, _, _} = Workers ->
+            case py_worker_pool:owner(Workers, N) of
+                {ok, Owner} -> {ok, {py_worker_owner, Owner}, Where};
+                {error, _} = Error -> Error
+            end;
+        undefined ->
+            case whereis(py_sup) =/= undefined andalso py_cluster:remote_pool(Name) of
+                {ok, Node} -> {ok, {py_remote, Node, Where}, Where};
+                _ -> local_context(Name, N, Where)
+            end;
+        _ ->
+            local_context(Name, N, Where)
+    end;
+local(Name) ->
+    case py_pool:lookup(Name) of
+        undefined ->
+            %% No pool of that name here: one on another node of the cluster.
+            case whereis(py_sup) =/= undefined andalso py_cluster:remote_pool(Name) of
+                {ok, Node} -> {ok, {py_remote, Node, Name}, Name};
+                _ -> not_started({error, {no_pool, Name}})
+            end;
+        Pool ->
+            {ok, Pool, Name}
+    end.
+
+local_context(Name, N, Where) ->
     case py_pool:context(Name, N) of
         {ok, Ctx} -> {ok, Ctx, Where};
         {error, {no_pool, _}} = Error -> not_started(Error);
         {error, _} = Error -> Error
-    end;
-local(Name) ->
-    case py_pool:lookup(Name) of
-        undefined -> not_started({error, {no_pool, Name}});
-        Pool -> {ok, Pool, Name}
     end.
 
 %% Only on a miss: is it that no pool of that name runs, or that py does not?
@@ -354,22 +411,6 @@ remote_handle(Job) ->
     end.
 
 
-remote(Node, Job, #{timeout := Timeout} = Opts) ->
-    ErpcTimeout = case Timeout of
-                      infinity -> infinity;
-                      _ -> Timeout + ?ERPC_MARGIN
-                  end,
-    try
-        erpc:call(Node, py_exec, run, [Job, Opts#{on := default}], ErpcTimeout)
-    catch
-        error:{erpc, timeout} -> {error, timeout};
-        error:{erpc, Reason} -> {error, {erpc, Reason}};
-        error:{exception, Reason, _Stack} -> {error, {remote, error, Reason}};
-        exit:{exception, Reason} -> {error, {remote, exit, Reason}};
-        exit:{signal, Reason} -> {error, {remote, exit, Reason}};
-        throw:Value -> {error, {remote, throw, Value}}
-    end.
-
 %%% The context path
 
 %% A call whose caller waits at once. When no other process waits to run
@@ -377,7 +418,15 @@ remote(Node, Job, #{timeout := Timeout} = Opts) ->
 %% its final message, so the call never waits in `receive'; otherwise, or with
 %% a zero timeout, the job is submitted and its reply comes by message. The
 %% deadline counts from the submission.
-call(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+call(Place, Where, Job, Opts) when is_tuple(Place) ->
+    call_worker(Place, Where, Job, Opts);
+call(Place, Where, Job, Opts) ->
+    case proxy_of(Job) of
+        false -> call_context(Place, Where, Job, Opts);
+        Owner -> call_worker({py_worker_owner, Owner}, Where, Job, Opts)
+    end.
+
+call_context(Place, Where, Job, #{timeout := Timeout} = Opts) ->
     Return = nif_return(Opts),
     Ref = make_ref(),
     Idle = Timeout =/= 0 andalso idle(),
@@ -408,6 +457,96 @@ call(Place, Where, Job, #{timeout := Timeout} = Opts) ->
             end;
         {error, _} = Error ->
             Error
+    end.
+
+%%% The worker path (docs/worker-protocol.md)
+
+%% A job on a worker. It is written out here, in the caller, so that the
+%% worker's owner only passes bytes along; the reply comes to an alias of the
+%% caller, so that nothing of a job given up can reach its mailbox later.
+call_worker(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+    case submit_worker(Place, Job, Opts) of
+        {ok, Alias, JobRes} ->
+            case resolve_timeout(Timeout) of
+                {ok, T} ->
+                    await_first(Alias, {JobRes, Where}, T);
+                {error, _} = Error ->
+                    abandon(Alias, JobRes),
+                    Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+submit_worker(Place, Job, Opts) ->
+    case write_job(Job) of
+        {ok, Etf, Affinity} ->
+            Alias = alias(),
+            JobId = erlang:unique_integer([positive]),
+            Return = worker_return(Opts),
+            case worker_target(Place, Affinity) of
+                {ok, Owner, Parent, Gen} ->
+                    ok = py_worker:submit(Owner, Alias, JobId, Parent, Return, Gen, Etf),
+                    {ok, Alias, {py_wjob, Owner, JobId, erlang:monotonic_time(millisecond)}};
+                {remote, Importer, On} ->
+                    ok = py_import:submit(Importer, Alias, JobId, Return, Etf, On),
+                    {ok, Alias, {py_wjob, Importer, JobId, erlang:monotonic_time(millisecond)}};
+                {error, _} = Error ->
+                    _ = unalias(Alias),
+                    Error
+            end;
+        {error, _} = Error ->
+            Error
+    end.
+
+%% `{self(), Job}' in the external format, with its handles and markers
+%% written as the protocol says; big jobs are written on a dirty scheduler.
+write_job(Job) ->
+    Term = {self(), Job},
+    Marker = py_worker:marker(),
+    case py_nif:worker_write(Term, Marker) of
+        too_large -> py_nif:worker_write_large(Term, Marker);
+        Written -> Written
+    end.
+
+%% The worker a job goes to: the one its proxy handles belong to, else the
+%% one waiting for this process's callback (the job runs nested there), else
+%% the place asked for.
+worker_target({py_wjob, Owner, JobId, _}, {Owner, Gen}) -> {ok, Owner, JobId, Gen};
+worker_target(_Place, {Owner, Gen}) -> {ok, Owner, 0, Gen};
+worker_target({py_wjob, Owner, JobId, _}, none) -> {ok, Owner, JobId, none};
+worker_target({py_worker_owner, Owner}, none) -> {ok, Owner, 0, none};
+worker_target({py_remote, Node, On}, none) ->
+    case py_import:for(Node) of
+        {ok, Importer} -> {remote, Importer, On};
+        {error, _} = Error -> Error
+    end;
+worker_target({py_workers, _, _, _, _, _} = Pool, none) ->
+    case py_worker_pool:pick(Pool) of
+        {ok, Owner} -> {ok, Owner, 0, none};
+        {error, _} = Error -> Error
+    end.
+
+worker_return(#{return := handle}) -> 2;
+worker_return(#{none := nil}) -> 1;
+worker_return(_) -> 0.
+
+%% The worker whose proxy handle the job works on (or takes as its first
+%% argument), or `false': such a job goes there, whatever place was asked.
+proxy_of(Job) ->
+    case py_job:object(Job) of
+        Obj when is_reference(Obj) -> proxy_owner(Obj);
+        _ ->
+            case py_job:args(Job) of
+                [First | _] when is_reference(First) -> proxy_owner(First);
+                _ -> false
+            end
+    end.
+
+proxy_owner(Ref) ->
+    case py_nif:proxy_info(Ref) of
+        {Owner, _Gen, _Id} -> Owner;
+        false -> false
     end.
 
 %% @doc Whether no process waits to run on any normal scheduler: then a caller
@@ -469,7 +608,25 @@ env_timeout() ->
 await_first(Ref, Job, Timeout) ->
     await(Ref, Job, {submitted, Timeout}, Timeout).
 
-start(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+start(Place, Where, Job, Opts) when is_tuple(Place) ->
+    start_worker(Place, Where, Job, Opts);
+start(Place, Where, Job, Opts) ->
+    case proxy_of(Job) of
+        false -> start_context(Place, Where, Job, Opts);
+        Owner -> start_worker({py_worker_owner, Owner}, Where, Job, Opts)
+    end.
+
+start_worker(Place, Where, Job, #{timeout := Timeout} = Opts) ->
+    Deadline = deadline(Timeout),
+    case submit_worker(Place, Job, Opts) of
+        {ok, Alias, JobRes} ->
+            {ok, #py_request{ref = Alias, job = {JobRes, Where}, deadline = Deadline,
+                             owner = self()}};
+        {error, _} = Error ->
+            Error
+    end.
+
+start_context(Place, Where, Job, #{timeout := Timeout} = Opts) ->
     Return = nif_return(Opts),
     Deadline = deadline(Timeout),
     Ref = make_ref(),
@@ -489,10 +646,20 @@ await(Ref, Job, Deadline) ->
 
 await(Ref, {JobRes, _} = Job, Deadline, After) ->
     receive
+        {Ref, {worker_result, HasHandles, Etf, Owner, Gen}} ->
+            _ = unalias(Ref),
+            Result = py_worker:decode(Etf, HasHandles, Owner, Gen),
+            written(Ref, Deadline, JobRes),
+            Result;
+        {Ref, {worker_callback, Etf, Owner, Gen}} ->
+            Fixed = fix_deadline(Deadline, JobRes),
+            callback(Job, py_worker:decode(Etf, true, Owner, Gen)),
+            await(Ref, Job, Fixed);
         {Ref, {ok, _} = Ok} ->
             written(Ref, Deadline, JobRes),
             Ok;
         {Ref, {error, _} = Error} ->
+            done(Ref, JobRes),
             written(Ref, Deadline, JobRes),
             Error;
         {Ref, {callback, Call}} ->
@@ -508,7 +675,17 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
             {error, timeout}
     end.
 
+%% A worker job's alias goes with its final message.
+done(Ref, {py_wjob, _, _, _}) -> _ = unalias(Ref), ok;
+done(_Ref, _JobRes) -> ok.
+
 %% The caller gives up on a job: nothing of it may be left in the mailbox.
+abandon(Ref, {py_wjob, Owner, JobId, _} = JobRes) ->
+    %% Nothing sent to the alias arrives once it is gone; what arrived is flushed.
+    _ = unalias(Ref),
+    py_worker:cancel(Owner, JobId, silent),
+    flush(Ref, JobRes),
+    stop_writer(Ref);
 abandon(Ref, JobRes) ->
     case py_nif:cancel(JobRes) of
         ok -> flush(Ref, JobRes);
@@ -537,6 +714,9 @@ flush(Ref, JobRes) ->
         {Ref, {callback, _}} ->
             refuse_callback(JobRes),
             flush(Ref, JobRes);
+        {Ref, {worker_callback, _, _, _}} ->
+            refuse_callback(JobRes),
+            flush(Ref, JobRes);
         {Ref, {output, _Stream, Data}} ->
             output(Ref, JobRes, Data),
             flush(Ref, JobRes);
@@ -549,7 +729,7 @@ flush(Ref, JobRes) ->
 %% A callback that arrives after the deadline is answered with an error, so a
 %% Python thread waiting for it is never left hanging.
 refuse_callback(JobRes) ->
-    ok = py_nif:callback_reply(JobRes, {error, {exit, timeout, []}}).
+    ok = callback_reply(JobRes, {error, {exit, timeout, []}}).
 
 callback({JobRes, _Where} = Job, Call) ->
     Previous = put(?CALLBACK_KEY, Job),
@@ -564,7 +744,10 @@ callback({JobRes, _Where} = Job, Call) ->
                 restore(?CALLBACK_KEY, Previous),
                 restore(?DEFAULTS_KEY, Defaults)
             end,
-    ok = py_nif:callback_reply(JobRes, Reply).
+    ok = callback_reply(JobRes, Reply).
+
+callback_reply({py_wjob, Owner, JobId, _}, Reply) -> py_worker:callback_reply(Owner, JobId, Reply);
+callback_reply(JobRes, Reply) -> py_nif:callback_reply(JobRes, Reply).
 
 restore(Key, undefined) -> _ = erase(Key), ok;
 restore(Key, Value) -> _ = put(Key, Value), ok.
@@ -607,13 +790,20 @@ writer_loop(MRef, JobRes) ->
     receive
         {write, Data} ->
             put_chars(Data),
-            lists:foreach(fun({_, More}) -> put_chars(More) end, py_nif:output_ack(JobRes)),
+            lists:foreach(fun({_, More}) -> put_chars(More) end, output_ack(JobRes)),
             writer_loop(MRef, JobRes);
         {done, From, Ref} ->
             From ! {Ref, written};
         {'DOWN', MRef, process, _, _} ->
             ok
     end.
+
+output_ack({py_wjob, Owner, JobId, _}) ->
+    %% The worker keeps what was written meanwhile and sends it on this ack.
+    ok = py_worker:output_ack(Owner, JobId),
+    [];
+output_ack(JobRes) ->
+    py_nif:output_ack(JobRes).
 
 %% The call has its result: its output is written first (so it shows before
 %% what the caller prints next), within the call's deadline.
@@ -653,9 +843,12 @@ put_chars(Data) ->
     end.
 
 fix_deadline({submitted, Timeout}, JobRes) ->
-    deadline(erlang:monotonic_time(millisecond) - py_nif:elapsed(JobRes), Timeout);
+    deadline(erlang:monotonic_time(millisecond) - elapsed(JobRes), Timeout);
 fix_deadline(Deadline, _JobRes) ->
     Deadline.
+
+elapsed({py_wjob, _, _, Submitted}) -> erlang:monotonic_time(millisecond) - Submitted;
+elapsed(JobRes) -> py_nif:elapsed(JobRes).
 
 deadline(infinity) -> infinity;
 deadline(Timeout) -> deadline(erlang:monotonic_time(millisecond), Timeout).

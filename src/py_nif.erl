@@ -5,15 +5,17 @@
 %% raise `nif_not_loaded'.
 -module(py_nif).
 
--export([loaded_settings/0]).
+-export([loaded_settings/0, priv_dir/0, python_pkg/0]).
 -export([versions/0, set_server/1, handle_count/0,
          context_new/1, context_stop/1, context_info/1,
          pool_new/2, pool_set/3, pool_info/1,
          submit/4, call/4, submit_large/4, call_dirty/3, cancel/1, elapsed/1, callback_reply/2,
          output_ack/1, server_output_ack/0,
-         bytes/1, buffer/1, is_handle/1]).
+         bytes/1, buffer/1, is_handle/1,
+         proxy_new/3, proxy_info/1, worker_write/2, worker_write_large/2,
+         kill_os_process/1]).
 
--export_type([handle/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
+-export_type([handle/0, proxy/0, written/0, marker/0, ctx/0, pool/0, job_res/0, place/0, job/0,
               return/0, kwargs/0, strategy/0, callback_result/0, chunks/0]).
 
 -on_load(init/0).
@@ -21,6 +23,12 @@
 %% NIF resources are (magic) references on OTP 25.
 -type handle() :: reference().
 -type marker() :: reference().
+%% A handle to an object of a worker (docs/worker-protocol.md).
+-type proxy() :: reference().
+%% A job written for a worker: its bytes, and the worker its proxies belong to.
+-type written() :: {ok, binary(), none | {pid(), non_neg_integer()}}
+                 | too_large
+                 | {error, {wrong_place, handle()}}.
 -type ctx() :: reference().
 -type pool() :: reference().
 -type job_res() :: reference().
@@ -67,6 +75,11 @@ init() ->
 loaded_settings() ->
     persistent_term:get({?MODULE, settings}, undefined).
 
+%% @doc Where the `erlang' Python package is: in `priv/python' once built.
+-spec python_pkg() -> file:filename().
+python_pkg() ->
+    python_pkg(priv_dir()).
+
 python_pkg(PrivDir) ->
     Installed = filename:join(PrivDir, "python"),
     case filelib:is_dir(Installed) of
@@ -74,6 +87,8 @@ python_pkg(PrivDir) ->
         false -> filename:join(app_dir(), "python")
     end.
 
+%% @doc The `priv' directory of `py' (also when run from a source tree).
+-spec priv_dir() -> file:filename().
 priv_dir() ->
     case code:priv_dir(py) of
         {error, bad_name} -> filename:join(app_dir(), "priv");
@@ -207,3 +222,28 @@ buffer(_Bin) -> erlang:nif_error(nif_not_loaded).
 %% @doc True when the term is a handle to a Python object.
 -spec is_handle(term()) -> boolean().
 is_handle(_Term) -> erlang:nif_error(nif_not_loaded).
+
+%%% Workers (docs/worker-protocol.md)
+
+%% @doc A proxy handle for object `Id' of the worker that `Owner' runs in
+%% generation `Gen'. When it is collected, `Owner' gets `{py_release, Gen, Id}'.
+-spec proxy_new(pid(), non_neg_integer(), non_neg_integer()) -> proxy().
+proxy_new(_Owner, _Gen, _Id) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc `{Owner, Gen, Id}' of a proxy handle, or `false' for any other term.
+-spec proxy_info(term()) -> {pid(), non_neg_integer(), non_neg_integer()} | false.
+proxy_info(_Term) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc `Term' in the external term format, its proxies and markers written as
+%% `{Marker, Kind, Payload}' tuples; `too_large' when it is too big for a normal
+%% scheduler (then worker_write_large/2).
+-spec worker_write(term(), reference()) -> written().
+worker_write(_Term, _Marker) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc worker_write/2 on a dirty scheduler, for any size.
+-spec worker_write_large(term(), reference()) -> written().
+worker_write_large(_Term, _Marker) -> erlang:nif_error(nif_not_loaded).
+
+%% @doc Sends `SIGKILL' to a worker's OS process; `true' if it was sent.
+-spec kill_os_process(integer()) -> boolean().
+kill_os_process(_OsPid) -> erlang:nif_error(nif_not_loaded).

@@ -1,4 +1,6 @@
-%% @doc The top supervisor of `py': `py_server' and one `py_pool' supervisor per pool.
+%% @doc The top supervisor of `py': `py_server', the cluster's processes (the
+%% `pg' scope `py_pg', `py_export', `py_import_sup') and one supervisor per pool
+%% (`py_pool' for contexts, `py_worker_pool' for workers).
 -module(py_sup).
 -behaviour(supervisor).
 
@@ -35,6 +37,7 @@ stop_pool(Name) ->
     case supervisor:terminate_child(?MODULE, Id) of
         ok ->
             _ = supervisor:delete_child(?MODULE, Id),
+            ok = py_worker_pool:unpublish(Name),
             py_pool:unpublish(Name);
         {error, not_found} = Error ->
             Error
@@ -44,18 +47,39 @@ stop_pool(Name) ->
 -spec init(py_pool:opts()) ->
           {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init(DefaultPool) ->
+    ok = py_worker:init_marker(),
     Server = #{id => py_server,
                start => {py_server, start_link, []},
                restart => permanent,
                shutdown => 5000,
                type => worker},
+    Cluster = [#{id => py_pg,
+                 start => {pg, start_link, [py_pg]},
+                 restart => permanent,
+                 shutdown => 5000,
+                 type => worker},
+               #{id => py_export,
+                 start => {py_export, start_link, []},
+                 restart => permanent,
+                 shutdown => 5000,
+                 type => worker},
+               #{id => py_import_sup,
+                 start => {py_import_sup, start_link, []},
+                 restart => permanent,
+                 shutdown => infinity,
+                 type => supervisor}],
     %% py_server first: it must be the NIF's server before any context runs Python.
+    %% The cluster's processes before any pool: pools join their pg group.
     {ok, {#{strategy => one_for_one, intensity => 10, period => 60},
-          [Server, pool_spec(default, DefaultPool)]}}.
+          [Server | Cluster] ++ [pool_spec(default, DefaultPool)]}}.
 
 pool_spec(Name, PoolOpts) ->
+    Module = case PoolOpts of
+                 #{kind := worker} -> py_worker_pool;
+                 _ -> py_pool
+             end,
     #{id => {py_pool, Name},
-      start => {py_pool, start_link, [Name, PoolOpts]},
+      start => {Module, start_link, [Name, PoolOpts]},
       restart => permanent,
       shutdown => infinity,
       type => supervisor}.

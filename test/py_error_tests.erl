@@ -12,7 +12,10 @@ reasons() ->
      {python_init_failed, <<"no">>}, {panic, <<"bug">>}, not_started, {bad_option, colour},
      {no_pool, nope}, {no_context, {default, 9}}, {bad_target, {1, 2}},
      {bad_job, x}, {not_a_handle, 1}, not_owner, {erpc, noconnection},
-     {remote, error, badarg}, {remote_handle, 'a@b'}].
+     {remote, error, badarg}, {remote_handle, 'a@b'},
+     {worker_down, {signal, 11}}, {worker_down, {exit, 1}}, {worker_down, max_memory},
+     {worker_down, killed_after_timeout}, {worker_down, stopped}, {wrong_place, make_ref()},
+     {no_handle, 7}].
 
 every_reason_is_one_test() ->
     [?assert(py_error:is_reason(R)) || R <- reasons()].
@@ -23,11 +26,14 @@ other_terms_are_not_test() ->
               {remote, other, x}, {busy, 1}, {panic, "list"},
               {bad_array, colour, <<"x">>}, {bad_array, shape, "list"},
               %% Misused arguments are the caller's bug, not a py error.
-              {bad_name, 1}, {bad_binding, 1}, {bad_bindings, x}, {bad_code, x}]].
+              {bad_name, 1}, {bad_binding, 1}, {bad_bindings, x}, {bad_code, x},
+              {no_handle, x}]].
 
 every_reason_has_text_test() ->
     [?assert(is_binary(py_error:format(R)) andalso byte_size(py_error:format(R)) > 0)
      || R <- reasons()],
     ?assertEqual(<<"builtins.ValueError: bad\n\nPython traceback:\nValueError: bad">>,
                  py_error:format(hd(reasons()))),
-    ?assertEqual(<<"timeout: the deadline passed">>, py_error:format(timeout)).
+    ?assertEqual(<<"timeout: the deadline passed">>, py_error:format(timeout)),
+    ?assertEqual(<<"the worker running the call died of signal 11 (SIGSEGV: a segmentation fault)">>,
+                 py_error:format({worker_down, {signal, 11}})).

@@ -20,4 +20,6 @@ rustler::atoms! {
     args, kwargs,
     bad_kwargs, key_collision, gil_stuck_ms, running_ms, gil, stuck_ms, kind, context,
     restarts, handles,
+    // workers
+    py_release, bytes, buffer, wrong_place, none,
 }

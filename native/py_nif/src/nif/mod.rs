@@ -5,6 +5,7 @@ mod load;
 mod pools;
 mod process;
 mod values;
+mod worker;
 
 pub use load::load;
 

@@ -1,0 +1,504 @@
+%% @doc The owner of one worker: a Python interpreter in an OS process of its own
+%% (`priv/py_worker'), driven over a port (docs/worker-protocol.md).
+%%
+%% Callers send jobs here; this process writes them to the port and hands what
+%% the worker answers (results, callbacks, output) to the caller that waits.
+%% When the worker dies (a segfault, `os._exit', a memory cap, or a kill after
+%% a timeout), every caller with a job on it gets `{error, {worker_down,
+%% Reason}}' and a new worker takes its place in the same process: callers and
+%% the pool keep this pid. Objects of the old worker are gone; their proxy
+%% handles answer `{error, {worker_down, Reason}}'.
+-module(py_worker).
+-behaviour(gen_server).
+
+-export([start_link/3, marker/0, init_marker/0, submit/7, cancel/3, callback_reply/3,
+         output_ack/2, decode/4, info/1, executable/0, spawn_worker/1, stop_port/2]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-export_type([opts/0, down_reason/0]).
+
+%% What a worker is started with: the pool's options that reach the process.
+-type opts() :: #{python := binary() | undefined,
+                  venv := binary() | undefined,
+                  path := [binary()],
+                  env := [{binary(), binary()}],
+                  max_memory := pos_integer() | undefined,
+                  kill_after := non_neg_integer()}.
+-type down_reason() :: {signal, pos_integer()} | {exit, non_neg_integer()} | max_memory
+                     | killed_after_timeout | {start_failed, binary()} | stopped.
+
+-record(job, {caller :: pid(),
+              reply_to :: reference(),
+              %% The caller is watched: a job whose caller died is cancelled, so the
+              %% worker does not work on for nobody.
+              monitor :: reference(),
+              memory = false :: boolean()}).
+
+-record(state, {pool :: atom(),
+                index :: pos_integer(),
+                opts :: opts(),
+                port :: port() | undefined,
+                os_pid = 0 :: non_neg_integer(),
+                gen = 0 :: non_neg_integer(),
+                jobs = #{} :: #{pos_integer() => #job{}},
+                callers = #{} :: #{reference() => pos_integer()},
+                %% Jobs given up by their callers: killed after kill_after if they
+                %% have not stopped by then.
+                cancelled = #{} :: #{pos_integer() => reference()},
+                %% Why each earlier generation ended (the last few), for their proxies.
+                down = [] :: [{non_neg_integer(), down_reason()}],
+                %% Set when the worker is killed on purpose, so its exit is not taken
+                %% for a crash of its own.
+                killing = undefined :: down_reason() | undefined,
+                restarts = 0 :: non_neg_integer(),
+                handles = 0 :: non_neg_integer(),
+                load :: atomics:atomics_ref()}).
+
+%% How long a worker has to start Python and answer `ready'.
+-define(START_TIMEOUT, 30000).
+%% How many ended generations are remembered for their proxies' reasons.
+-define(DOWN_KEPT, 8).
+
+%%% Callers' side
+
+%% @doc Starts the owner of slot `Index' of pool `Pool', and its worker. `Load'
+%% is the pool's atomics array of jobs in flight per slot (for `least_busy').
+-spec start_link(atom(), pos_integer(), {opts(), atomics:atomics_ref()}) ->
+          {ok, pid()} | {error, term()}.
+start_link(Pool, Index, {Opts, Load}) ->
+    gen_server:start_link(?MODULE, {Pool, Index, Opts, Load}, []).
+
+%% @doc The reference that marks handles and markers in the external format
+%% (docs/worker-protocol.md, "Markers"): one per VM, never given to user code.
+-spec marker() -> reference().
+marker() ->
+    persistent_term:get({?MODULE, marker}).
+
+%% @doc Makes the marker once per VM (when `py' starts): workers started later
+%% by any pool use the same one.
+-spec init_marker() -> ok.
+init_marker() ->
+    case persistent_term:get({?MODULE, marker}, undefined) of
+        undefined -> persistent_term:put({?MODULE, marker}, make_ref());
+        _ -> ok
+    end.
+
+%% @doc Sends a job, written by `py_nif:worker_write/2', to the worker of
+%% `Owner'. Whatever comes of it is sent to `ReplyTo' (an alias of the caller)
+%% as `{ReplyTo, Message}'. `Gen' is the generation the job's proxies belong
+%% to, or `none'; `Parent' the job whose callback the caller is running, or 0.
+-spec submit(pid(), reference(), pos_integer(), non_neg_integer(), 0 | 1 | 2,
+             none | non_neg_integer(), binary()) -> ok.
+submit(Owner, ReplyTo, JobId, Parent, Return, Gen, Etf) ->
+    Owner ! {py_job, self(), ReplyTo, JobId, Parent, Return, Gen, Etf},
+    ok.
+
+%% @doc Gives up a job: the worker is interrupted, and killed if the job has
+%% not stopped after the pool's `kill_after'. With `notify', the caller gets
+%% `{error, cancelled}' unless the result has gone to it already (py:cancel/1);
+%% `silent' is for a caller that gave up and dropped its alias.
+-spec cancel(pid(), pos_integer(), notify | silent) -> ok.
+cancel(Owner, JobId, Mode) ->
+    Owner ! {py_cancel, JobId, Mode},
+    ok.
+
+%% @doc The caller's answer to a callback of job `JobId'.
+-spec callback_reply(pid(), pos_integer(), py_nif:callback_result()) -> ok.
+callback_reply(Owner, JobId, Reply) ->
+    Etf = case write(Reply) of
+              {ok, Bin, _} -> Bin;
+              {error, Reason} -> term_to_binary({error, {error, Reason, []}})
+          end,
+    Owner ! {py_callback_reply, JobId, Etf},
+    ok.
+
+%% @doc The caller has written one output message of job `JobId'.
+-spec output_ack(pid(), pos_integer()) -> ok.
+output_ack(Owner, JobId) ->
+    Owner ! {py_output_ack, JobId},
+    ok.
+
+%% @doc A term from a worker: its handle markers become proxy handles of
+%% `Owner''s generation `Gen' when `HasHandles' (the worker says whether there
+%% are any, so that plain data is not walked).
+-spec decode(binary(), boolean(), pid(), non_neg_integer()) -> term().
+decode(Etf, false, _Owner, _Gen) ->
+    binary_to_term(Etf);
+decode(Etf, true, Owner, Gen) ->
+    proxies(binary_to_term(Etf), marker(), Owner, Gen).
+
+proxies({M, handle, Id}, M, Owner, Gen) when is_integer(Id) ->
+    py_nif:proxy_new(Owner, Gen, Id);
+proxies([H | T], M, Owner, Gen) ->
+    [proxies(H, M, Owner, Gen) | proxies_tail(T, M, Owner, Gen)];
+proxies(T, M, Owner, Gen) when is_tuple(T) ->
+    list_to_tuple([proxies(E, M, Owner, Gen) || E <- tuple_to_list(T)]);
+proxies(Map, M, Owner, Gen) when is_map(Map) ->
+    maps:from_list([{proxies(K, M, Owner, Gen), proxies(V, M, Owner, Gen)}
+                    || {K, V} <- maps:to_list(Map)]);
+proxies(Other, _M, _Owner, _Gen) ->
+    Other.
+
+proxies_tail([H | T], M, Owner, Gen) -> [proxies(H, M, Owner, Gen) | proxies_tail(T, M, Owner, Gen)];
+proxies_tail(Tail, M, Owner, Gen) -> proxies(Tail, M, Owner, Gen).
+
+%% A term written for a worker, on a dirty scheduler when it is big.
+write(Term) ->
+    case py_nif:worker_write(Term, marker()) of
+        too_large -> py_nif:worker_write_large(Term, marker());
+        Written -> Written
+    end.
+
+%% @doc The state of one worker, for `py:pool_info/1'.
+-spec info(pid()) -> #{os_pid := non_neg_integer(), busy := boolean(), queued := non_neg_integer(),
+                       restarts := non_neg_integer(), handles := non_neg_integer(),
+                       generation := non_neg_integer()}.
+info(Owner) ->
+    gen_server:call(Owner, info).
+
+%% @doc The worker program: `priv/py_worker'.
+-spec executable() -> file:filename().
+executable() ->
+    filename:join(py_nif:priv_dir(), "py_worker").
+
+%%% The owner
+
+%% @private
+-spec init({atom(), pos_integer(), opts(), atomics:atomics_ref()}) ->
+          {ok, #state{}} | {stop, term()}.
+init({Pool, Index, Opts, Load}) ->
+    %% terminate/2 must run on shutdown so that the worker is stopped at once.
+    process_flag(trap_exit, true),
+    State = #state{pool = Pool, index = Index, opts = Opts, load = Load},
+    case start_worker(State) of
+        {ok, Started} ->
+            ok = py_worker_pool:publish_owner(Pool, Index, self()),
+            {ok, Started};
+        {error, Reason} -> {stop, {worker_start_failed, Reason}}
+    end.
+
+%% @private
+-spec handle_call(term(), gen_server:from(), #state{}) -> {reply, term(), #state{}}.
+handle_call(info, _From, #state{jobs = Jobs, os_pid = OsPid, restarts = R, handles = H,
+                                gen = Gen} = State) ->
+    N = map_size(Jobs),
+    {reply, #{os_pid => OsPid, busy => N > 0, queued => max(0, N - 1), restarts => R,
+              handles => H, generation => Gen}, State};
+handle_call(kill, _From, State) ->
+    %% For tests and operators: the worker is killed as a crash would kill it.
+    {reply, ok, kill_worker(State, {signal, 9})};
+handle_call(_Request, _From, State) ->
+    {reply, {error, unknown_call}, State}.
+
+%% @private
+-spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
+handle_cast(_Msg, State) ->
+    {noreply, State}.
+
+%% @private
+-spec handle_info(term(), #state{}) -> {noreply, #state{}} | {stop, term(), #state{}}.
+handle_info({Port, {data, Packet}}, #state{port = Port} = State) ->
+    {noreply, packet(Packet, State)};
+handle_info({py_job, Caller, ReplyTo, JobId, Parent, Return, Gen, Etf}, State) ->
+    {noreply, job(Caller, ReplyTo, JobId, Parent, Return, Gen, Etf, State)};
+handle_info({py_cancel, JobId, Mode}, State) ->
+    {noreply, cancel_job(JobId, Mode, State)};
+handle_info({py_callback_reply, JobId, Etf}, #state{port = Port} = State) ->
+    _ = command(Port, [<<2, JobId:64>>, Etf]),
+    {noreply, State};
+handle_info({py_output_ack, JobId}, #state{port = Port} = State) ->
+    _ = command(Port, <<5, JobId:64>>),
+    {noreply, State};
+handle_info({py_release, Gen, Id}, #state{gen = Gen, port = Port} = State) ->
+    _ = command(Port, <<4, 1:32, Id:64>>),
+    {noreply, State};
+handle_info({py_release, _OldGen, _Id}, State) ->
+    %% Its worker is gone, and the object with it.
+    {noreply, State};
+handle_info({kill_after, JobId, Gen}, #state{gen = Gen, cancelled = Cancelled} = State) ->
+    case Cancelled of
+        #{JobId := _} -> {noreply, kill_worker(State, killed_after_timeout)};
+        _ -> {noreply, State}
+    end;
+handle_info({kill_after, _JobId, _OldGen}, State) ->
+    {noreply, State};
+handle_info({'DOWN', MRef, process, _, _}, #state{callers = Callers} = State) ->
+    case Callers of
+        #{MRef := JobId} -> {noreply, cancel_job(JobId, silent, State)};
+        _ -> {noreply, State}
+    end;
+handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
+    worker_down(exit_reason(Status, State), State);
+handle_info({'EXIT', Port, Reason}, #state{port = Port} = State) ->
+    %% The port closed without an exit status (it failed): the worker is gone.
+    worker_down({exit_port, Reason}, State);
+handle_info({'EXIT', _OldPort, _}, State) ->
+    {noreply, State};
+handle_info(_Other, State) ->
+    {noreply, State}.
+
+%% @private
+-spec terminate(term(), #state{}) -> ok.
+terminate(_Reason, #state{port = Port, os_pid = OsPid, jobs = Jobs}) ->
+    maps:foreach(fun(_, #job{reply_to = To}) -> To ! {To, {error, {worker_down, stopped}}} end,
+                 Jobs),
+    stop_port(Port, OsPid),
+    ok.
+
+%%% Jobs
+
+job(Caller, ReplyTo, JobId, Parent, Return, Gen, Etf,
+    #state{gen = Current, port = Port, jobs = Jobs, load = Load, index = I} = State)
+  when Gen =:= none; Gen =:= Current ->
+    case command(Port, [<<1, JobId:64, Parent:64, Return>>, Etf]) of
+        ok ->
+            atomics:add(Load, I, 1),
+            MRef = erlang:monitor(process, Caller),
+            State#state{jobs = Jobs#{JobId => #job{caller = Caller, reply_to = ReplyTo,
+                                                   monitor = MRef}},
+                        callers = (State#state.callers)#{MRef => JobId}};
+        error ->
+            ReplyTo ! {ReplyTo, {error, {worker_down, starting}}},
+            State
+    end;
+job(_Caller, ReplyTo, _JobId, _Parent, _Return, Gen, _Etf, #state{down = Down} = State) ->
+    Reason = proplists:get_value(Gen, Down, gone),
+    ReplyTo ! {ReplyTo, {error, {worker_down, Reason}}},
+    State.
+
+cancel_job(JobId, Mode, #state{jobs = Jobs, port = Port, opts = #{kill_after := Grace},
+                               gen = Gen, load = Load, index = I} = State) ->
+    case maps:take(JobId, Jobs) of
+        {#job{reply_to = To, monitor = MRef}, Rest} ->
+            _ = Mode =:= notify andalso (To ! {To, {error, cancelled}}),
+            erlang:demonitor(MRef, [flush]),
+            atomics:sub(Load, I, 1),
+            _ = command(Port, <<3, JobId:64>>),
+            TRef = erlang:send_after(Grace, self(), {kill_after, JobId, Gen}),
+            State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers),
+                        cancelled = (State#state.cancelled)#{JobId => TRef}};
+        error ->
+            State
+    end.
+
+%% What the worker says (docs/worker-protocol.md, "Worker -> VM").
+packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
+    case maps:take(JobId, Jobs) of
+        {#job{reply_to = To, monitor = MRef}, Rest} ->
+            atomics:sub(State#state.load, State#state.index, 1),
+            To ! {To, {worker_result, Flags band 1 =:= 1, Etf, self(), Gen}},
+            erlang:demonitor(MRef, [flush]),
+            State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
+        error ->
+            %% A job its caller gave up on has stopped: it is not killed.
+            case maps:take(JobId, State#state.cancelled) of
+                {TRef, Cancelled} ->
+                    _ = erlang:cancel_timer(TRef),
+                    State#state{cancelled = Cancelled};
+                error ->
+                    State
+            end
+    end;
+packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
+    _ = case Jobs of
+        #{JobId := #job{reply_to = To}} ->
+            To ! {To, {worker_callback, Etf, self(), Gen}};
+        _ ->
+            %% The caller is gone: the worker must not wait for it.
+            Reply = term_to_binary({error, {exit, timeout, []}}),
+            _ = command(State#state.port, [<<2, JobId:64>>, Reply])
+    end,
+    State;
+packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs, port = Port} = State) ->
+    _ = case Jobs of
+        #{JobId := #job{reply_to = To}} ->
+            To ! {To, {output, stream(Stream), Data}};
+        _ ->
+            _ = command(Port, <<5, JobId:64>>)
+    end,
+    State;
+packet(<<4, Etf/binary>>, State) ->
+    log(Etf, State),
+    State;
+packet(<<5, Etf/binary>>, #state{gen = Gen} = State) ->
+    _ = case safe_decode(Etf, Gen) of
+        {ok, {Pid, Msg}} when is_pid(Pid) -> Pid ! Msg;
+        _ -> ok
+    end,
+    State;
+packet(<<6, Etf/binary>>, #state{gen = Gen} = State) ->
+    _ = case safe_decode(Etf, Gen) of
+        {ok, Call} -> _ = spawn(fun() -> cast(Call) end);
+        _ -> ok
+    end,
+    State;
+packet(<<7, JobId:64>>, #state{jobs = Jobs} = State) ->
+    case Jobs of
+        #{JobId := Job} -> State#state{jobs = Jobs#{JobId := Job#job{memory = true}}};
+        _ -> State
+    end;
+packet(<<8, Count:64>>, State) ->
+    State#state{handles = Count};
+packet(Other, #state{pool = Pool, index = I} = State) ->
+    logger:warning("py: worker ~p of pool ~p sent a packet it should not: ~P",
+                   [I, Pool, Other, 12], #{domain => [py]}),
+    State.
+
+stream(1) -> stdout;
+stream(_) -> stderr.
+
+safe_decode(Etf, Gen) ->
+    try
+        {ok, proxies(binary_to_term(Etf), marker(), self(), Gen)}
+    catch
+        error:badarg -> error
+    end.
+
+cast(Call) ->
+    try
+        _ = py_exec:apply_call(Call),
+        ok
+    catch
+        Class:Reason:Stack ->
+            logger:warning("py: erlang.cast from a worker failed: ~p:~p ~p",
+                           [Class, Reason, Stack], #{domain => [py]})
+    end.
+
+%% A `logging' record of the worker's Python, as the NIF logs those of contexts.
+log(Etf, #state{pool = Pool, index = I}) ->
+    case catch binary_to_term(Etf) of
+        {Level, Logger, Msg} when is_integer(Level) ->
+            logger:log(level(Level), "~ts: ~ts", [Logger, Msg],
+                       #{domain => [py, python], py_worker => {Pool, I}});
+        _ ->
+            ok
+    end.
+
+level(L) when L >= 50 -> critical;
+level(L) when L >= 40 -> error;
+level(L) when L >= 30 -> warning;
+level(L) when L >= 20 -> info;
+level(_) -> debug.
+
+%%% The worker process
+
+%% A new worker for the slot: the pool's spare if it has one ready (a Python
+%% start takes tens of milliseconds), else one started here.
+start_worker(#state{opts = Opts, gen = Gen, pool = Pool} = State) ->
+    Started = case py_worker_spare:take(Pool) of
+                  {ok, _Port, _OsPid} = Spare -> Spare;
+                  none -> spawn_worker(Opts)
+              end,
+    case Started of
+        {ok, Port, OsPid} -> {ok, State#state{port = Port, os_pid = OsPid, gen = Gen + 1}};
+        {error, _} = Error -> Error
+    end.
+
+%% @doc Starts a worker process and waits until its Python is ready; the port
+%% is linked to the calling process, which receives its messages.
+-spec spawn_worker(opts()) -> {ok, port(), pos_integer()} | {error, term()}.
+spawn_worker(Opts) ->
+    Env = [{binary_to_list(K), binary_to_list(V)} || {K, V} <- maps:get(env, Opts)],
+    try open_port({spawn_executable, executable()},
+                  [{packet, 4}, binary, nouse_stdio, exit_status, {env, Env}]) of
+        Port ->
+            case command(Port, [<<0>>, term_to_binary(hello(Opts))]) of
+                ok -> await_ready(Port);
+                error -> {error, worker_exited}
+            end
+    catch
+        error:Reason -> {error, {open_port, Reason}}
+    end.
+
+hello(Opts) ->
+    Settings = case py_nif:loaded_settings() of
+                   undefined -> #{};
+                   S -> S
+               end,
+    Base = maps:with([max_depth, max_terms], Settings),
+    Given = maps:filter(fun(_, V) -> V =/= undefined end,
+                        maps:with([python, venv, path, max_memory], Opts)),
+    maps:merge(Base, Given#{marker => marker(),
+                            python_pkg => unicode:characters_to_binary(py_nif:python_pkg())}).
+
+await_ready(Port) ->
+    receive
+        {Port, {data, <<0, Etf/binary>>}} ->
+            case catch binary_to_term(Etf) of
+                #{pid := OsPid} ->
+                    {ok, Port, OsPid};
+                {error, Msg} ->
+                    stop_port(Port, 0),
+                    {error, {python_init_failed, Msg}};
+                Other ->
+                    stop_port(Port, 0),
+                    {error, {bad_ready, Other}}
+            end;
+        {Port, {exit_status, Status}} ->
+            {error, {worker_exit, Status}}
+    after ?START_TIMEOUT ->
+            stop_port(Port, 0),
+            {error, start_timeout}
+    end.
+
+command(undefined, _Data) ->
+    error;
+command(Port, Data) ->
+    try port_command(Port, Data) of
+        true -> ok
+    catch
+        error:badarg -> error
+    end.
+
+%% Why the worker ended, from its exit status: 128 + N is signal N, as the
+%% port reports a death by signal. A job that met MemoryError under max_memory
+%% names the cap.
+exit_reason(_Status, #state{killing = Killing}) when Killing =/= undefined ->
+    Killing;
+exit_reason(Status, #state{jobs = Jobs, opts = #{max_memory := Max}})
+  when Max =/= undefined, Status =/= 0 ->
+    case [J || #job{memory = true} = J <- maps:values(Jobs)] of
+        [] -> signal_or_exit(Status);
+        _ -> max_memory
+    end;
+exit_reason(Status, _State) ->
+    signal_or_exit(Status).
+
+signal_or_exit(Status) when Status > 128 -> {signal, Status - 128};
+signal_or_exit(Status) -> {exit, Status}.
+
+kill_worker(#state{os_pid = OsPid} = State, Reason) when OsPid > 0 ->
+    _ = py_nif:kill_os_process(OsPid),
+    State#state{killing = Reason};
+kill_worker(State, _Reason) ->
+    State.
+
+%% Every caller with a job on the worker learns why it ended; a new worker
+%% takes its place under the same owner.
+worker_down(Reason, #state{jobs = Jobs, cancelled = Cancelled, gen = Gen, down = Down,
+                           restarts = R, pool = Pool, index = I, load = Load} = State) ->
+    maps:foreach(fun(_, #job{reply_to = To, monitor = MRef}) ->
+                         erlang:demonitor(MRef, [flush]),
+                         To ! {To, {error, {worker_down, Reason}}}
+                 end, Jobs),
+    maps:foreach(fun(_, TRef) -> erlang:cancel_timer(TRef) end, Cancelled),
+    atomics:put(Load, I, 0),
+    logger:warning("py: worker ~p of pool ~p went down (~0p); starting a new one",
+                   [I, Pool, Reason], #{domain => [py]}),
+    Next = State#state{port = undefined, os_pid = 0, jobs = #{}, callers = #{}, cancelled = #{},
+                       killing = undefined, handles = 0, restarts = R + 1,
+                       down = lists:sublist([{Gen, Reason} | Down], ?DOWN_KEPT)},
+    case start_worker(Next) of
+        {ok, Started} -> {noreply, Started};
+        {error, Why} -> {stop, {worker_start_failed, Why}, Next}
+    end.
+
+%% @doc Stops a worker: end of input makes it exit; one stuck in C does not
+%% read it, so it is killed as well.
+-spec stop_port(port() | undefined, non_neg_integer()) -> ok.
+stop_port(undefined, _OsPid) ->
+    ok;
+stop_port(Port, OsPid) ->
+    catch port_close(Port),
+    _ = OsPid > 0 andalso py_nif:kill_os_process(OsPid),
+    ok.
