@@ -6,7 +6,7 @@
 -include_lib("common_test/include/ct.hrl").
 
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
-         init_per_testcase/2, end_per_testcase/2]).
+         init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 -export([func_arities/1, const_arities/1, init_arities/1, method_arities/1,
          attr/1, pycall_arities/1, get_versions/1, datetime_example/1,
          names_atom_or_binary/1, job_name_pairs/1, names_follow_rebinding/1, kwargs_forms/1,
@@ -18,13 +18,15 @@
          error_wrong_arity/1, error_bad_option/1, error_bad_target/1]).
 
 -define(ONE, py_api_one).
+%% The pool of workers of the `worker' group.
+-define(WORKERS, py_api_workers).
 
 suite() ->
     [{timetrap, {minutes, 3}}].
 
 all() ->
     [{group, surface}, {group, builtins}, {group, operators}, {group, general},
-     {group, errors}].
+     {group, errors}, {group, worker}].
 
 groups() ->
     [{surface, [], [func_arities, const_arities, init_arities, method_arities, attr,
@@ -36,6 +38,22 @@ groups() ->
      {general, [], [call_arities, call_options, eval_arities, exec_arities, import,
                     value_and_to_binary, bytes_and_buffer, pools]},
      {errors, [], [error_missing_module, error_missing_attribute, error_wrong_arity,
+                   error_bad_option, error_bad_target]},
+     %% The same cases with every py call that names no place on a pool of one
+     %% worker (in_place/2: a case in this group wraps its body in it). One:
+     %% on a pool of two, the handles a process makes by separate calls land
+     %% in both workers, and a call that combines two of them is refused
+     %% (`wrong_place', docs/workers.md), which five of these cases do
+     %% (py_worker_SUITE covers pools of two). Left out: pools (it starts and
+     %% stops pools of contexts by name; nothing runs on the group's pool).
+     {worker, [], [func_arities, const_arities, init_arities, method_arities, attr,
+                   pycall_arities, get_versions, datetime_example,
+                   names_atom_or_binary, job_name_pairs, names_follow_rebinding, kwargs_forms,
+                   builtins, builtins_vs_python, dir_and_vars, isinstance,
+                   range_len_pylist, operators, operators_vs_python,
+                   call_arities, call_options, eval_arities, exec_arities, import,
+                   value_and_to_binary, bytes_and_buffer,
+                   error_missing_module, error_missing_attribute, error_wrong_arity,
                    error_bad_option, error_bad_target]}].
 
 init_per_suite(Config) ->
@@ -47,15 +65,27 @@ end_per_suite(_Config) ->
     _ = py:stop_pool(?ONE),
     ok.
 
+init_per_group(worker, Config) ->
+    py_test_util:start_worker_group(?WORKERS, #{size => 1}, Config);
+init_per_group(_Group, Config) ->
+    Config.
+
+end_per_group(_Group, Config) ->
+    py_test_util:stop_worker_group(Config).
+
 init_per_testcase(_Case, Config) ->
     Config.
 
 end_per_testcase(_Case, _Config) ->
     py_test_util:assert_mailbox_empty().
 
+%% A case body, with the group's place (if any) as the default of its calls.
+in_place(Config, Fun) ->
+    py_test_util:in_place(Config, Fun).
+
 %%% The LFE py surface
 
-func_arities(_Config) ->
+func_arities(Config) -> in_place(Config, fun() ->
     {ok, Cwd} = file:get_cwd(),
     CwdBin = unicode:characters_to_binary(Cwd),
     %% func/1
@@ -70,9 +100,10 @@ func_arities(_Config) ->
     %% func/4
     255 = py:func(builtins, int, [<<"ff">>], #{base => 16}),
     <<"[\n 1\n]">> = py:func(json, dumps, [[1]], [{indent, 1}]),
-    ok.
+    ok
+end).
 
-const_arities(_Config) ->
+const_arities(Config) -> in_place(Config, fun() ->
     Pi = math:pi(),
     Pi = py:const('math.pi'),
     Pi = py:const(math, pi),
@@ -84,14 +115,15 @@ const_arities(_Config) ->
     <<"1">> = py:const(errno, 'EPERM', str),
     1.0 = py:const(errno, 'EPERM', float),
     inf = py:const(math, inf),
-    ok.
+    ok
+end).
 
-init_arities(_Config) ->
+init_arities(Config) -> in_place(Config, fun() ->
     %% init/1
     #{} = py:init('collections.OrderedDict'),
     %% init/2, both forms
     D = py:init('datetime.date', [1923, 4, 2]),
-    true = py_nif:is_handle(D),
+    true = py_test_util:is_handle(D),
     <<"1923-04-02">> = py:method(D, isoformat),
     #{} = py:init(collections, 'Counter'),
     %% init/3, both forms
@@ -103,9 +135,10 @@ init_arities(_Config) ->
     TD2 = py:init(datetime, timedelta, [1], [{hours, 2}]),
     1 = py:attr(TD2, days),
     7200 = py:attr(TD2, seconds),
-    ok.
+    ok
+end).
 
-method_arities(_Config) ->
+method_arities(Config) -> in_place(Config, fun() ->
     D = py:init(datetime, date, [1923, 4, 2]),
     %% method/2
     <<"1923-04-02">> = py:method(D, isoformat),
@@ -118,25 +151,28 @@ method_arities(_Config) ->
     <<"HELLO">> = py:method(<<"hello">>, upper),
     [<<"a">>, <<"b">>] = py:method(<<"a,b">>, split, [<<",">>]),
     <<"a-b">> = py:method(<<"-">>, join, [[<<"a">>, <<"b">>]]),
-    ok.
+    ok
+end).
 
-attr(_Config) ->
+attr(Config) -> in_place(Config, fun() ->
     D = py:init(datetime, date, [1923, 4, 2]),
     1923 = py:attr(D, year),
     4 = py:attr(D, month),
     <<"posixpath">> = py:attr(py:import('os.path'), '__name__'),
     %% Attribute of a converted value.
     2.0 = py:attr(py:func(builtins, complex, [1, 2]), imag),
-    ok.
+    ok
+end).
 
-pycall_arities(_Config) ->
+pycall_arities(Config) -> in_place(Config, fun() ->
     Now = py:pycall(datetime, 'datetime.now'),
-    true = py_nif:is_handle(Now),
+    true = py_test_util:is_handle(Now),
     <<"a/b">> = py:pycall(os, 'path.join', [<<"a">>, <<"b">>]),
     <<"[\n 1\n]">> = py:pycall(json, dumps, [[1]], #{indent => 1}),
-    ok.
+    ok
+end).
 
-get_versions(_Config) ->
+get_versions(Config) -> in_place(Config, fun() ->
     Versions = py:get_versions(),
     [erlang, erts, nif, py, python] = lists:sort([K || {K, _} <- Versions]),
     true = lists:all(fun({_, V}) -> is_binary(V) end, Versions),
@@ -146,9 +182,10 @@ get_versions(_Config) ->
     OTP = proplists:get_value(erlang, Versions),
     {ok, Vsn} = application:get_key(py, vsn),
     Vsn = binary_to_list(proplists:get_value(py, Versions)),
-    ok.
+    ok
+end).
 
-datetime_example(_Config) ->
+datetime_example(Config) -> in_place(Config, fun() ->
     Now = py:func('datetime.datetime', now),
     true = is_reference(Now),
     Year = py:attr(Now, year),
@@ -168,9 +205,10 @@ datetime_example(_Config) ->
     %% Another way to the same result.
     Later2 = py:add(Now, py:init(datetime, timedelta, [], #{seconds => 90})),
     true = py:eq(Later, Later2),
-    ok.
+    ok
+end).
 
-names_atom_or_binary(_Config) ->
+names_atom_or_binary(Config) -> in_place(Config, fun() ->
     65536.0 = py:func(<<"math">>, <<"pow">>, [2, 16]),
     65536.0 = py:func(<<"math.pow">>, [2, 16]),
     65536.0 = py:func(math, <<"pow">>, [2, 16]),
@@ -179,11 +217,12 @@ names_atom_or_binary(_Config) ->
     D = py:init(<<"datetime">>, <<"date">>, [2000, 1, 1]),
     2000 = py:attr(D, <<"year">>),
     <<"2000">> = py:method(D, <<"strftime">>, [<<"%Y">>]),
-    ok.
+    ok
+end).
 
 %% Jobs name a function as one binary or as a {Owner, Attr} pair of names
 %% (what py:func/4 sends: no binary is built per call); both read the same.
-job_name_pairs(_Config) ->
+job_name_pairs(Config) -> in_place(Config, fun() ->
     {ok, 65536.0} = py_exec:run({call, {math, pow}, [2, 16], []}, #{}),
     {ok, 65536.0} = py_exec:run({call, {<<"math">>, <<"pow">>}, [2, 16], []}, #{}),
     {ok, true} = py_exec:run({call, {'os.path', isdir}, [<<"/">>], []}, #{}),
@@ -198,12 +237,13 @@ job_name_pairs(_Config) ->
     {error, {python, <<"builtins.AttributeError">>, _, _}} =
         py_exec:run({call, {math, no_such_function}, [], []}, #{}),
     {ok, 3} = py_exec:run({call, {operator, add}, [1, 2], []}, #{}),
-    ok.
+    ok
+end).
 
 %% Each context caches what a name resolves to, but looks the last attribute up
 %% on every call: rebinding or deleting a function in Python is seen at once,
 %% on every context of the pool.
-names_follow_rebinding(_Config) ->
+names_follow_rebinding(Config) -> in_place(Config, fun() ->
     ok = py:exec(<<"import sys, types\n"
                           "m = types.ModuleType('py_rebind_test')\n"
                           "m.f = lambda: 1\n"
@@ -217,19 +257,21 @@ names_follow_rebinding(_Config) ->
         lists:usort([py:call({py_rebind_test, f}, []) || _ <- lists:seq(1, 8)]),
     ok = py:exec(<<"import sys\nsys.modules['py_rebind_test'].f = lambda: 3\n">>),
     [3] = Calls(),
-    ok.
+    ok
+end).
 
-kwargs_forms(_Config) ->
+kwargs_forms(Config) -> in_place(Config, fun() ->
     255 = py:func(builtins, int, [<<"ff">>], [{base, 16}]),
     255 = py:func(builtins, int, [<<"ff">>], [{<<"base">>, 16}]),
     255 = py:func(builtins, int, [<<"ff">>], #{base => 16}),
     255 = py:func(builtins, int, [<<"ff">>], #{<<"base">> => 16}),
     <<"{\"a\": 1, \"b\": 2}">> = py:func(json, dumps, [#{b => 2, a => 1}], #{sort_keys => true}),
-    ok.
+    ok
+end).
 
 %%% Builtins
 
-builtins(_Config) ->
+builtins(Config) -> in_place(Config, fun() ->
     #{} = py:dict(),
     #{a := 1, <<"b">> := 2} = py:dict([{a, 1}, {<<"b">>, 2}]),
     #{a := 1} = py:dict(#{a => 1}),
@@ -285,10 +327,11 @@ builtins(_Config) ->
     Id = py:id(H),
     true = is_integer(Id),
     Id = py:id(H),
-    ok.
+    ok
+end).
 
 %% Each builtin against the value Python gives for the same expression.
-builtins_vs_python(_Config) ->
+builtins_vs_python(Config) -> in_place(Config, fun() ->
     Cases = [{dict, [[{a, 1}]], <<"dict(a)">>},
              {int, [<<"42">>], <<"int(a)">>},
              {int, [<<"777">>, 8], <<"int(a, b)">>},
@@ -315,9 +358,10 @@ builtins_vs_python(_Config) ->
              {hash, [{1, 2}], <<"hash(a)">>},
              {callable, [<<"x">>], <<"callable(a)">>}],
     [] = mismatches(Cases),
-    ok.
+    ok
+end).
 
-dir_and_vars(_Config) ->
+dir_and_vars(Config) -> in_place(Config, fun() ->
     Os = py:import(os),
     All = py:pdir(Os),
     true = length(All) > 28,
@@ -338,9 +382,10 @@ dir_and_vars(_Config) ->
     #{<<"a">> := 1} = py:vars(Small),
     #{<<"a">> := 1} = py:pvars(Small),
     [<<"a">>] = [N || N <- py:pdir(Small), binary:first(N) =/= $_],
-    ok.
+    ok
+end).
 
-isinstance(_Config) ->
+isinstance(Config) -> in_place(Config, fun() ->
     true = py:isinstance(1, int),
     false = py:isinstance(<<"x">>, int),
     true = py:isinstance(<<"x">>, str),
@@ -349,9 +394,10 @@ isinstance(_Config) ->
     true = py:isinstance(py:func('datetime.datetime', now), <<"datetime.date">>),
     true = py:isinstance(1, py:type(2)),
     false = py:isinstance(1.0, py:type(2)),
-    ok.
+    ok
+end).
 
-range_len_pylist(_Config) ->
+range_len_pylist(Config) -> in_place(Config, fun() ->
     R = py:range(7, 42),
     true = is_reference(R),
     35 = py:len(R),
@@ -364,11 +410,12 @@ range_len_pylist(_Config) ->
     true = py:contains(R, 41),
     false = py:contains(R, 42),
     41 = py:getitem(R, -1),
-    ok.
+    ok
+end).
 
 %%% Operators
 
-operators(_Config) ->
+operators(Config) -> in_place(Config, fun() ->
     12 = py:'and-'(60, 13),
     61 = py:'or-'(60, 13),
     49 = py:'xor'(60, 13),
@@ -414,10 +461,11 @@ operators(_Config) ->
     H = py:init(datetime, date, [2000, 1, 1]),
     true = py:is(H, H),
     false = py:is_not(H, H),
-    ok.
+    ok
+end).
 
 %% Each operator against Python's own operator syntax for the same values.
-operators_vs_python(_Config) ->
+operators_vs_python(Config) -> in_place(Config, fun() ->
     Big = 1 bsl 100,
     Cases = [{add, [Big, 7], <<"a + b">>},
              {sub, [-5, Big], <<"a - b">>},
@@ -448,11 +496,12 @@ operators_vs_python(_Config) ->
              {is, [undefined, false], <<"a is b">>},
              {is_not, [undefined, false], <<"a is not b">>}],
     [] = mismatches(Cases),
-    ok.
+    ok
+end).
 
 %%% The general call, eval, exec, import, values, pools
 
-call_arities(_Config) ->
+call_arities(Config) -> in_place(Config, fun() ->
     {ok, 65536.0} = py:call({math, pow}, [2, 16]),
     {ok, 65536.0} = py:call('math.pow', [2, 16]),
     {ok, 65536.0} = py:call(<<"math.pow">>, [2, 16]),
@@ -462,11 +511,12 @@ call_arities(_Config) ->
     D = py:init(datetime, date, [2000, 1, 2]),
     {ok, <<"2000-01-02">>} = py:call({D, isoformat}, []),
     {ok, <<"2000">>} = py:call({D, strftime}, [<<"%Y">>], [], #{timeout => 1000}),
-    ok.
+    ok
+end).
 
-call_options(_Config) ->
+call_options(Config) -> in_place(Config, fun() ->
     {ok, H} = py:call('builtins.list', [[1, 2]], [], #{return => handle}),
-    true = py_nif:is_handle(H),
+    true = py_test_util:is_handle(H),
     [1, 2] = py:value(H),
     {ok, [1, 2]} = py:call('builtins.list', [[1, 2]], [], #{return => term}),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{timeout => infinity}),
@@ -488,51 +538,57 @@ call_options(_Config) ->
         py:call({builtins, eval}, [<<"[__import__('erlang').Atom('undefined'), None]">>], [],
                 #{none => nil}),
     [nil] = py_exec:with_defaults(#{none => nil}, fun() -> py:eval(<<"[None]">>) end),
-    ok.
+    ok
+end).
 
-eval_arities(_Config) ->
+eval_arities(Config) -> in_place(Config, fun() ->
     2 = py:eval(<<"1 + 1">>),
     2 = py:eval("1 + 1"),
     42 = py:eval(<<"x * 2">>, #{x => 21}),
     42 = py:eval(<<"x * y">>, #{<<"x">> => 21, y => 2}),
     H = py:eval(<<"[1, 2]">>, #{}, #{return => handle}),
-    true = py_nif:is_handle(H),
+    true = py_test_util:is_handle(H),
     7 = py:eval(<<"x + 1">>, #{x => 6}, #{on => dirty}),
-    ok.
+    ok
+end).
 
-exec_arities(_Config) ->
+exec_arities(Config) -> in_place(Config, fun() ->
     ok = py:exec(<<"import os">>),
     ok = py:exec("exec_arities_a = 1", #{}, #{on => ?ONE}),
     ok = py:exec(<<"exec_arities_y = x + exec_arities_a">>, #{x => 41}, #{on => ?ONE}),
     42 = py:eval(<<"exec_arities_y">>, #{}, #{on => ?ONE}),
     ok = py:exec(<<"z = x">>, #{x => 1}),
     ok = py:exec(<<"del exec_arities_a, exec_arities_y">>, #{}, #{on => ?ONE}),
-    ok.
+    ok
+end).
 
-import(_Config) ->
+import(Config) -> in_place(Config, fun() ->
     M = py:import(json),
-    true = py_nif:is_handle(M),
+    true = py_test_util:is_handle(M),
     <<"json">> = py:attr(M, '__name__'),
     <<"[1]">> = py:method(M, dumps, [[1]]),
     P = py:import('os.path'),
     <<"posixpath">> = py:attr(P, '__name__'),
     <<"x/y">> = py:method(P, join, [<<"x">>, <<"y">>]),
-    ok.
+    ok
+end).
 
-value_and_to_binary(_Config) ->
+value_and_to_binary(Config) -> in_place(Config, fun() ->
     H = py:eval(<<"{'a': (1, 2)}">>, #{}, #{return => handle}),
     #{<<"a">> := {1, 2}} = py:value(H),
     <<1, 2, 3>> = py:to_binary(py:eval(<<"bytearray([1, 2, 3])">>, #{}, #{return => handle})),
     <<1, 2>> = py:to_binary(py:bytes(<<1, 2>>)),
-    ok.
+    ok
+end).
 
-bytes_and_buffer(_Config) ->
+bytes_and_buffer(Config) -> in_place(Config, fun() ->
     2 = py:func(builtins, len, [py:bytes(<<1, 2>>)]),
     <<"bytes">> = py:eval(<<"type(b).__name__">>, #{b => py:bytes(<<1, 2>>)}),
     Arr = py:func('numpy.frombuffer', [py:buffer(<<1, 2, 3, 4>>)], #{dtype => <<"uint8">>}),
-    true = py_nif:is_handle(Arr),
+    true = py_test_util:is_handle(Arr),
     10 = py:eval(<<"int(a.sum())">>, #{a => Arr}),
-    ok.
+    ok
+end).
 
 pools(_Config) ->
     {ok, Pid} = py:start_pool(py_api_tmp, #{size => 2, strategy => least_busy}),
@@ -550,16 +606,17 @@ pools(_Config) ->
 
 %%% Errors, exact
 
-error_missing_module(_Config) ->
+error_missing_module(Config) -> in_place(Config, fun() ->
     Type = <<"builtins.ModuleNotFoundError">>,
     Msg = <<"No module named 'no_such_module_xyz'">>,
     {python, Type, Msg, _} = py_test_util:raised(fun() -> py:func(no_such_module_xyz, f) end),
     {error, {python, Type, Msg, _}} = py:call({no_such_module_xyz, f}, []),
     {python, Type, Msg, _} = py_test_util:raised(fun() -> py:import(no_such_module_xyz) end),
     {ok, 3} = py:call({operator, add}, [1, 2]),
-    ok.
+    ok
+end).
 
-error_missing_attribute(_Config) ->
+error_missing_attribute(Config) -> in_place(Config, fun() ->
     {<<"builtins.AttributeError">>, <<"module 'math' has no attribute 'no_such_fn'">>} =
         python_error(py_test_util:raised(fun() -> py:func(math, no_such_fn) end)),
     {<<"builtins.AttributeError">>, <<"module 'math' has no attribute 'no_such_const'">>} =
@@ -570,9 +627,10 @@ error_missing_attribute(_Config) ->
     {error, {python, <<"builtins.AttributeError">>, <<"'datetime.date' object has no attribute 'nope'">>, _}} =
         py:call({D, nope}, []),
     {ok, 3} = py:call({operator, add}, [1, 2]),
-    ok.
+    ok
+end).
 
-error_wrong_arity(_Config) ->
+error_wrong_arity(Config) -> in_place(Config, fun() ->
     {<<"builtins.TypeError">>, <<"math.sqrt() takes exactly one argument (2 given)">>} =
         python_error(py_test_util:raised(fun() -> py:func(math, sqrt, [1, 2]) end)),
     {error, {python, <<"builtins.TypeError">>,
@@ -582,9 +640,10 @@ error_wrong_arity(_Config) ->
              <<"'nope' is an invalid keyword argument for int()">>, _}} =
         py:call({builtins, int}, [<<"1">>], #{nope => 1}),
     {ok, 3} = py:call({operator, add}, [1, 2]),
-    ok.
+    ok
+end).
 
-error_bad_option(_Config) ->
+error_bad_option(Config) -> in_place(Config, fun() ->
     {error, {bad_option, bogus}} = py:call({math, sqrt}, [4], [], #{bogus => 1}),
     {error, {bad_option, timeout}} = py:call({math, sqrt}, [4], [], #{timeout => -1}),
     {error, {bad_option, timeout}} = py:call({math, sqrt}, [4], [], #{timeout => soon}),
@@ -593,13 +652,15 @@ error_bad_option(_Config) ->
     {error, {bad_option, [x]}} = py:call({math, sqrt}, [4], [], [x]),
     {bad_option, bogus} = py_test_util:raised(fun() -> py:eval(<<"1">>, #{}, #{bogus => 1}) end),
     {ok, 2.0} = py:call({math, sqrt}, [4], [], #{}),
-    ok.
+    ok
+end).
 
-error_bad_target(_Config) ->
+error_bad_target(Config) -> in_place(Config, fun() ->
     {error, {bad_target, 42}} = py:call(42, []),
     {error, {bad_target, {math, 42}}} = py:call({math, 42}, []),
     {ok, 3} = py:call({operator, add}, [1, 2]),
-    ok.
+    ok
+end).
 
 %%% Helpers
 

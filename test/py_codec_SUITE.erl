@@ -7,7 +7,7 @@
 -include_lib("proper/include/proper.hrl").
 
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
-         init_per_testcase/2, end_per_testcase/2]).
+         init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 -export([corpus_in_python/1, corpus_round_trip_eval/1, corpus_round_trip_call/1,
          corpus_round_trip_dirty/1, corpus_kwargs/1,
          runtime_corpus_in_python/1, runtime_corpus_round_trip/1,
@@ -26,13 +26,15 @@
          large_map/1, large_dict_from_python/1, large_list_and_tuple/1]).
 
 -define(LEAK_POOL, py_codec_leak).
+%% The pool of workers of the `worker' group.
+-define(WORKERS, py_codec_workers).
 
 suite() ->
     [{timetrap, {minutes, 5}}].
 
 all() ->
     [{group, corpus}, {group, markers}, {group, handles}, {group, errors},
-     prop_round_trip, handle_leak, {group, large}, {group, depth}].
+     prop_round_trip, handle_leak, {group, large}, {group, depth}, {group, worker}].
 
 groups() ->
     [{corpus, [], [corpus_in_python, corpus_round_trip_eval, corpus_round_trip_call,
@@ -50,7 +52,31 @@ groups() ->
                    error_lone_surrogate, error_in_kwargs, error_in_large_argument]},
      %% Last: big and deep terms are where a crash would be most likely.
      {large, [], [large_map, large_dict_from_python, large_list_and_tuple]},
-     {depth, [], [deep_but_allowed, error_too_deep_python, error_too_deep_erlang]}].
+     {depth, [], [deep_but_allowed, error_too_deep_python, error_too_deep_erlang]},
+     %% The same cases with every py call that names no place on a pool of one
+     %% worker (in_place/2: a case in this group wraps its body in it): the
+     %% worker's codec against the same corpus. One worker: see py_api_SUITE's
+     %% group. Left out:
+     %% corpus_round_trip_dirty, from_python_corpus_dirty (`on => dirty' only);
+     %% buffer_zero_copy (no copy is in-VM only: a worker's memoryview is over a
+     %% copy, docs/worker-protocol.md); buffer_outlives_binary (a pool of
+     %% contexts of its own; a worker's buffer is a copy anyway); value_encoder
+     %% (an encoder is registered in the interpreter that runs the exec, one
+     %% worker, and the case expects the dirty path to use it); handle_leak (a
+     %% pool of contexts and the NIF's handle count: py_worker_SUITE:proxy_gc
+     %% is the worker's).
+     {worker, [], [corpus_in_python, corpus_round_trip_eval, corpus_round_trip_call,
+                   corpus_kwargs, runtime_corpus_in_python, runtime_corpus_round_trip,
+                   from_python_corpus, sets, atoms_never_made,
+                   bytes_marker, bytes_large_result, buffer_marker, str_chardata,
+                   to_binary, to_binary_not_buffer,
+                   handle_datetime, handle_identity, handle_kinds, return_handle, value_plain,
+                   error_improper_list, error_improper_list_nested, error_bitstring,
+                   error_unhashable_key, error_cycle_list, error_cycle_dict,
+                   error_lone_surrogate, error_in_kwargs, error_in_large_argument,
+                   prop_round_trip,
+                   large_map, large_dict_from_python, large_list_and_tuple,
+                   deep_but_allowed, error_too_deep_python, error_too_deep_erlang]}].
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
@@ -61,38 +87,55 @@ init_per_suite(Config) ->
 end_per_suite(_Config) ->
     ok.
 
+%% The workers find corpus_check (and the suite's data) on their path.
+init_per_group(worker, Config) ->
+    Path = [py_test_util:corpus_dir(), ?config(data_dir, Config)],
+    py_test_util:start_worker_group(?WORKERS, #{size => 1, path => Path}, Config);
+init_per_group(_Group, Config) ->
+    Config.
+
+end_per_group(_Group, Config) ->
+    py_test_util:stop_worker_group(Config).
+
 init_per_testcase(_Case, Config) ->
     Config.
 
 end_per_testcase(_Case, _Config) ->
     py_test_util:assert_mailbox_empty().
 
+%% A case body, with the group's place (if any) as the default of its calls.
+in_place(Config, Fun) ->
+    py_test_util:in_place(Config, Fun).
+
 %%% Corpus
 
 %% Each value, converted, is compared in Python with the expected Python value
 %% (types included, all the way down).
-corpus_in_python(_Config) ->
+corpus_in_python(Config) -> in_place(Config, fun() ->
     Failed = [{Name, describe(Term)}
               || {Name, Term, Expr, _} <- py_test_util:corpus(),
                  not check_in_python(Term, Expr)],
     [] = Failed,
-    ok.
+    ok
+end).
 
-corpus_round_trip_eval(_Config) ->
+corpus_round_trip_eval(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Term, Got}
               || {Name, Term, _, Back} <- py_test_util:corpus(),
                  Got <- [py:eval(<<"__v">>, #{'__v' => Term})],
                  Got =/= py_test_util:expected(Term, Back)],
     [] = Failed,
-    ok.
+    ok
+end).
 
-corpus_round_trip_call(_Config) ->
+corpus_round_trip_call(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Term, Got}
               || {Name, Term, _, Back} <- py_test_util:corpus(),
                  Got <- [py:call('corpus_check.identity', [Term])],
                  Got =/= {ok, py_test_util:expected(Term, Back)}],
     [] = Failed,
-    ok.
+    ok
+end).
 
 %% The dirty path uses the same codec.
 corpus_round_trip_dirty(_Config) ->
@@ -104,24 +147,26 @@ corpus_round_trip_dirty(_Config) ->
     ok.
 
 %% Keyword argument values go through the same conversion, keyed by atom or binary.
-corpus_kwargs(_Config) ->
+corpus_kwargs(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Term, Got}
               || {Name, Term, _, Back} <- py_test_util:corpus(),
                  Got <- [py:call('builtins.dict', [], [{value, Term}, {<<"bin">>, Term}])],
                  Got =/= {ok, #{<<"value">> => py_test_util:expected(Term, Back),
                                 <<"bin">> => py_test_util:expected(Term, Back)}}],
     [] = Failed,
-    ok.
+    ok
+end).
 
-runtime_corpus_in_python(_Config) ->
+runtime_corpus_in_python(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Term}
               || {Name, Term, Pred, _} <- py_test_util:runtime_corpus(),
                  true =/= py:eval(<<"__import__('corpus_check').predicate(__v, __e)">>,
                                   #{'__v' => Term, '__e' => Pred})],
     [] = Failed,
-    ok.
+    ok
+end).
 
-runtime_corpus_round_trip(_Config) ->
+runtime_corpus_round_trip(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Term, Got}
               || {Name, Term, _, Back} <- py_test_util:runtime_corpus(),
                  Got <- [py:eval(<<"__v">>, #{'__v' => Term}),
@@ -132,16 +177,18 @@ runtime_corpus_round_trip(_Config) ->
     Fun = fun(X) -> X * 3 end,
     Back = py:eval(<<"__v">>, #{'__v' => Fun}),
     21 = Back(7),
-    ok.
+    ok
+end).
 
-from_python_corpus(_Config) ->
+from_python_corpus(Config) -> in_place(Config, fun() ->
     Failed = [{Name, Expr, Expected, Got}
               || {Name, Expr, Expected} <- py_test_util:from_python_corpus(),
                  Got <- [py:eval(<<"__import__('corpus_check').evaluate(__e)">>,
                                  #{'__e' => Expr})],
                  Got =/= Expected],
     [] = Failed,
-    ok.
+    ok
+end).
 
 from_python_corpus_dirty(_Config) ->
     Failed = [{Name, Expr, Expected, Got}
@@ -152,23 +199,25 @@ from_python_corpus_dirty(_Config) ->
     ok.
 
 %% Sets come back as lists in no particular order.
-sets(_Config) ->
+sets(Config) -> in_place(Config, fun() ->
     [1, 2, 3] = lists:sort(py:eval(<<"{3, 1, 2}">>)),
     [b, <<"a">>] = lists:sort(py:eval(<<"frozenset(['a', __import__('erlang').Atom('b')])">>)),
     [{1, 2}] = py:eval(<<"{(1, 2), (1, 2)}">>),
-    ok.
+    ok
+end).
 
 %% A str never becomes an atom, so Python cannot fill the atom table.
-atoms_never_made(_Config) ->
+atoms_never_made(Config) -> in_place(Config, fun() ->
     Text = <<"py_codec_SUITE_no_such_atom_", (integer_to_binary(erlang:unique_integer([positive])))/binary>>,
     Text = py:eval(<<"t">>, #{t => Text}),
     #{Text := 1} = py:eval(<<"{t: 1}">>, #{t => Text}),
     {'EXIT', {badarg, _}} = (catch binary_to_existing_atom(Text, utf8)),
-    ok.
+    ok
+end).
 
 %%% Markers: bytes, buffer, str
 
-bytes_marker(_Config) ->
+bytes_marker(Config) -> in_place(Config, fun() ->
     Bin = <<1, 2, 255, 0>>,
     true = py:eval(<<"type(b) is bytes and b == b'\\x01\\x02\\xff\\x00'">>,
                    #{b => py:bytes(Bin)}),
@@ -179,10 +228,11 @@ bytes_marker(_Config) ->
                    #{l => [py:bytes(<<"a">>), <<"a">>]}),
     4 = py:func(builtins, len, [py:bytes(Bin)]),
     {'EXIT', {function_clause, _}} = (catch py:bytes(<<1:3>>)),
-    ok.
+    ok
+end).
 
 %% Python bytes results, small and large, come back as the same binary.
-bytes_large_result(_Config) ->
+bytes_large_result(Config) -> in_place(Config, fun() ->
     All = list_to_binary(lists:seq(0, 255)),
     MiB = binary:copy(All, 4096),
     MiB = py:eval(<<"bytes(range(256)) * 4096">>),
@@ -191,9 +241,10 @@ bytes_large_result(_Config) ->
     %% Sub-slices and the round trip of a large bytes marker.
     MiB = py:eval(<<"b">>, #{b => py:bytes(MiB)}),
     <<"xyz">> = py:eval(<<"bytes(b'xyz')">>),
-    ok.
+    ok
+end).
 
-buffer_marker(_Config) ->
+buffer_marker(Config) -> in_place(Config, fun() ->
     Bin = binary:copy(<<"0123456789abcdef">>, 65536),
     Size = byte_size(Bin),
     Size = 1048576,
@@ -215,7 +266,8 @@ buffer_marker(_Config) ->
     true = py:eval(<<"bytes(m) == p">>, #{m => py:buffer(Part), p => py:bytes(Part)}),
     %% Empty binary.
     0 = py:eval(<<"m.nbytes">>, #{m => py:buffer(<<>>)}),
-    ok.
+    ok
+end).
 
 %% Two views over the same (off-heap) binary see the same memory: nothing was
 %% copied. numpy.frombuffer shares the view's memory, so its data address is
@@ -252,7 +304,7 @@ buffer_outlives_binary(_Config) ->
         ok = py:stop_pool(py_codec_buffer)
     end.
 
-str_chardata(_Config) ->
+str_chardata(Config) -> in_place(Config, fun() ->
     Expected = <<"héllo 🐍"/utf8>>,
     Expected = py:str("héllo 🐍"),
     Expected = py:str([<<"hé"/utf8>>, "llo", [$\s, 16#1F40D]]),
@@ -265,9 +317,10 @@ str_chardata(_Config) ->
     %% A charlist without py:str/1 is a list of ints.
     [104, 105] = py:eval(<<"s">>, #{s => "hi"}),
     {'EXIT', {badarg, _}} = (catch py:str([16#D800])),
-    ok.
+    ok
+end).
 
-to_binary(_Config) ->
+to_binary(Config) -> in_place(Config, fun() ->
     Bin = <<"abc", 0, 255>>,
     Bin = py:to_binary(py:bytes(Bin)),
     Bin = py:to_binary(py:buffer(Bin)),
@@ -282,27 +335,30 @@ to_binary(_Config) ->
     <<0, 2, 4, 6>> = py:to_binary(Strided),
     MV = py:eval(<<"memoryview(b'xyz')">>),
     <<"xyz">> = py:to_binary(MV),
-    ok.
+    ok
+end).
 
-to_binary_not_buffer(_Config) ->
+to_binary_not_buffer(Config) -> in_place(Config, fun() ->
     {python, <<"builtins.TypeError">>, <<"a bytes-like object is required, not 'object'">>, _} =
         py_test_util:raised(fun() -> py:to_binary(py:eval(<<"object()">>)) end),
     <<"ok">> = py:to_binary(py:bytes(<<"ok">>)),
-    ok.
+    ok
+end).
 
 %%% Handles
 
-handle_datetime(_Config) ->
+handle_datetime(Config) -> in_place(Config, fun() ->
     Now = py:func('datetime.datetime', now),
     true = is_reference(Now),
-    true = py_nif:is_handle(Now),
+    true = py_test_util:is_handle(Now),
     <<"datetime">> = py:eval(<<"type(d).__name__">>, #{d => Now}),
     Year = py:attr(Now, year),
     true = is_integer(Year) andalso Year >= 2024,
-    ok.
+    ok
+end).
 
 %% Passing a handle back gives Python the very same object.
-handle_identity(_Config) ->
+handle_identity(Config) -> in_place(Config, fun() ->
     H = py:eval(<<"__import__('datetime').datetime(2020, 1, 2, 3, 4, 5)">>),
     true = is_reference(H),
     true = py:eval(<<"a is b">>, #{a => H, b => H}),
@@ -314,9 +370,10 @@ handle_identity(_Config) ->
                    #{l => [H], d => #{k => H}, t => {1, H}}),
     {ok, Id} = py:call('builtins.id', [H], [], #{on => dirty}),
     <<"2020-01-02T03:04:05">> = py:method(H, isoformat),
-    ok.
+    ok
+end).
 
-handle_kinds(_Config) ->
+handle_kinds(Config) -> in_place(Config, fun() ->
     Exprs = [<<"__import__('datetime').date(1923, 4, 2)">>,
              <<"complex(1, 2)">>,
              <<"__import__('decimal').Decimal('1.5')">>,
@@ -328,37 +385,40 @@ handle_kinds(_Config) ->
              <<"memoryview(b'x')">>,
              <<"range(3)">>,
              <<"type">>],
-    NotHandles = [{E, V} || E <- Exprs, V <- [py:eval(E)], not py_nif:is_handle(V)],
+    NotHandles = [{E, V} || E <- Exprs, V <- [py:eval(E)], not py_test_util:is_handle(V)],
     [] = NotHandles,
     %% A generator handle can be consumed later.
     Gen = py:eval(<<"(i * i for i in range(4))">>),
     [0, 1, 4, 9] = py:pylist(Gen),
     <<"(1+2j)">> = py:repr(py:eval(<<"complex(1, 2)">>)),
-    ok.
+    ok
+end).
 
-return_handle(_Config) ->
+return_handle(Config) -> in_place(Config, fun() ->
     H = py:eval(<<"[1, 2, 3]">>, #{}, #{return => handle}),
     true = is_reference(H),
     3 = py:len(H),
     {ok, H2} = py:call('builtins.list', [[4, 5]], [], #{return => handle}),
     true = is_reference(H2),
     [4, 5] = py:value(H2),
-    ok.
+    ok
+end).
 
-value_plain(_Config) ->
+value_plain(Config) -> in_place(Config, fun() ->
     H = py:eval(<<"{'a': [1, (2, None)]}">>, #{}, #{return => handle}),
     #{<<"a">> := [1, {2, undefined}]} = py:value(H),
     %% A value that is not plain data (and has no encoder) cannot become a
     %% term: the error carries a handle to the very object.
     D = py:eval(<<"__import__('datetime').date(2000, 1, 1)">>),
     {unsupported, [], D2} = py_test_util:raised(fun() -> py:value(D) end),
-    true = py_nif:is_handle(D2),
+    true = py_test_util:is_handle(D2),
     true = py:eval(<<"a is b">>, #{a => D, b => D2}),
-    ok.
+    ok
+end).
 
 value_encoder(_Config) ->
     Frac = py:eval(<<"__import__('fractions').Fraction(1, 3)">>),
-    true = py_nif:is_handle(Frac),
+    true = py_test_util:is_handle(Frac),
     ok = py:exec(<<"import erlang, fractions\n"
                    "erlang.register_encoder(fractions.Fraction,\n"
                    "    lambda f: (erlang.Atom('fraction'), f.numerator, f.denominator))\n">>),
@@ -371,39 +431,42 @@ value_encoder(_Config) ->
             py:call('fractions.Fraction', [3, 4], [], #{on => dirty}),
         %% return => handle still gives a handle.
         H = py:eval(<<"__import__('fractions').Fraction(1, 7)">>, #{}, #{return => handle}),
-        true = py_nif:is_handle(H),
+        true = py_test_util:is_handle(H),
         {fraction, 1, 7} = py:value(H)
     after
         ok = py:exec(<<"import erlang, fractions\n"
                        "erlang.unregister_encoder(fractions.Fraction)\n">>)
     end,
-    true = py_nif:is_handle(py:eval(<<"__import__('fractions').Fraction(1, 3)">>)),
+    true = py_test_util:is_handle(py:eval(<<"__import__('fractions').Fraction(1, 3)">>)),
     ok.
 
 %%% Errors: each exact, each followed by a call that works
 
-error_improper_list(_Config) ->
+error_improper_list(Config) -> in_place(Config, fun() ->
     {error, {unsupported, [0], [1 | 2]}} = py:call('corpus_check.identity', [[1 | 2]]),
     {error, {unsupported, [1], [a, b | c]}} =
         py:call('corpus_check.identity', [ok, [a, b | c]]),
-    next_call_works().
+    next_call_works()
+end).
 
-error_improper_list_nested(_Config) ->
+error_improper_list_nested(Config) -> in_place(Config, fun() ->
     Bad = [1 | <<"tail">>],
     {error, {unsupported, [0, 1, key], Bad}} =
         py:call('corpus_check.identity', [[x, #{key => Bad}]]),
     {error, {unsupported, [0, 2, 0], Bad}} =
         py:call('corpus_check.identity', [{a, b, {Bad}}]),
-    next_call_works().
+    next_call_works()
+end).
 
-error_bitstring(_Config) ->
+error_bitstring(Config) -> in_place(Config, fun() ->
     {error, {unsupported, [0], <<1:3>>}} = py:call('corpus_check.identity', [<<1:3>>]),
     {error, {unsupported, [0, 1], <<255, 1:7>>}} =
         py:call('corpus_check.identity', [[<<"ok">>, <<255, 1:7>>]]),
-    next_call_works().
+    next_call_works()
+end).
 
 %% The path ends with the offending key, which is also the term.
-error_unhashable_key(_Config) ->
+error_unhashable_key(Config) -> in_place(Config, fun() ->
     {error, {unsupported, [0, [1, 2]], [1, 2]}} =
         py:call('corpus_check.identity', [#{[1, 2] => a}]),
     {error, {unsupported, [0, k, {[x]}], {[x]}}} =
@@ -414,9 +477,10 @@ error_unhashable_key(_Config) ->
     {MapKey, MapKey} = {MapKey1, MapKey2},
     %% A tuple key is fine when everything in it is hashable.
     {ok, #{{1, <<"2">>} := c}} = py:call('corpus_check.identity', [#{{1, <<"2">>} => c}]),
-    next_call_works().
+    next_call_works()
+end).
 
-error_too_deep_erlang(_Config) ->
+error_too_deep_erlang(Config) -> in_place(Config, fun() ->
     Deep = nest(20000),
     {error, {too_deep, Path}} = py:call('corpus_check.identity', [Deep]),
     %% The argument index, then max_depth list indices: the argument list
@@ -429,41 +493,46 @@ error_too_deep_erlang(_Config) ->
     [{ok, 1} = py:call('builtins.len', [AtLimit], [], #{on => On}) || On <- [default, dirty]],
     [{error, {too_deep, _}} = py:call('builtins.len', [Over], [], #{on => On})
      || On <- [default, dirty]],
-    next_call_works().
+    next_call_works()
+end).
 
-error_too_deep_python(_Config) ->
+error_too_deep_python(Config) -> in_place(Config, fun() ->
     Code = <<"__import__('functools').reduce(lambda a, _: [a], range(20000), [])">>,
     {too_deep, Path} = py_test_util:raised(fun() -> py:eval(Code) end),
     Path = lists:duplicate(max_depth(), 0),
     {too_deep, Path} = py_test_util:raised(fun() -> py:eval(Code, #{}, #{on => dirty}) end),
-    next_call_works().
+    next_call_works()
+end).
 
 %% The path starts where the cycle closes and may follow it round (the
 %% NIF finds cycles when it reaches the depth limit).
-error_cycle_list(_Config) ->
+error_cycle_list(Config) -> in_place(Config, fun() ->
     {cycle, [1, 0 | Rest]} =
         py_test_util:raised(fun() -> py:eval(<<"(lambda l: [0, l] if l.append(l) is None else 0)([])">>) end),
     [] = [X || X <- Rest, X =/= 0],
-    next_call_works().
+    next_call_works()
+end).
 
-error_cycle_dict(_Config) ->
+error_cycle_dict(Config) -> in_place(Config, fun() ->
     {cycle, [<<"me">> | Rest]} =
         py_test_util:raised(fun() -> py:eval(<<"(lambda d: d if d.update(me=d) is None else 0)({})">>) end),
     [] = [X || X <- Rest, X =/= <<"me">>],
     %% Shared (not cyclic) references are fine.
     [[1], [1]] = py:eval(<<"(lambda x: [x, x])([1])">>),
-    next_call_works().
+    next_call_works()
+end).
 
 %% A lone surrogate outside the surrogateescape range cannot become UTF-8.
-error_lone_surrogate(_Config) ->
+error_lone_surrogate(Config) -> in_place(Config, fun() ->
     {unsupported, [], H} = py_test_util:raised(fun() -> py:eval(<<"'a\\ud800b'">>) end),
-    true = py_nif:is_handle(H),
+    true = py_test_util:is_handle(H),
     <<"'a\\ud800b'">> = py:repr(H),
     {unsupported, [1], H2} = py_test_util:raised(fun() -> py:eval(<<"['ok', '\\udfff']">>) end),
-    true = py_nif:is_handle(H2),
-    next_call_works().
+    true = py_test_util:is_handle(H2),
+    next_call_works()
+end).
 
-error_in_kwargs(_Config) ->
+error_in_kwargs(Config) -> in_place(Config, fun() ->
     {error, {unsupported, [<<"base">>], [1 | 2]}} =
         py:call('builtins.int', [<<"10">>], [{base, [1 | 2]}]),
     {error, {unsupported, [<<"base">>], <<1:1>>}} =
@@ -471,10 +540,11 @@ error_in_kwargs(_Config) ->
     %% Bindings of eval/exec: the path starts with the name.
     {unsupported, [<<"v">>, 1], [1 | 2]} =
         py_test_util:raised(fun() -> py:eval(<<"v">>, #{v => [ok, [1 | 2]]}) end),
-    next_call_works().
+    next_call_works()
+end).
 
 %% Under the limit goes through, both ways, on every path.
-deep_but_allowed(_Config) ->
+deep_but_allowed(Config) -> in_place(Config, fun() ->
     Deep = nest(9000),
     Code = <<"__import__('functools').reduce(lambda a, _: [a], range(9000), [])">>,
     Deep = py:eval(Code, #{}, #{on => dirty}),
@@ -482,26 +552,29 @@ deep_but_allowed(_Config) ->
     {ok, Deep} = py:call('corpus_check.identity', [Deep], [], #{on => dirty}),
     {ok, Deep} = py:call('corpus_check.identity', [Deep]),
     Deep = py:eval(<<"__v">>, #{'__v' => Deep}),
-    next_call_works().
+    next_call_works()
+end).
 
 %%% Large values
 
-large_map(_Config) ->
+large_map(Config) -> in_place(Config, fun() ->
     Map = maps:from_list([{integer_to_binary(I), I} || I <- lists:seq(1, 10000)]),
     Map = py:eval(<<"__v">>, #{'__v' => Map}),
     {ok, Map} = py:call('corpus_check.identity', [Map], [], #{on => dirty}),
     10000 = py:len(Map),
-    ok.
+    ok
+end).
 
-large_dict_from_python(_Config) ->
+large_dict_from_python(Config) -> in_place(Config, fun() ->
     Expected = maps:from_list([{I, I * I} || I <- lists:seq(0, 999)]),
     [Expected = py:eval(<<"{i: i * i for i in range(1000)}">>, #{}, #{on => On})
      || On <- [default, dirty]],
     Sizes = [33, 64, 129, 200, 1000, 65536],
     [N = map_size(py:eval(<<"dict.fromkeys(range(n))">>, #{n => N})) || N <- Sizes],
-    ok.
+    ok
+end).
 
-large_list_and_tuple(_Config) ->
+large_list_and_tuple(Config) -> in_place(Config, fun() ->
     List = lists:seq(1, 100000),
     List = py:eval(<<"__v">>, #{'__v' => List}),
     Tuple = list_to_tuple(List),
@@ -509,18 +582,20 @@ large_list_and_tuple(_Config) ->
     Tuple = py:eval(<<"tuple(range(1, 100001))">>),
     Mixed = [{I, integer_to_binary(I), #{I => [I]}} || I <- lists:seq(1, 20000)],
     Mixed = py:eval(<<"__v">>, #{'__v' => Mixed}),
-    ok.
+    ok
+end).
 
 %%% PropEr
 
-prop_round_trip(_Config) ->
+prop_round_trip(Config) -> in_place(Config, fun() ->
     NumTests = case os:getenv("PY_PROPER_NUMTESTS") of
                    false -> 10000;
                    N -> list_to_integer(N)
                end,
     Opts = [{numtests, NumTests}, {on_output, fun(F, A) -> ct:log(F, A) end}],
     true = proper:quickcheck(round_trip_property(), Opts),
-    ok.
+    ok
+end).
 
 round_trip_property() ->
     ?FORALL(T, g_term(),
@@ -651,9 +726,10 @@ max_depth() ->
 
 %% A big argument list is converted on a dirty scheduler before it reaches a context:
 %% its errors have the same exact shape, and the next call works.
-error_in_large_argument(_Config) ->
+error_in_large_argument(Config) -> in_place(Config, fun() ->
     Big = lists:seq(1, 30000) ++ [[1 | 2]],
     {error, {unsupported, [0, 30000], [1 | 2]}} = py:call({builtins, len}, [Big], [], #{}),
     {error, {unsupported, [1, 30000], [1 | 2]}} = py:call({builtins, max}, [1, Big], [], #{}),
     {ok, 30001} = py:call({builtins, len}, [lists:seq(1, 30001)], [], #{}),
-    {ok, 3} = py:call({operator, add}, [1, 2], [], #{}).
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{})
+end).

@@ -5,7 +5,7 @@
 -include_lib("common_test/include/ct.hrl").
 
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
-         init_per_testcase/2, end_per_testcase/2]).
+         init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 -export([timeout_while_true/1, timeout_exec/1, timeout_ignores_except_exception/1,
          deadline_spans_callbacks/1, default_timeout_set_at_run_time/1,
          timeout_infinity/1, timeout_blocked_in_c/1, cancel_job/1,
@@ -38,7 +38,7 @@ suite() ->
 
 all() ->
     [{group, timeouts}, {group, contexts}, {group, callbacks}, {group, output},
-     {group, errors}, {group, placement}, {group, direct}].
+     {group, errors}, {group, placement}, {group, direct}, {group, worker}].
 
 groups() ->
     [{timeouts, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
@@ -61,7 +61,38 @@ groups() ->
      {direct, [], [direct_reply_when_idle, direct_reply_leaves_nothing,
                    no_direct_reply_behind_busy_context,
                    no_call_in_nif_under_load, direct_output_keeps_order,
-                   direct_callback_falls_back, timeout_zero]}].
+                   direct_callback_falls_back, timeout_zero]},
+     %% The cases that mean something for a worker, with ?ONE a pool of one
+     %% worker instead of one context, and every py call that names no place
+     %% sent there (in_place/2: a case in this group wraps its body in it).
+     %% Left out: timeout_blocked_in_c (py_nif:context_info/1; a worker
+     %% interrupts the sleep instead, py_worker_SUITE:sleep_interrupted),
+     %% cancel_job (py_nif:submit/cancel on a context pool's resource),
+     %% async_refused_where_it_cannot_run (`on => dirty', a node, no pool:
+     %% nothing runs); context_killed_mid_call, pool_stopped_mid_call,
+     %% queued_jobs_on_kill (a context's owner killed, `context_down'; the
+     %% worker's are in py_worker_SUITE, `worker_down'); own_globals (the
+     %% default pool's contexts); busy_context_is_skipped (a pool of contexts,
+     %% py_nif:context_info/1); sqlite_connection (a pool of contexts of its
+     %% own; py_worker_SUITE:sqlite_on_worker); dirty_no_callbacks,
+     %% dirty_timeout (`on => dirty' only); direct_reply_when_idle,
+     %% direct_reply_leaves_nothing, no_direct_reply_behind_busy_context,
+     %% no_call_in_nif_under_load (py_nif:call/4, the NIF's direct reply to
+     %% a context call).
+     {worker, [], [timeout_while_true, timeout_exec, timeout_ignores_except_exception,
+                   deadline_spans_callbacks, default_timeout_set_at_run_time,
+                   timeout_infinity, caller_dies_frees_context,
+                   async_cancel_running, async_cancel_from_another_process,
+                   async_cancel_after_result,
+                   concurrent_1000, no_such_pool,
+                   callback_chain_depth_10, callback_chain_on_pool,
+                   callback_runs_in_caller, callback_fun, callback_error_caught,
+                   callback_error_uncaught, send_to_self, send_to_pid, cast,
+                   self_outside_call,
+                   print_to_group_leader, stderr_to_group_leader, logging_to_logger,
+                   exception_format, exception_qualified_type,
+                   dirty_same_answers, large_argument, large_argument_scheduler,
+                   direct_output_keeps_order, direct_callback_falls_back, timeout_zero]}].
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
@@ -71,16 +102,34 @@ init_per_suite(Config) ->
 end_per_suite(_Config) ->
     ok.
 
-%% Every case gets a new pool of one context, so that a case that leaves its
-%% context busy (or dead) cannot affect the next one.
+%% In the `worker' group, ?ONE is a pool of one worker (with the suite's data
+%% on its path), and the calls that name no place go there (in_place/2).
+init_per_group(worker, Config) ->
+    [{py_on, ?ONE} | Config];
+init_per_group(_Group, Config) ->
+    Config.
+
+end_per_group(_Group, _Config) ->
+    ok.
+
+%% Every case gets a new pool of one context (or worker), so that a case that
+%% leaves its context busy (or dead) cannot affect the next one.
 init_per_testcase(_Case, Config) ->
-    {ok, _} = py:start_pool(?ONE, #{size => 1}),
-    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 5000}),
+    Opts = case ?config(py_on, Config) of
+               undefined -> #{size => 1};
+               ?ONE -> #{kind => worker, size => 1, path => [?config(data_dir, Config)]}
+           end,
+    {ok, _} = py:start_pool(?ONE, Opts),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 10000}),
     Config.
 
 end_per_testcase(_Case, _Config) ->
     ok = py:stop_pool(?ONE),
     py_test_util:assert_mailbox_empty().
+
+%% A case body, with the group's place (if any) as the default of its calls.
+in_place(Config, Fun) ->
+    py_test_util:in_place(Config, Fun).
 
 %%% Short calls answered without a message (py_nif:call/4)
 
@@ -132,7 +181,7 @@ no_call_in_nif_under_load(_Config) ->
 
 %% Output sent before the result must be written before the call returns:
 %% the reply then comes by message, behind the output.
-direct_output_keeps_order(_Config) ->
+direct_output_keeps_order(Config) -> in_place(Config, fun() ->
     N = 200,
     Code = <<"(print('x', end=''), 7)[1]">>,
     Out = py_test_util:with_capture(fun() ->
@@ -140,28 +189,31 @@ direct_output_keeps_order(_Config) ->
                        end),
     N = byte_size(Out),
     <<"x">> = binary:part(Out, N - 1, 1),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 %% A callback request stops the wait at once: the caller serves it from receive.
-direct_callback_falls_back(_Config) ->
+direct_callback_falls_back(Config) -> in_place(Config, fun() ->
     Code = <<"__import__('erlang').call(__import__('erlang').Atom('py_exec_SUITE'), "
              "__import__('erlang').Atom('identity'), [5]) + 1">>,
     [6 = py:eval(Code, #{}, #{on => ?ONE}) || _ <- lists:seq(1, 200)],
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 %% A zero timeout never waits in the NIF: the call times out unless it
 %% already answered, and nothing of it is left in the mailbox.
-timeout_zero(_Config) ->
+timeout_zero(Config) -> in_place(Config, fun() ->
     Results = [py:call({time, sleep}, [0.01], [], #{on => ?ONE, timeout => 0})
                || _ <- lists:seq(1, 20)],
     [] = [R || R <- Results, R =/= {error, timeout}],
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
     timer:sleep(50),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 %%% Timeouts and cancellation
 
-timeout_while_true(_Config) ->
+timeout_while_true(Config) -> in_place(Config, fun() ->
     T0 = now_ms(),
     {error, timeout} = py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
                                #{timeout => 300, on => ?ONE}),
@@ -174,32 +226,35 @@ timeout_while_true(_Config) ->
     ct:log("next call after ~p ms", [now_ms() - T1]),
     %% A late result never arrives.
     timer:sleep(200),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
-timeout_exec(_Config) ->
+timeout_exec(Config) -> in_place(Config, fun() ->
     T0 = now_ms(),
     timeout = py_test_util:raised(
                 fun() -> py:exec(<<"while True: pass">>, #{}, #{timeout => 200, on => ?ONE}) end),
     Elapsed = now_ms() - T0,
     true = Elapsed >= 200 andalso Elapsed =< 300,
     42 = py:eval(<<"6 * 7">>, #{}, #{on => ?ONE}),
-    ok.
+    ok
+end).
 
 %% erlang.Cancelled is a BaseException, so `except Exception' does not stop it.
-timeout_ignores_except_exception(_Config) ->
+timeout_ignores_except_exception(Config) -> in_place(Config, fun() ->
     T0 = now_ms(),
     {error, timeout} = py:call('callbacks.interruptible_despite_except', [], [],
                                #{timeout => 200, on => ?ONE}),
     true = now_ms() - T0 =< 300,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
-    ok.
+    ok
+end).
 
 %% The timeout is one deadline for the whole call: a wait resumed after a
 %% callback does not start a new one. Python sleeps 100 ms before each of
 %% three quick callbacks, under a 250 ms timeout: no single wait is longer
 %% than 100 ms, so only a deadline that counts from the call's start expires,
 %% in the third wait.
-deadline_spans_callbacks(_Config) ->
+deadline_spans_callbacks(Config) -> in_place(Config, fun() ->
     Code = <<"[(__import__('time').sleep(0.1), "
              "__import__('erlang').call(__import__('erlang').Atom('py_exec_SUITE'), "
              "__import__('erlang').Atom('identity'), [1]))[1] for _ in range(3)]">>,
@@ -211,10 +266,11 @@ deadline_spans_callbacks(_Config) ->
     ct:log("timed out after ~p ms (deadline 250 ms)", [Elapsed]),
     true = Elapsed >= 250 andalso Elapsed =< 340,
     timer:sleep(150),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 %% py:set_call_timeout/1 changes the default of calls that give no timeout.
-default_timeout_set_at_run_time(_Config) ->
+default_timeout_set_at_run_time(Config) -> in_place(Config, fun() ->
     {ok, #{timeout := Old}} = py_exec:validate_opts(#{}),
     ok = py:set_call_timeout(200),
     try
@@ -229,12 +285,14 @@ default_timeout_set_at_run_time(_Config) ->
         ok = py:set_call_timeout(Old)
     end,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE}),
-    ok.
+    ok
+end).
 
-timeout_infinity(_Config) ->
+timeout_infinity(Config) -> in_place(Config, fun() ->
     {ok, undefined} = py:call('time.sleep', [0.05], [], #{timeout => infinity, on => ?ONE}),
     {ok, 4.0} = py:call('math.sqrt', [16], [], #{timeout => infinity}),
-    ok.
+    ok
+end).
 
 %% time.sleep blocks in C: the exception is only seen when it returns. The
 %% caller still gets its timeout on time, the context stays busy until then,
@@ -254,7 +312,7 @@ timeout_blocked_in_c(_Config) ->
 %% free again.
 %% py:cancel/1 on demand: the loop is interrupted, the caller's await says so,
 %% and the context takes the next call.
-async_cancel_running(_Config) ->
+async_cancel_running(Config) -> in_place(Config, fun() ->
     {ok, R} = py:async_call('builtins.exec', [<<"while True: pass">>, #{}], [],
                             #{on => ?ONE, timeout => infinity}),
     timer:sleep(100),
@@ -264,9 +322,10 @@ async_cancel_running(_Config) ->
     true = now_ms() - T0 < 100,
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
     timer:sleep(100),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
-async_cancel_from_another_process(_Config) ->
+async_cancel_from_another_process(Config) -> in_place(Config, fun() ->
     {ok, R} = py:async_call('builtins.exec', [<<"while True: pass">>, #{}], [],
                             #{on => ?ONE, timeout => infinity}),
     Self = self(),
@@ -279,16 +338,18 @@ async_cancel_from_another_process(_Config) ->
     receive {cancel, ok} -> ok after 1000 -> ct:fail(no_cancel) end,
     {error, not_owner} = py_test_util:in_process(fun() -> py:await(R) end),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 %% A result that was already sent wins over a late cancel; nothing is left behind.
-async_cancel_after_result(_Config) ->
+async_cancel_after_result(Config) -> in_place(Config, fun() ->
     {ok, R} = py:async_call({operator, add}, [40, 2], [], #{on => ?ONE}),
     timer:sleep(100),
     ok = py:cancel(R),
     {ok, 42} = py:await(R),
     timer:sleep(50),
-    py_test_util:assert_mailbox_empty().
+    py_test_util:assert_mailbox_empty()
+end).
 
 async_refused_where_it_cannot_run(_Config) ->
     {error, {bad_option, on}} = py:async_call({operator, add}, [1, 2], [], #{on => dirty}),
@@ -339,7 +400,7 @@ cancel_job(_Config) ->
     ok.
 
 %% A caller that dies mid-call drops its job (its JobRes is collected with it).
-caller_dies_frees_context(_Config) ->
+caller_dies_frees_context(Config) -> in_place(Config, fun() ->
     {Pid, MRef} = spawn_monitor(
                     fun() ->
                             py:call('builtins.exec', [<<"while True: pass">>, #{}], [],
@@ -351,7 +412,8 @@ caller_dies_frees_context(_Config) ->
     T0 = now_ms(),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 3000}),
     ct:log("context free ~p ms after its caller died", [now_ms() - T0]),
-    ok.
+    ok
+end).
 
 %%% Contexts and pools
 
@@ -416,19 +478,23 @@ queued_jobs_on_kill(_Config) ->
                                          py:call({operator, add}, [1, 2], [], #{on => ?ONE}) =:= {ok, 3}
                                  end, 5000).
 
-concurrent_1000(_Config) ->
+concurrent_1000(Config) -> in_place(Config, fun() ->
     Self = self(),
     N = 1000,
+    %% The callers are processes of their own: the group's place is given to each.
     Pids = [spawn_link(fun() ->
-                               R1 = py:call({operator, mul}, [I, 3]),
-                               R2 = py:eval(<<"x + 1">>, #{x => I}),
-                               Self ! {done, I, R1, R2}
+                               in_place(Config, fun() ->
+                                   R1 = py:call({operator, mul}, [I, 3]),
+                                   R2 = py:eval(<<"x + 1">>, #{x => I}),
+                                   Self ! {done, I, R1, R2}
+                               end)
                        end) || I <- lists:seq(1, N)],
     N = length(Pids),
     Results = [receive {done, I, R1, R2} -> {I, R1, R2} after 60000 -> {I, timeout} end
                || I <- lists:seq(1, N)],
     [] = [R || {I, R1, R2} = R <- Results, {R1, R2} =/= {{ok, I * 3}, I + 1}],
-    ok.
+    ok
+end).
 
 %% Each context has its own globals.
 %% A process's eval/exec share its namespace whichever context runs them; another
@@ -449,25 +515,28 @@ own_globals(_Config) ->
             ct:fail({default_pool_too_small, Size})
     end.
 
-no_such_pool(_Config) ->
+no_such_pool(Config) -> in_place(Config, fun() ->
     {error, {no_pool, py_exec_nope}} = py:call({operator, add}, [1, 2], [], #{on => py_exec_nope}),
     {error, {no_context, {?ONE, 2}}} = py:call({operator, add}, [1, 2], [], #{on => {?ONE, 2}}),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?ONE, 1}}),
-    ok.
+    ok
+end).
 
 %%% Callbacks
 
-callback_chain_depth_10(_Config) ->
+callback_chain_depth_10(Config) -> in_place(Config, fun() ->
     Expected = lists:seq(10, 0, -1),
     Expected = chain(10),
-    ok.
+    ok
+end).
 
 %% The same chain on a pool of one context: every nested call must run on the
 %% context that waits for the callback, or it deadlocks.
-callback_chain_on_pool(_Config) ->
+callback_chain_on_pool(Config) -> in_place(Config, fun() ->
     Expected = lists:seq(10, 0, -1),
     Expected = chain_on(10, ?ONE),
-    ok.
+    ok
+end).
 
 %% @doc Erlang -> Python -> Erlang ...: returns [N, N-1, ..., 0].
 -spec chain(non_neg_integer()) -> [non_neg_integer()].
@@ -485,47 +554,53 @@ chain_on(N, Pool) ->
     [N | py:eval(<<"(lambda e: e.call(e.Atom('py_exec_SUITE'), e.Atom('chain_on'), [n - 1, p]))"
                    "(__import__('erlang'))">>, #{n => N, p => Pool}, #{on => Pool})].
 
-callback_runs_in_caller(_Config) ->
+callback_runs_in_caller(Config) -> in_place(Config, fun() ->
     Self = self(),
     Self = py:func(callbacks, call_self_pid),
     {ok, Self} = py:call('callbacks.call_self_pid', [], [], #{on => ?ONE}),
-    ok.
+    ok
+end).
 
-callback_fun(_Config) ->
+callback_fun(Config) -> in_place(Config, fun() ->
     42 = py:func(callbacks, apply_fun, [fun(X) -> X * 2 end, 21]),
     [3, 2, 1] = py:func(callbacks, apply_fun, [fun lists:reverse/1, [1, 2, 3]]),
-    ok.
+    ok
+end).
 
-callback_error_caught(_Config) ->
+callback_error_caught(Config) -> in_place(Config, fun() ->
     {throw, oops, true, true} = py:func(callbacks, catch_error, [throw, oops]),
     {error, {my, <<"reason">>}, true, true} =
         py:func(callbacks, catch_error, [error, {my, <<"reason">>}]),
     {exit, bye, true, true} = py:func(callbacks, catch_error, [exit, bye]),
-    ok.
+    ok
+end).
 
-callback_error_uncaught(_Config) ->
+callback_error_uncaught(Config) -> in_place(Config, fun() ->
     {error, {python, <<"erlang.Error">>, Message, Traceback}} =
         py:call('callbacks.call_fail', [error, boom]),
     <<"error: Atom('boom') in py_exec_SUITE:fail/2", _/binary>> = Message,
     true = lists:any(fun(L) -> py_test_util:contains(L, "call_fail") end, Traceback),
     {ok, 3} = py:call({operator, add}, [1, 2]),
-    ok.
+    ok
+end).
 
-send_to_self(_Config) ->
+send_to_self(Config) -> in_place(Config, fun() ->
     undefined = py:eval(<<"(lambda e: e.send(e.self(), ('hello', e.Atom('x'), 1.5)))"
                           "(__import__('erlang'))">>),
     receive {<<"hello">>, x, 1.5} -> ok after 2000 -> ct:fail(nothing_received) end,
     true = py:eval(<<"__import__('erlang').self() == p">>, #{p => self()}),
-    ok.
+    ok
+end).
 
-send_to_pid(_Config) ->
+send_to_pid(Config) -> in_place(Config, fun() ->
     Self = self(),
     Pid = spawn_link(fun() -> receive M -> Self ! {relay, M} end end),
     undefined = py:eval(<<"__import__('erlang').send(p, [1, {'k': None}])">>, #{p => Pid}),
     receive {relay, [1, #{<<"k">> := undefined}]} -> ok after 2000 -> ct:fail(nothing_relayed) end,
-    ok.
+    ok
+end).
 
-cast(_Config) ->
+cast(Config) -> in_place(Config, fun() ->
     undefined = py:func(callbacks, cast_to, [self(), 42]),
     receive
         {cast_got, 42, Runner} ->
@@ -534,14 +609,15 @@ cast(_Config) ->
     after 2000 ->
             ct:fail(no_cast)
     end,
-    ok.
+    ok
+end).
 
 %% @doc The target of callbacks.cast_to.
 -spec cast_target(pid(), term()) -> term().
 cast_target(Pid, Value) ->
     Pid ! {cast_got, Value, self()}.
 
-self_outside_call(_Config) ->
+self_outside_call(Config) -> in_place(Config, fun() ->
     %% Inside a call it works; the Python code below calls it from a thread
     %% of its own, outside any call, where it raises RuntimeError.
     Code = <<"import threading, erlang\n"
@@ -557,7 +633,8 @@ self_outside_call(_Config) ->
              "t.join()\n">>,
     ok = py:exec(Code, #{}, #{on => ?ONE}),
     [<<"RuntimeError">>] = py:eval(<<"out">>, #{}, #{on => ?ONE}),
-    ok.
+    ok
+end).
 
 %% @doc Raises an exception of the given class (for callback error tests).
 -spec fail(error | exit | throw, term()) -> no_return().
@@ -571,25 +648,27 @@ identity(X) -> X.
 
 %%% Output and logging
 
-print_to_group_leader(_Config) ->
+print_to_group_leader(Config) -> in_place(Config, fun() ->
     Out = py_test_util:with_capture(fun() ->
                                ok = py:exec(<<"print('hello from python', 42)">>),
                                ok = py:exec(<<"print('h\\u00e9llo', end='')\nprint()">>,
                                             #{}, #{on => ?ONE})
                        end),
     <<"hello from python 42\nh", 16#c3, 16#a9, "llo\n">> = Out,
-    ok.
+    ok
+end).
 
-stderr_to_group_leader(_Config) ->
+stderr_to_group_leader(Config) -> in_place(Config, fun() ->
     Out = py_test_util:with_capture(fun() ->
                                ok = py:exec(<<"import sys\nsys.stderr.write('to stderr\\n')\n"
                                               "sys.stdout.write('to stdout\\n')">>)
                        end),
     true = py_test_util:contains(Out, "to stderr\n"),
     true = py_test_util:contains(Out, "to stdout\n"),
-    ok.
+    ok
+end).
 
-logging_to_logger(_Config) ->
+logging_to_logger(Config) -> in_place(Config, fun() ->
     ok = py_test_util:add_log_forwarder(self()),
     try
         ok = py:exec(<<"import logging\n"
@@ -601,11 +680,12 @@ logging_to_logger(_Config) ->
         ok = py_test_util:remove_log_forwarder()
     end,
     _ = py_test_util:flush(),
-    ok.
+    ok
+end).
 
 %%% Exceptions
 
-exception_format(_Config) ->
+exception_format(Config) -> in_place(Config, fun() ->
     Code = <<"def exc_fn_inner():\n"
              "    raise ValueError('bad value 42')\n"
              "def exc_fn_outer():\n"
@@ -624,16 +704,18 @@ exception_format(_Config) ->
     {error, {python, <<"builtins.ValueError">>, <<"bad value 42">>, Traceback2}} =
         py:call('builtins.exec', [Code, #{}]),
     true = py_test_util:contains(iolist_to_binary(Traceback2), "in exc_fn_inner"),
-    ok.
+    ok
+end).
 
-exception_qualified_type(_Config) ->
+exception_qualified_type(Config) -> in_place(Config, fun() ->
     {error, {python, <<"json.decoder.JSONDecodeError">>,
              <<"Expecting property name enclosed in double quotes: line 1 column 2 (char 1)">>, _}} =
         py:call({json, loads}, [<<"{">>]),
     {error, {python, <<"builtins.KeyError">>, <<"'missing'">>, _}} =
         py:call({operator, getitem}, [#{<<"k">> => 1}, <<"missing">>]),
     {ok, 1} = py:call({operator, getitem}, [#{<<"k">> => 1}, <<"k">>]),
-    ok.
+    ok
+end).
 
 %%% Placement: handles, dirty, large terms
 
@@ -659,7 +741,7 @@ sqlite_connection(_Config) ->
         ok = py:stop_pool(py_exec_sqlite)
     end.
 
-dirty_same_answers(_Config) ->
+dirty_same_answers(Config) -> in_place(Config, fun() ->
     Samples = [{{operator, add}, [1, 2], []},
                {'math.pow', [2, 16], []},
                {'builtins.sorted', [[3, 1, 2]], []},
@@ -683,10 +765,11 @@ dirty_same_answers(_Config) ->
         py:call({math, sqrt}, [-1], [], #{on => dirty}),
     2 = py:eval(<<"1 + 1">>, #{}, #{on => dirty}),
     H = py:eval(<<"__import__('datetime').date(2001, 2, 3)">>, #{}, #{on => dirty}),
-    true = py_nif:is_handle(H),
+    true = py_test_util:is_handle(H),
     2001 = py:attr(H, year),
     {ok, 2001} = py:call({H, '__getattribute__'}, [year], [], #{on => dirty}),
-    ok.
+    ok
+end).
 
 dirty_no_callbacks(_Config) ->
     {error, {python, <<"builtins.RuntimeError">>, _, _}} =
@@ -704,7 +787,7 @@ dirty_timeout(_Config) ->
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => dirty}),
     ok.
 
-large_argument(_Config) ->
+large_argument(Config) -> in_place(Config, fun() ->
     L = lists:seq(1, 1000000),
     {ok, 1000000} = py:call('builtins.len', [L]),
     {ok, 500000500000} = py:call('builtins.sum', [L]),
@@ -713,10 +796,11 @@ large_argument(_Config) ->
     L = py:eval(<<"list(range(1, 1000001))">>),
     Floats = [float(I) || I <- L],
     {ok, 1000000} = py:call('builtins.len', [Floats]),
-    ok.
+    ok
+end).
 
 %% Copying a large argument must not hold a normal scheduler for long.
-large_argument_scheduler(_Config) ->
+large_argument_scheduler(Config) -> in_place(Config, fun() ->
     L = lists:seq(1, 2000000),
     Big = #{list => L, bin => binary:copy(<<"x">>, 1000000), tuple => list_to_tuple(L)},
     Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
@@ -727,7 +811,8 @@ large_argument_scheduler(_Config) ->
     end,
     Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
     [] = Long,
-    ok.
+    ok
+end).
 
 %%% Helpers
 

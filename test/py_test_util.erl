@@ -9,7 +9,8 @@
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
          start_capture/0, captured/1, stop_capture/1,
          add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1,
-         contains/2, run/4, in_process/1]).
+         contains/2, run/4, in_process/1,
+         in_place/2, start_worker_group/3, stop_worker_group/1, is_handle/1]).
 
 -type corpus_entry() :: {atom(), term(), binary(), term()}.
 -export_type([corpus_entry/0]).
@@ -286,3 +287,40 @@ in_process(Fun) ->
         {'DOWN', Mon, process, Pid, {result, Result}} -> Result;
         {'DOWN', Mon, process, Pid, Other} -> error({in_process, Other})
     end.
+
+%%% Groups that run a suite's cases on a worker pool
+
+%% @doc Runs a case body with the group's place (`{py_on, On}' in Config, set
+%% by start_worker_group/3) as the default `on' of every py call it makes in
+%% this process (py_exec:with_defaults/2); without one, as it is. A process
+%% the body spawns has no defaults: wrap its fun too when it makes py calls.
+-spec in_place(list(), fun(() -> T)) -> T.
+in_place(Config, Fun) ->
+    case proplists:get_value(py_on, Config) of
+        undefined -> Fun();
+        On -> py_exec:with_defaults(#{on => On}, Fun)
+    end.
+
+%% @doc Starts a pool of workers for a group (`#{kind => worker}' and Opts)
+%% and says in Config that the group's calls go there (see in_place/2).
+-spec start_worker_group(atom(), map(), list()) -> list().
+start_worker_group(Pool, Opts, Config) ->
+    {ok, _} = py:start_pool(Pool, maps:merge(#{kind => worker, size => 2}, Opts)),
+    #{size := Size} = py:pool_info(Pool),
+    [{ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {Pool, N}, timeout => 30000})
+     || N <- lists:seq(1, Size)],
+    [{py_on, Pool} | Config].
+
+%% @doc Stops the pool of start_worker_group/3.
+-spec stop_worker_group(list()) -> ok.
+stop_worker_group(Config) ->
+    case proplists:get_value(py_on, Config) of
+        undefined -> ok;
+        Pool -> _ = py:stop_pool(Pool), ok
+    end.
+
+%% @doc Whether a term is a handle: of a context (py_nif:is_handle/1 is true
+%% only for those) or a proxy handle of a worker's object.
+-spec is_handle(term()) -> boolean().
+is_handle(Term) ->
+    py_nif:is_handle(Term) orelse py_nif:proxy_info(Term) =/= false.

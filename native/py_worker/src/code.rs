@@ -2,8 +2,9 @@
 //! `exec::code` does it. A namespace is a worker object named by a handle marker, or
 //! `undefined` for a fresh one. Bindings are the call's own: they are taken out again
 //! afterwards unless the code assigned them.
-use crate::jobs::{name_of, Failure, JobCx};
-use py_core::etf::{EtfError, PathElem, Reader, Unsupported};
+use crate::jobs::{Failure, JobCx};
+use crate::table::TableHandles;
+use py_core::etf::Reader;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -79,25 +80,8 @@ fn bind<'py>(
     }
     let pairs = r.map_header().map_err(|_| Failure::BadJob)?;
     for _ in 0..pairs {
-        let key = r.skip().map_err(|_| Failure::BadJob)?;
-        let name = name_of(key).ok_or_else(|| {
-            Failure::Etf(EtfError::Unsupported {
-                path: Vec::new(),
-                what: Unsupported::Term(key.to_vec()),
-            })
-        })?;
-        if bound
-            .iter()
-            .any(|(n, _, _)| n.to_str().ok() == Some(name.as_str()))
-        {
-            return Err(Failure::Etf(EtfError::KeyCollision {
-                path: Vec::new(),
-                key: key.to_vec(),
-            }));
-        }
-        let value = cx
-            .python(&mut r)
-            .map_err(|e| e.at(PathElem::Name(name.clone())))?;
+        let taken = |name: &str| bound.iter().any(|(n, _, _)| n.to_str().ok() == Some(name));
+        let (name, value) = cx.codec.named(py, &mut r, &TableHandles, taken)?;
         let key = PyString::new(py, &name);
         let before = globals.get_item(&key)?;
         globals.set_item(&key, &value)?;
@@ -151,11 +135,8 @@ fn compiled(py: Python<'_>, src: &[u8], eval: bool) -> Result<Code, Failure> {
     if let Some(hit) = hit {
         return Ok(hit);
     }
-    let text = CString::new(src).map_err(|_| {
-        PyErr::from(pyo3::exceptions::PyValueError::new_err(
-            "source code contains a NUL byte",
-        ))
-    })?;
+    let text = CString::new(src)
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err("source code contains a NUL byte"))?;
     let compile = |mode| unsafe {
         Bound::from_owned_ptr_or_err(
             py,

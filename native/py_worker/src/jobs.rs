@@ -29,11 +29,13 @@ thread_local! {
     /// the owner object and the attribute as an interned string, so a call builds no
     /// name at all. The attribute is still looked up on each call: rebinding it in
     /// Python is seen at once.
-    static NAMES: RefCell<HashMap<Box<[u8]>, (Py<PyAny>, Py<PyString>)>> =
-        RefCell::new(HashMap::new());
+    static NAMES: RefCell<HashMap<Box<[u8]>, Resolved>> = RefCell::new(HashMap::new());
     /// The buffer the last result packet was built in.
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// An owner object and the name of one of its attributes.
+type Resolved = (Py<PyAny>, Py<PyString>);
 
 /// Why a job failed, as data; rendered to the reason by [`write_failure`].
 pub enum Failure {
@@ -43,8 +45,6 @@ pub enum Failure {
     BadJob,
     /// `{not_a_handle, Term}`
     NotAHandle(Vec<u8>),
-    /// `{bad_kwargs, Term}`
-    BadKwargs(Vec<u8>),
     /// `{bad_array, Key, Why}`
     BadArray { key: &'static str, why: String },
     /// `{panic, Msg}`: a bug of ours, caught.
@@ -288,86 +288,20 @@ fn call<'py>(
     term(f.call(args, kwargs.as_ref())?)
 }
 
-/// An argument list: each argument's depth counts from 0 (the list is no level of data).
+/// An argument list (`Codec::decode_args`); a term that is no list is a bad job.
 fn args<'py>(cx: &JobCx<'_, 'py>, r: &mut Reader<'_>) -> Result<Bound<'py, PyTuple>, Failure> {
     if !matches!(r.peek_tag(), Ok(tag::NIL | tag::LIST | tag::STRING)) {
         return Err(Failure::BadJob);
     }
-    let rest = r.rest();
-    let (n, proper) = r.list_header().map_err(bad)?;
-    if !proper {
-        let raw = Reader::raw(rest).skip().map_err(bad)?;
-        return Err(Failure::Etf(EtfError::Unsupported {
-            path: Vec::new(),
-            what: Unsupported::Term(raw.to_vec()),
-        }));
-    }
-    let mut items = Vec::with_capacity(n);
-    for i in 0..n {
-        items.push(cx.python(r).map_err(|e| e.at(PathElem::Index(i)))?);
-    }
-    if n > 0 {
-        r.nil().map_err(bad)?;
-    }
-    Ok(PyTuple::new(cx.py, items)?)
+    Ok(cx.codec.decode_args(cx.py, r, &TableHandles)?)
 }
 
-/// Keyword arguments: `[]`, a map, or a proper list of pairs, keys atoms or binaries.
+/// Keyword arguments: `[]`, a map, or a proper list of pairs (`Codec::decode_kwargs`).
 fn kwargs<'py>(
     cx: &JobCx<'_, 'py>,
     r: &mut Reader<'_>,
 ) -> Result<Option<Bound<'py, PyDict>>, Failure> {
-    if r.is_nil() {
-        r.nil().map_err(bad)?;
-        return Ok(None);
-    }
-    let raw = r.skip().map_err(bad)?;
-    let bad_kwargs = || Failure::BadKwargs(raw.to_vec());
-    let dict = PyDict::new(cx.py);
-    let put = |key: &[u8], k: &mut Reader<'_>| -> Result<(), Failure> {
-        let name = name_of(key).ok_or_else(|| {
-            Failure::Etf(EtfError::Unsupported {
-                path: Vec::new(),
-                what: Unsupported::Term(key.to_vec()),
-            })
-        })?;
-        if dict.contains(&name)? {
-            return Err(Failure::Etf(EtfError::KeyCollision {
-                path: Vec::new(),
-                key: key.to_vec(),
-            }));
-        }
-        let value = cx
-            .python(k)
-            .map_err(|e| e.at(PathElem::Name(name.clone())))?;
-        dict.set_item(name, value)?;
-        Ok(())
-    };
-    let mut k = Reader::raw(raw);
-    match k.peek_tag() {
-        Ok(tag::MAP) => {
-            let n = k.map_header().map_err(bad)?;
-            for _ in 0..n {
-                let key = k.skip().map_err(bad)?;
-                put(key, &mut k)?;
-            }
-        }
-        Ok(tag::LIST) => {
-            let (n, proper) = k.list_header().map_err(bad)?;
-            if !proper {
-                return Err(bad_kwargs());
-            }
-            for _ in 0..n {
-                if k.tuple_arity().ok() != Some(2) {
-                    return Err(bad_kwargs());
-                }
-                let key = k.skip().map_err(bad)?;
-                put(key, &mut k)?;
-            }
-        }
-        _ => return Err(bad_kwargs()),
-    }
-    Ok(if dict.is_empty() { None } else { Some(dict) })
+    Ok(cx.codec.decode_kwargs(cx.py, r, &TableHandles)?)
 }
 
 static EVAL_EXEC: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
@@ -696,9 +630,6 @@ fn write_failure(
                 .atom("not_a_handle")
                 .raw(t);
         }
-        Failure::BadKwargs(t) => {
-            w.tuple(2).atom("error").tuple(2).atom("bad_kwargs").raw(t);
-        }
         Failure::BadArray { key, why } => {
             w.tuple(2)
                 .atom("error")
@@ -783,11 +714,14 @@ fn split(body: &[u8]) -> Option<(&[u8], &[u8])> {
 pub fn run_job(py: Python<'_>, job: JobMsg) {
     let id = job.id;
     let sink = Arc::new(Sink::new());
-    shared().lock().stack.push(Running {
-        id,
-        waiting: false,
-        output: sink.clone(),
-    });
+    {
+        let mut st = shared().lock();
+        st.stack.push(Running {
+            id,
+            waiting: false,
+            output: sink.clone(),
+        });
+    }
     let buf = BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
     let mut p = Packet::reuse(buf, to_vm::RESULT);
     p.u64(id).u8(0);

@@ -106,6 +106,7 @@ fn main() {
     p.extend(&hello::ready(&started));
     out().send(&mut p);
 
-    reader::spawn(input, unsafe { libc::pthread_self() });
+    state::init(input);
+    reader::spawn();
     pyo3::Python::attach(|py| jobs::serve(py))
 }

@@ -42,7 +42,12 @@ pub fn write(py: Python<'_>, stderr: bool, data: Vec<u8>) {
         }
     }
     // Far ahead of the reader: wait (GIL released) for acks, unless the job was
-    // cancelled (its caller is gone and will ack nothing more).
+    // cancelled (its caller is gone and will ack nothing more). Output outside any job
+    // holds back the thread that writes it, but never the main thread, which must go
+    // on serving jobs (a `__del__` that prints while a release runs, say).
+    if id == 0 && unsafe { libc::pthread_equal(libc::pthread_self(), shared().main) } != 0 {
+        return;
+    }
     py.detach(|| sink.wait_for_room(|| id == 0 || !shared().lock().is_marked(id)));
 }
 

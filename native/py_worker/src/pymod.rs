@@ -124,13 +124,11 @@ pub fn call(
     }
     let id = frame.id;
     let reply = py.detach(move || wait_reply(id));
-    if let Some(top) = shared()
-        .lock()
-        .stack
-        .last_mut()
-        .filter(|r| r.id == frame.id)
     {
-        top.waiting = false;
+        let mut st = shared().lock();
+        if let Some(top) = st.stack.last_mut().filter(|r| r.id == frame.id) {
+            top.waiting = false;
+        }
     }
     match reply {
         Some(body) => callback_result(py, &body),

@@ -1,23 +1,26 @@
-//! The reader thread: reads fd 3 all the time, also while Python runs, so that a cancel
-//! or an output ack is seen at once. Jobs, callback replies and releases go to the main
-//! thread's queue; cancels and acks are handled here, without the GIL (this thread never
-//! takes it). End of input ends the process.
-use crate::state::{shared, JobMsg, Msg};
+//! The reader thread, and what a packet from the VM does whichever thread reads it.
+//! The reader thread reads fd 3 while the main thread is busy, a job running Python
+//! say (after [`TAKE_OVER`], see `state`), so that a cancel or an output ack is seen at once; it gives fd 3 back to
+//! the main thread when that waits for work again. Jobs, callback replies and releases
+//! go to the main thread's queue; cancels and acks are handled by the thread that reads
+//! them, without the GIL (the reader thread never takes it). End of input ends the
+//! process.
+use crate::state::{shared, JobMsg, Msg, TAKE_OVER};
 use crate::wire::{self, from_vm, out, Packet, PacketReader};
 use std::fs::File;
 
-/// Starts the reader thread; `main` is the thread that runs Python (SIGINT goes there).
-pub fn spawn(input: PacketReader<File>, main: libc::pthread_t) {
+/// Starts the reader thread.
+pub fn spawn() {
     let started = std::thread::Builder::new()
         .name("py-reader".into())
         .stack_size(256 * 1024)
-        .spawn(move || run(input, main));
+        .spawn(run);
     if started.is_err() {
         crate::exit_now(1);
     }
 }
 
-fn run(mut input: PacketReader<File>, main: libc::pthread_t) {
+fn run() {
     // SIGINT is for the main thread (a process-directed one must not land here).
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -26,11 +29,84 @@ fn run(mut input: PacketReader<File>, main: libc::pthread_t) {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
     loop {
-        match input.next() {
-            Ok(Some(packet)) => handle(packet, main),
-            // The VM closed the port, or died: nobody is left to answer. Python is not
-            // finalized (the main thread may be running it).
-            Ok(None) | Err(_) => crate::exit_now(0),
+        let input = wait_for_a_long_run();
+        read_while_running(input);
+    }
+}
+
+/// Waits until the main thread has been busy with one message (a job, a job resumed
+/// by a callback reply, a release) for `TAKE_OVER` or more, and takes fd 3. Looks every
+/// `TAKE_OVER` while the main thread works, and sleeps without a timeout once it has
+/// been idle for a look.
+fn wait_for_a_long_run() -> PacketReader<File> {
+    let sh = shared();
+    let mut st = sh.lock();
+    let mut seen = st.runs;
+    loop {
+        if st.busy && st.runs == seen && st.input.is_some() {
+            st.reader_reading = true;
+            if let Some(input) = st.input.take() {
+                return input;
+            }
+        }
+        if !st.busy && st.runs == seen {
+            st.reader_parked = true;
+            st = sh.reader.wait(st).unwrap_or_else(|p| p.into_inner());
+        } else {
+            seen = st.runs;
+            st = sh
+                .reader
+                .wait_timeout(st, TAKE_OVER)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+}
+
+/// Reads fd 3 until the main thread wants it back.
+fn read_while_running(mut input: PacketReader<File>) {
+    let sh = shared();
+    let efd = sh.give_back_fd();
+    loop {
+        while let Some(packet) = input.buffered() {
+            handle(packet);
+        }
+        {
+            let mut st = sh.lock();
+            if st.give_back {
+                st.give_back = false;
+                st.reader_reading = false;
+                st.input = Some(input);
+                drop(st);
+                // Drains the eventfd (non-blocking): the next request starts at 0.
+                let mut n = 0u64;
+                unsafe { libc::read(efd, &mut n as *mut u64 as *mut libc::c_void, 8) };
+                sh.wake_main();
+                return;
+            }
+        }
+        let mut fds = [
+            libc::pollfd {
+                fd: input.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: efd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            match input.fill() {
+                Ok(true) => {}
+                // The VM closed the port, or died: nobody is left to answer. Python is
+                // not finalized (the main thread may be running it).
+                Ok(false) | Err(_) => crate::exit_now(0),
+            }
         }
     }
 }
@@ -45,7 +121,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 
 /// One packet from the VM. A packet too short for its kind is dropped: there is no job
 /// to answer for it (the owner would have a bug, which its own checks find).
-fn handle(packet: &[u8], main: libc::pthread_t) {
+pub fn handle(packet: &[u8]) {
     let Some((&kind, body)) = packet.split_first() else {
         return;
     };
@@ -73,7 +149,7 @@ fn handle(packet: &[u8], main: libc::pthread_t) {
         }
         from_vm::CANCEL => {
             if let Some(id) = u64_at(body, 0) {
-                cancel(id, main);
+                cancel(id);
             }
         }
         from_vm::RELEASE => {
@@ -97,7 +173,7 @@ fn handle(packet: &[u8], main: libc::pthread_t) {
 /// is marked and its thread gets SIGINT (the handler raises `erlang.Cancelled` if the
 /// mark is still for the job running then); a job waiting for a callback reply is
 /// marked and woken. A job that is neither (finished) is left alone.
-fn cancel(id: u64, main: libc::pthread_t) {
+fn cancel(id: u64) {
     let sh = shared();
     let mut st = sh.lock();
     let queued = st
@@ -123,7 +199,7 @@ fn cancel(id: u64, main: libc::pthread_t) {
         // Under the lock: the main thread cannot start waiting (and miss the mark) in
         // between. The handler runs on the main thread once Python checks for signals;
         // a blocking call (time.sleep) returns with EINTR and checks at once.
-        unsafe { libc::pthread_kill(main, libc::SIGINT) };
+        unsafe { libc::pthread_kill(sh.main, libc::SIGINT) };
     }
 }
 

@@ -3,7 +3,7 @@
 //! buffered (whatever is available, then framed); each packet goes out in one `write`.
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// The fd packets come in on.
@@ -54,6 +54,13 @@ impl PacketReader<File> {
     }
 }
 
+impl<R: AsRawFd> PacketReader<R> {
+    /// The fd read from (to `poll` it).
+    pub fn fd(&self) -> RawFd {
+        self.src.as_raw_fd()
+    }
+}
+
 impl<R: Read> PacketReader<R> {
     pub fn new(src: R) -> PacketReader<R> {
         PacketReader {
@@ -65,38 +72,67 @@ impl<R: Read> PacketReader<R> {
     }
 
     /// The next packet's body, or `None` at the end of input (a packet cut short by the
-    /// end of input is the end of input too).
+    /// end of input is the end of input too). Blocks until a whole packet is there.
     pub fn next(&mut self) -> io::Result<Option<&[u8]>> {
         loop {
-            let have = self.end - self.start;
-            if have >= 4 {
-                let b = &self.buf[self.start..self.start + 4];
-                let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
-                if have >= 4 + len {
-                    let body = self.start + 4;
-                    self.start = body + len;
-                    return Ok(Some(&self.buf[body..body + len]));
-                }
-                if 4 + len > self.buf.len() - self.start {
-                    self.make_room(4 + len);
-                }
-            } else if self.start + 4 > self.buf.len() {
-                self.make_room(4);
+            if let Some((at, len)) = self.frame() {
+                return Ok(Some(&self.buf[at..at + len]));
             }
-            if self.start == self.end {
-                // Nothing kept: the next read starts at the front.
-                self.start = 0;
-                self.end = 0;
-            }
-            let n = match self.src.read(&mut self.buf[self.end..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if n == 0 {
+            if !self.fill()? {
                 return Ok(None);
             }
-            self.end += n;
+        }
+    }
+
+    /// The next packet's body if it has been read whole already (no system call).
+    pub fn buffered(&mut self) -> Option<&[u8]> {
+        let (at, len) = self.frame()?;
+        Some(&self.buf[at..at + len])
+    }
+
+    /// Where the next whole packet's body is in the buffer, and takes it.
+    fn frame(&mut self) -> Option<(usize, usize)> {
+        let have = self.end - self.start;
+        if have < 4 {
+            return None;
+        }
+        let b = &self.buf[self.start..self.start + 4];
+        let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if have < 4 + len {
+            return None;
+        }
+        let body = self.start + 4;
+        self.start = body + len;
+        Some((body, len))
+    }
+
+    /// One read (blocking): `false` at the end of input.
+    pub fn fill(&mut self) -> io::Result<bool> {
+        if self.start == self.end {
+            // Nothing kept: the read starts at the front.
+            self.start = 0;
+            self.end = 0;
+        }
+        let have = self.end - self.start;
+        let need = if have >= 4 {
+            let b = &self.buf[self.start..self.start + 4];
+            4 + u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
+        } else {
+            4
+        };
+        if self.start + need > self.buf.len() {
+            self.make_room(need);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -363,8 +363,14 @@ fn output_goes_before_the_result_four_packets_in_flight_at_most() {
     let mut got = Vec::new();
     loop {
         match w.recv() {
-            Pkt::Output { stream, data, .. } => got.push((stream, data)),
-            Pkt::Result { reply, .. } => {
+            Pkt::Output {
+                id: got_id,
+                stream,
+                data,
+            } if got_id == id => got.push((stream, data)),
+            Pkt::Result {
+                id: got_id, reply, ..
+            } if got_id == id => {
                 assert_eq!(reply, ok(atom("undefined")));
                 break;
             }
@@ -659,6 +665,56 @@ fn memory_error_with_max_memory_is_announced_before_the_result() {
     }
     let (ty, _, _) = python_error(&w.result(id));
     assert_eq!(ty, "builtins.MemoryError");
+    assert_eq!(
+        w.run(call("operator.add", vec![int(1), int(2)])),
+        ok(int(3))
+    );
+}
+
+#[test]
+fn output_outside_any_job_goes_with_job_id_0() {
+    let mut w = Worker::start();
+    let code = "import threading, sys, time\n\
+                def later():\n    time.sleep(0.05)\n    sys.stdout.write('from a thread')\n\
+                threading.Thread(target=later).start()";
+    assert_eq!(
+        w.run(exec(code, vec![], atom("undefined"))),
+        ok(atom("undefined"))
+    );
+    match w.recv() {
+        Pkt::Output { id, stream, data } => {
+            assert_eq!((id, stream, data.as_str()), (0, 1, "from a thread"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_writer_held_back_by_missing_acks_is_cancelled_all_the_same() {
+    let mut w = Worker::start();
+    // Far more than the 1 MiB that may wait for acks: the writer waits, and no ack comes.
+    let code = "import sys\nwhile True: sys.stdout.write('x' * 65536)";
+    let id = w.job(exec(code, vec![], atom("undefined")), 0);
+    for _ in 0..4 {
+        assert!(matches!(w.recv(), Pkt::Output { .. }));
+    }
+    assert!(
+        w.recv_timeout(Duration::from_millis(100)).is_none(),
+        "nothing more without acks"
+    );
+    w.cancel(id);
+    // What was pending goes out before the result.
+    loop {
+        match w.recv() {
+            Pkt::Output { .. } => {}
+            Pkt::Result { id: got, reply, .. } => {
+                assert_eq!(got, id);
+                assert_eq!(reply, tuple(vec![atom("error"), atom("cancelled")]));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
     assert_eq!(
         w.run(call("operator.add", vec![int(1), int(2)])),
         ok(int(3))
