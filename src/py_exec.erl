@@ -196,16 +196,26 @@ existing_atom(Other) -> error({badarg, Other}).
 
 %%% Routing
 
-route(dirty, Job0, #{timeout := Timeout} = Opts) ->
-    case namespaced(dirty, Job0, Opts) of
-        {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
-        {error, _} = Error -> Error
+route(dirty, Job0, Opts) ->
+    case proxy_of(Job0) of
+        false -> route_dirty(Job0, Opts);
+        %% A worker's handle decides where its call runs, `on => dirty' too.
+        Owner -> call_worker({py_worker_owner, Owner}, dirty, Job0, Opts)
     end;
 route({node, Node}, Job, Opts) ->
     route({node, Node, default}, Job, Opts);
-route({node, Node, On}, Job, Opts) when Node =:= node() ->
+route(On, Job, Opts) ->
+    route_on(On, Job, Opts).
+
+route_dirty(Job0, #{timeout := Timeout} = Opts) ->
+    case namespaced(dirty, Job0, Opts) of
+        {ok, Job} -> py_nif:call_dirty(Job, nif_return(Opts), Timeout);
+        {error, _} = Error -> Error
+    end.
+
+route_on({node, Node, On}, Job, Opts) when Node =:= node() ->
     route(On, Job, Opts#{on := On});
-route({node, Node, On}, Job0, Opts) ->
+route_on({node, Node, On}, Job0, Opts) ->
     %% Only a namespace named explicitly goes along (a proxy of that node's
     %% namespace): without one, the call gets a fresh namespace there.
     Job = case Opts of
@@ -213,7 +223,7 @@ route({node, Node, On}, Job0, Opts) ->
               _ -> Job0
           end,
     call({py_remote, Node, On}, {node, Node, On}, Job, maps:remove(namespace, Opts));
-route(On, Job0, Opts) ->
+route_on(On, Job0, Opts) ->
     case namespaced(On, Job0, Opts) of
         {ok, Job} -> route_local(On, Job, Opts);
         {error, _} = Error -> Error
@@ -419,7 +429,11 @@ remote_handle(Job) ->
 %% a zero timeout, the job is submitted and its reply comes by message. The
 %% deadline counts from the submission.
 call(Place, Where, Job, Opts) when is_tuple(Place) ->
-    call_worker(Place, Where, Job, Opts);
+    %% A context's handle as the target goes to its context, whatever pool was asked.
+    case py_nif:is_handle(py_job:object(Job)) andalso py_pool:lookup(default) of
+        Ctx when Ctx =/= false, Ctx =/= undefined -> call_context(Ctx, Where, Job, Opts);
+        _ -> call_worker(Place, Where, Job, Opts)
+    end;
 call(Place, Where, Job, Opts) ->
     case proxy_of(Job) of
         false -> call_context(Place, Where, Job, Opts);
@@ -481,18 +495,19 @@ call_worker(Place, Where, Job, #{timeout := Timeout} = Opts) ->
 submit_worker(Place, Job, Opts) ->
     case write_job(Job) of
         {ok, Etf, Affinity} ->
-            Alias = alias(),
             JobId = erlang:unique_integer([positive]),
             Return = worker_return(Opts),
             case worker_target(Place, Affinity) of
                 {ok, Owner, Parent, Gen} ->
+                    %% The alias is a monitor of the owner: if it dies, the caller knows.
+                    Alias = erlang:monitor(process, Owner, [{alias, explicit_unalias}]),
                     ok = py_worker:submit(Owner, Alias, JobId, Parent, Return, Gen, Etf),
                     {ok, Alias, {py_wjob, Owner, JobId, erlang:monotonic_time(millisecond)}};
                 {remote, Importer, On} ->
+                    Alias = alias(),
                     ok = py_import:submit(Importer, Alias, JobId, Return, Etf, On),
                     {ok, Alias, {py_wjob, Importer, JobId, erlang:monotonic_time(millisecond)}};
                 {error, _} = Error ->
-                    _ = unalias(Alias),
                     Error
             end;
         {error, _} = Error ->
@@ -522,7 +537,7 @@ worker_target({py_remote, Node, On}, none) ->
         {error, _} = Error -> Error
     end;
 worker_target({py_workers, _, _, _, _, _} = Pool, none) ->
-    case py_worker_pool:pick(Pool) of
+    case py_worker_pool:home(Pool) of
         {ok, Owner} -> {ok, Owner, 0, none};
         {error, _} = Error -> Error
     end.
@@ -648,6 +663,7 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
     receive
         {Ref, {worker_result, HasHandles, Etf, Owner, Gen}} ->
             _ = unalias(Ref),
+            _ = erlang:demonitor(Ref, [flush]),
             Result = py_worker:decode(Etf, HasHandles, Owner, Gen),
             written(Ref, Deadline, JobRes),
             Result;
@@ -669,20 +685,25 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
         {Ref, {output, _Stream, Data}} ->
             Fixed = fix_deadline(Deadline, JobRes),
             output(Ref, JobRes, Data),
-            await(Ref, Job, Fixed)
+            await(Ref, Job, Fixed);
+        {'DOWN', Ref, process, _, Reason} ->
+            _ = unalias(Ref),
+            stop_writer(Ref),
+            {error, {worker_down, {owner_down, Reason}}}
     after After ->
             abandon(Ref, JobRes),
             {error, timeout}
     end.
 
 %% A worker job's alias goes with its final message.
-done(Ref, {py_wjob, _, _, _}) -> _ = unalias(Ref), ok;
+done(Ref, {py_wjob, _, _, _}) -> _ = unalias(Ref), _ = erlang:demonitor(Ref, [flush]), ok;
 done(_Ref, _JobRes) -> ok.
 
 %% The caller gives up on a job: nothing of it may be left in the mailbox.
 abandon(Ref, {py_wjob, Owner, JobId, _} = JobRes) ->
     %% Nothing sent to the alias arrives once it is gone; what arrived is flushed.
     _ = unalias(Ref),
+    _ = erlang:demonitor(Ref, [flush]),
     py_worker:cancel(Owner, JobId, silent),
     flush(Ref, JobRes),
     stop_writer(Ref);

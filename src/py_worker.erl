@@ -290,6 +290,8 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
             erlang:demonitor(MRef, [flush]),
             State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
         error ->
+            %% Nobody receives this result: the objects it made are released.
+            _ = Flags band 1 =:= 1 andalso release_dropped(Etf, State),
             %% A job its caller gave up on has stopped: it is not killed.
             case maps:take(JobId, State#state.cancelled) of
                 {TRef, Cancelled} ->
@@ -343,6 +345,18 @@ packet(Other, #state{pool = Pool, index = I} = State) ->
     logger:warning("py: worker ~p of pool ~p sent a packet it should not: ~P",
                    [I, Pool, Other, 12], #{domain => [py]}),
     State.
+
+release_dropped(Etf, #state{port = Port}) ->
+    case ids(binary_to_term(Etf), marker(), []) of
+        [] -> ok;
+        Ids -> _ = command(Port, [<<4, (length(Ids)):32>>, [<<Id:64>> || Id <- Ids]]), ok
+    end.
+
+ids({M, handle, Id}, M, Acc) when is_integer(Id) -> [Id | Acc];
+ids([H | T], M, Acc) -> ids(T, M, ids(H, M, Acc));
+ids(T, M, Acc) when is_tuple(T) -> lists:foldl(fun(E, A) -> ids(E, M, A) end, Acc, tuple_to_list(T));
+ids(Map, M, Acc) when is_map(Map) -> maps:fold(fun(K, V, A) -> ids(V, M, ids(K, M, A)) end, Acc, Map);
+ids(_, _, Acc) -> Acc.
 
 stream(1) -> stdout;
 stream(_) -> stderr.
@@ -418,7 +432,13 @@ hello(Opts) ->
     Base = maps:with([max_depth, max_terms], Settings),
     Given = maps:filter(fun(_, V) -> V =/= undefined end,
                         maps:with([python, venv, path, max_memory], Opts)),
-    maps:merge(Base, Given#{marker => marker(),
+    %% Neither named: the VM's own interpreter, as the NIF resolved it ($VIRTUAL_ENV).
+    Interp = case is_map_key(python, Given) orelse is_map_key(venv, Given) of
+                 true -> #{};
+                 false -> maps:filter(fun(_, V) -> V =/= undefined end,
+                                      maps:with([python, venv], Settings))
+             end,
+    maps:merge(maps:merge(Base, Interp), Given#{marker => marker(),
                             python_pkg => unicode:characters_to_binary(py_nif:python_pkg())}).
 
 await_ready(Port) ->

@@ -8,7 +8,7 @@
 -module(py_worker_pool).
 -behaviour(supervisor).
 
--export([start_link/2, pick/1, owner/2, owners/1, publish_owner/3, unpublish/1, info/1]).
+-export([start_link/2, home/1, owner/2, owners/1, publish_owner/3, unpublish/1, info/1]).
 -export([init/1]).
 
 -export_type([published/0]).
@@ -34,12 +34,29 @@ start_link(Name, #{size := Size, strategy := Strategy} = Opts) ->
             {error, ignore}
     end.
 
-%% @doc The owner of the worker a job goes to, by the pool's strategy.
--spec pick(published()) -> {ok, pid()} | {error, {no_pool, atom()}}.
-pick({py_workers, Name, Size, round_robin, _Load, Counter}) ->
-    owner_at(Name, atomics:add_get(Counter, 1, 1) rem Size + 1);
-pick({py_workers, Name, Size, least_busy, Load, _Counter}) ->
-    owner_at(Name, least(Load, Size, 2, 1, atomics:get(Load, 1))).
+%% The slot a process's calls go to, by the pool's strategy.
+pick_slot({py_workers, _Name, Size, round_robin, _Load, Counter}) ->
+    atomics:add_get(Counter, 1, 1) rem Size + 1;
+pick_slot({py_workers, _Name, Size, least_busy, Load, _Counter}) ->
+    least(Load, Size, 2, 1, atomics:get(Load, 1)).
+
+%% @doc The owner of the calling process's worker in this pool: picked by the
+%% strategy on the process's first call, then the same one. Objects of two
+%% workers cannot meet in one call, so a process's handles and namespace must
+%% stay together; processes are spread over the workers, and py:map/3 or
+%% `on => {Pool, N}' spread one process's calls.
+-spec home(published()) -> {ok, pid()} | {error, {no_pool, atom()}}.
+home({py_workers, Name, Size, _, _, _} = Pool) ->
+    Key = {py_worker_home, Name},
+    N = case get(Key) of
+            Home when is_integer(Home), Home =< Size ->
+                Home;
+            _ ->
+                Home = pick_slot(Pool),
+                put(Key, Home),
+                Home
+        end,
+    owner_at(Name, N).
 
 least(_Load, Size, I, Best, _BestN) when I > Size -> Best;
 least(Load, Size, I, Best, BestN) ->

@@ -68,6 +68,9 @@ pub enum Error {
     Busy { gil_stuck_ms: u64 },
     /// `{panic, Message}`: a bug in the NIF, caught; the context and the VM carry on.
     Panic(String),
+    /// `{wrong_place, Handle}`: a proxy handle (an object of a worker or of another
+    /// node) inside a job for this interpreter.
+    WrongPlace(rustler::sys::ErlNifTerm),
     /// `{bad_array, Key, Why}`: a field of the map given to `py:ndarray/1,2` is wrong
     /// (a dtype numpy does not know, data whose size is not what shape and dtype need).
     BadArray { key: ArrayKey, why: String },

@@ -57,6 +57,7 @@ impl Error {
                 (atoms::busy(), info).encode(env)
             }
             Error::Panic(m) => (atoms::panic(), binary(env, m.as_bytes())).encode(env),
+            Error::WrongPlace(t) => (atoms::wrong_place(), copy(env, *t)).encode(env),
             Error::BadArray { key, why } => {
                 let key = match key {
                     ArrayKey::Shape => atoms::shape(),

@@ -112,6 +112,10 @@ impl<'a, 'py> Decoder<'a, 'py> {
                         return handle::marker_to_python(py, term, m)
                             .map_err(|err| Error::from_pyerr(py, err));
                     }
+                    // A worker's (or another node's) object is not in this interpreter.
+                    if term.try_get_resource::<super::proxy::Proxy>().is_some() {
+                        return Err(Error::WrongPlace(t));
+                    }
                     terms::wrap(py, terms::Kind::Ref, term)
                         .map_err(|err| Error::from_pyerr(py, err))
                 }
