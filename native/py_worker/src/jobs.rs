@@ -87,7 +87,7 @@ fn bad<E>(_: E) -> Failure {
 }
 
 /// A name given as an atom or a binary (raw ETF bytes).
-pub fn name_of(raw: &[u8]) -> Option<String> {
+fn name_of(raw: &[u8]) -> Option<String> {
     let mut r = Reader::raw(raw);
     let name = match r.peek_tag().ok()? {
         tag::BINARY | tag::BIT_BINARY => std::str::from_utf8(r.binary().ok()?).ok()?.to_owned(),

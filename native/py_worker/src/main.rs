@@ -1,13 +1,14 @@
 //! `py_worker`: CPython in an OS process of its own, driven by the VM over an Erlang port
-//! (docs/worker-protocol.md is the contract). The main thread runs Python; a reader
-//! thread reads fd 3 all the time, queues jobs and replies for the main thread, and
-//! handles cancels and output acks itself.
+//! (docs/worker-protocol.md is the contract). The main thread runs Python, and reads
+//! fd 3 while it waits for work; a reader thread reads fd 3 while a job runs (cancels,
+//! output acks), and queues jobs and replies for the main thread.
 //!
 //! The modules: `wire` (packets on fds 3/4), `hello` (start-up settings and `ready`),
-//! `state` (what the two threads share), `reader` (the reader thread), `ctx` (what
-//! every job needs, and the stack of running jobs as Python sees it), `jobs` (what a
-//! job does and its reply), `code` (eval/exec), `table` (the handle table), `output`
-//! (Python's output with back-pressure), `pymod` (the `_erlang` module).
+//! `state` (what the two threads share, and who reads fd 3), `reader` (the reader
+//! thread, and what each packet does), `stack` (a big stack for the main thread), `ctx`
+//! (what every job needs, and the stack of running jobs as Python sees it), `jobs`
+//! (what a job does and its reply), `code` (eval/exec), `table` (the handle table),
+//! `output` (Python's output with back-pressure), `pymod` (the `_erlang` module).
 mod code;
 mod ctx;
 mod hello;
@@ -15,6 +16,7 @@ mod jobs;
 mod output;
 mod pymod;
 mod reader;
+mod stack;
 mod state;
 mod table;
 mod wire;
@@ -26,31 +28,6 @@ use wire::{out, to_vm, Packet, PacketReader};
 /// finalization (another thread may be running Python).
 pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
-}
-
-/// The main thread's stack may grow to this (soft `RLIMIT_STACK`, when the hard limit
-/// allows): CPython recursion through C code (`sum(map(f, ...))`) uses the C stack at
-/// every level, and a recursion limit raised by user code must end in RecursionError,
-/// not a segfault. The main thread's stack counts as stack, not data, so `max_memory`
-/// (RLIMIT_DATA) is not spent on it; the kernel leaves at least 128 MiB below it.
-const MAIN_STACK: u64 = 120 * 1024 * 1024;
-
-fn raise_stack_limit() {
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_STACK, &mut lim) != 0 {
-            return;
-        }
-        let want = if lim.rlim_max == libc::RLIM_INFINITY {
-            MAIN_STACK
-        } else {
-            MAIN_STACK.min(lim.rlim_max)
-        };
-        if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
-            lim.rlim_cur = want;
-            libc::setrlimit(libc::RLIMIT_STACK, &lim);
-        }
-    }
 }
 
 fn set_memory_limit(bytes: u64) -> Result<(), String> {
@@ -82,7 +59,7 @@ fn main() {
     if unsafe { libc::getppid() } == 1 {
         exit_now(0);
     }
-    raise_stack_limit();
+    stack::grow_main_stack();
 
     let mut input = PacketReader::stdin3();
     let hello = match input.next() {

@@ -525,6 +525,21 @@ fn deep_recursion_is_a_recursion_error_not_a_crash() {
     assert_eq!(w.run(eval("f(5000)", vec![], ns.clone())), ok(int(5000)));
     assert_eq!(w.run(eval("g(5000)", vec![], ns.clone())), ok(int(5000)));
     assert_eq!(w.run(eval("k(3000)", vec![], ns.clone())), ok(int(3000)));
+    // The stack limit is back to what it was: processes Python starts inherit it.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) };
+    let soft = match lim.rlim_cur {
+        libc::RLIM_INFINITY => -1,
+        n => n as i64,
+    };
+    assert_eq!(
+        w.run(eval(
+            "__import__('resource').getrlimit(__import__('resource').RLIMIT_STACK)[0]",
+            vec![],
+            atom("undefined")
+        )),
+        ok(int(soft))
+    );
     for code in ["f(100000)", "g(100000)", "k(5000)", "k(100000)"] {
         let (ty, _, _) = python_error(&w.run(eval(code, vec![], ns.clone())));
         assert_eq!(ty, "builtins.RecursionError", "{code}");
