@@ -777,6 +777,13 @@ pub fn run_job(py: Python<'_>, job: JobMsg) {
         }
         crate::output::flush(&mut o, id, &sink);
         o.send(&mut p);
+        // The table grew: pool_info's count of live objects follows (releases report
+        // it too), so a caller sees its handles counted when its call returns.
+        if handles.live > 0 {
+            let mut c = Packet::new(to_vm::HANDLES);
+            c.u64(crate::table::count());
+            o.send(&mut c);
+        }
     }
     {
         let mut st = shared().lock();

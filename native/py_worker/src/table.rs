@@ -63,3 +63,8 @@ pub fn release(_py: Python<'_>, ids: &[u64]) -> u64 {
     drop(dropped);
     count
 }
+
+/// How many objects the table holds.
+pub fn count() -> u64 {
+    with(|t| t.objects.len() as u64)
+}

@@ -1,5 +1,6 @@
-//! How much a trivial job costs: `cargo test --release -p py_worker --test bench --
-//! --ignored --nocapture`. Prints, judges nothing (the machine is shared and noisy).
+//! How much a trivial job costs: `cargo bench -p py_worker`. Prints, judges nothing
+//! (the machine is shared and noisy); `make bench` has the figures next to contexts.
+#[path = "../tests/common/mod.rs"]
 mod common;
 use common::*;
 use std::time::Instant;
@@ -12,9 +13,7 @@ fn cpu_ticks(pid: u32) -> u64 {
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
-#[test]
-#[ignore]
-fn operator_add_round_trip_and_worker_cpu() {
+fn main() {
     let mut w = Worker::start();
     let job = call("operator.add", vec![int(1), int(2)]);
     for _ in 0..2000 {
