@@ -21,7 +21,7 @@
 
 %% A call from another node (built by py_import, run here by run/2).
 -type request() :: #{importer := pid(), gen := non_neg_integer(), reply_to := reference(),
-                     job_id := pos_integer(), return := 0 | 1 | 2, etf := binary(),
+                     job_id := pos_integer(), return := 0 | 1 | 2, etf := iodata(),
                      on := term(), marker := reference(), group_leader := pid()}.
 
 %% Table: {Id, Term, Holder}. Holder is the node holding a proxy for Id, or
@@ -45,14 +45,14 @@ run(#{importer := Importer, gen := Gen, reply_to := To, job_id := JobId, return 
       etf := Etf, on := On, marker := M, group_leader := GL}, _Exporter) ->
     true = group_leader(GL, self()),
     Holder = node(Importer),
-    Result = try binary_to_term(Etf) of
+    Result = try binary_to_term(iolist_to_binary(Etf)) of
                  {_Caller, Job0} ->
                      case unmark(Job0, M) of
                          {ok, Job} -> py_exec:run(Job, opts(Return, On));
                          {error, _} = Error -> Error
                      end
              catch
-                 error:badarg -> {error, {bad_job, Etf}}
+                 error:badarg -> {error, {bad_job, iolist_to_binary(Etf)}}
              end,
     {HasHandles, Out} = export(Result, Holder, M),
     To ! {To, {worker_result, HasHandles, term_to_binary(Out), Importer, Gen}},

@@ -64,7 +64,7 @@ start(Node) ->
 
 %% @doc Runs a job written by `py_nif:worker_write/2' on `Node', where `On'
 %% says there (a pool, `{Pool, N}', `default').
--spec submit(pid(), reference(), pos_integer(), 0 | 1 | 2, binary(), term()) -> ok.
+-spec submit(pid(), reference(), pos_integer(), 0 | 1 | 2, iodata(), term()) -> ok.
 submit(Importer, ReplyTo, JobId, Return, Etf, On) ->
     Importer ! {py_job_on, self(), ReplyTo, JobId, Return, Etf, On},
     ok.

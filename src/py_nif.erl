@@ -25,8 +25,9 @@
 -type marker() :: reference().
 %% A handle to an object of a worker (docs/worker-protocol.md).
 -type proxy() :: reference().
-%% A job written for a worker: its bytes, and the worker its proxies belong to.
--type written() :: {ok, binary(), none | {pid(), non_neg_integer()}}
+%% A job written for a worker: its bytes (an iolist when it refers to big
+%% binaries instead of copying them), and the worker its proxies belong to.
+-type written() :: {ok, iodata(), none | {pid(), non_neg_integer()}}
                  | too_large
                  | {error, {wrong_place, handle()}}.
 -type ctx() :: reference().

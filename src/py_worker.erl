@@ -88,7 +88,7 @@ init_marker() ->
 %% as `{ReplyTo, Message}'. `Gen' is the generation the job's proxies belong
 %% to, or `none'; `Parent' the job whose callback the caller is running, or 0.
 -spec submit(pid(), reference(), pos_integer(), non_neg_integer(), 0 | 1 | 2,
-             none | non_neg_integer(), binary()) -> ok.
+             none | non_neg_integer(), iodata()) -> ok.
 submit(Owner, ReplyTo, JobId, Parent, Return, Gen, Etf) ->
     Owner ! {py_job, self(), ReplyTo, JobId, Parent, Return, Gen, Etf},
     ok.

@@ -69,6 +69,8 @@ pub fn make_handle(env: Env<'_>, obj: Py<PyAny>) -> Term<'_> {
 pub struct Marker {
     pub kind: MarkerKind,
     _env: OwnedEnv,
+    /// The binary term, in `_env`.
+    raw: rustler::sys::ErlNifTerm,
     ptr: *const u8,
     len: usize,
 }
@@ -89,18 +91,24 @@ impl Marker {
     /// Keeps `bin` alive without copying it (a refc binary only gains a reference).
     pub fn new(kind: MarkerKind, bin: Term<'_>) -> Option<Marker> {
         let env = OwnedEnv::new();
-        let (ptr, len) = env.run(|e| {
+        let (raw, ptr, len) = env.run(|e| {
             let kept = crate::base::env::copy(e, bin.as_c_arg());
             rustler::Binary::from_term(kept)
                 .ok()
-                .map(|b| (b.as_slice().as_ptr(), b.len()))
+                .map(|b| (kept.as_c_arg(), b.as_slice().as_ptr(), b.len()))
         })?;
         Some(Marker {
             kind,
             _env: env,
+            raw,
             ptr,
             len,
         })
+    }
+
+    /// The binary as a term of `env` (a refc binary is shared, not copied).
+    pub fn binary<'a>(&self, env: Env<'a>) -> Term<'a> {
+        crate::base::env::copy(env, self.raw)
     }
 
     pub fn as_slice(&self) -> &[u8] {

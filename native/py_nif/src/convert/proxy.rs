@@ -77,18 +77,56 @@ pub fn write<'a>(
     budget: Option<isize>,
 ) -> Result<Written<'a>, Refused<'a>> {
     let mut owner = None;
-    if !has_resources(term, &mut owner, budget.unwrap_or(isize::MAX))? {
+    let found = has_resources(term, &mut owner, budget.unwrap_or(isize::MAX))?;
+    if !found.resources && !found.big_binary {
         return Ok(Written {
             etf: binary_of(env, term),
             owner,
         });
     }
-    let mut out = vec![131u8];
+    let mut out = IoList {
+        done: Vec::new(),
+        buf: vec![131u8],
+    };
     write_term(env, term, marker, &mut out)?;
     Ok(Written {
-        etf: binary(env, &out),
+        etf: out.finish(env),
         owner,
     })
+}
+
+/// A binary at least this big is not copied into the written job: the job becomes an
+/// iolist that refers to it, which the port writes with `writev`. Copying 1 MiB into
+/// a fresh binary cost about 2 ms here, mostly page faults of the new memory.
+const BIG_BINARY: usize = 64 * 1024;
+
+/// The written job: binaries already made, and the bytes after them.
+struct IoList<'a> {
+    done: Vec<Term<'a>>,
+    buf: Vec<u8>,
+}
+
+impl<'a> IoList<'a> {
+    /// A big binary, by reference, after the bytes so far.
+    fn binary_ref(&mut self, env: Env<'a>, bin: Term<'a>) {
+        let pending = std::mem::take(&mut self.buf);
+        self.done.push(binary(env, &pending));
+        self.done.push(bin);
+    }
+
+    fn finish(mut self, env: Env<'a>) -> Term<'a> {
+        let last = binary(env, &self.buf);
+        self.done.push(last);
+        self.done.encode(env)
+    }
+}
+
+/// What the walk of a job found.
+struct Found {
+    /// Proxies or markers, written as marker tuples.
+    resources: bool,
+    /// A binary of at least `BIG_BINARY` bytes, written by reference.
+    big_binary: bool,
 }
 
 fn binary_of<'a>(env: Env<'a>, term: Term<'a>) -> Term<'a> {
@@ -142,8 +180,9 @@ fn has_resources<'a>(
     term: Term<'a>,
     owner: &mut Option<(LocalPid, u64)>,
     mut budget: isize,
-) -> Result<bool, Refused<'a>> {
+) -> Result<Found, Refused<'a>> {
     let mut found = false;
+    let mut big_binary = false;
     let mut todo = vec![term];
     while let Some(t) = todo.pop() {
         if budget < 0 {
@@ -152,7 +191,12 @@ fn has_resources<'a>(
         match t.get_type() {
             TermType::Binary => {
                 let len = rustler::Binary::from_term(t).map_or(0, |b| b.len());
-                budget -= (len / 512) as isize;
+                if len >= BIG_BINARY {
+                    // Written by reference: no copy to pay for.
+                    big_binary = true;
+                } else {
+                    budget -= (len / 512) as isize;
+                }
             }
             TermType::Ref => {
                 if let Ok(p) = t.decode::<ResourceArc<Proxy>>() {
@@ -172,7 +216,10 @@ fn has_resources<'a>(
             _ => {}
         }
     }
-    Ok(found)
+    Ok(Found {
+        resources: found,
+        big_binary,
+    })
 }
 
 /// Writes `term` in prefix order: each container's header, then its children. Leaves
@@ -181,14 +228,14 @@ fn write_term<'a>(
     env: Env<'a>,
     term: Term<'a>,
     marker: Term<'a>,
-    out: &mut Vec<u8>,
+    out: &mut IoList<'a>,
 ) -> Result<(), Refused<'a>> {
     let mut todo = vec![term];
     while let Some(t) = todo.pop() {
         match t.get_type() {
             TermType::Tuple => {
                 let items = get_tuple(t).map_err(|_| Refused::WrongPlace(t))?;
-                tuple_header(out, items.len());
+                tuple_header(&mut out.buf, items.len());
                 todo.extend(items.into_iter().rev());
             }
             TermType::List if !t.is_empty_list() => {
@@ -198,8 +245,9 @@ fn write_term<'a>(
                     items.push(head);
                     cell = tail;
                 }
-                out.push(108);
-                out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+                out.buf.push(108);
+                out.buf
+                    .extend_from_slice(&(items.len() as u32).to_be_bytes());
                 // The tail last: `[]` for a proper list.
                 todo.push(cell);
                 todo.extend(items.into_iter().rev());
@@ -209,8 +257,9 @@ fn write_term<'a>(
                 if let Some(iter) = MapIterator::new(t) {
                     pairs.extend(iter);
                 }
-                out.push(116);
-                out.extend_from_slice(&(pairs.len() as u32).to_be_bytes());
+                out.buf.push(116);
+                out.buf
+                    .extend_from_slice(&(pairs.len() as u32).to_be_bytes());
                 for (k, v) in pairs.into_iter().rev() {
                     todo.push(v);
                     todo.push(k);
@@ -219,19 +268,30 @@ fn write_term<'a>(
             TermType::Ref => {
                 if let Ok(p) = t.decode::<ResourceArc<Proxy>>() {
                     let m = (marker, atoms::handle(), p.id).encode(env);
-                    leaf(m, out);
+                    leaf(m, &mut out.buf);
                 } else if let Ok(m) = t.decode::<ResourceArc<Marker>>() {
                     let kind = match m.kind {
                         MarkerKind::Bytes => atoms::bytes(),
                         MarkerKind::Buffer => atoms::buffer(),
                     };
-                    let m = (marker, kind, binary(env, m.as_slice())).encode(env);
-                    leaf(m, out);
+                    // `{M, Kind, Bin}`, the binary itself written like any other.
+                    tuple_header(&mut out.buf, 3);
+                    leaf(marker, &mut out.buf);
+                    leaf(kind.encode(env), &mut out.buf);
+                    todo.push(m.binary(env));
                 } else {
-                    leaf(t, out);
+                    leaf(t, &mut out.buf);
                 }
             }
-            _ => leaf(t, out),
+            TermType::Binary => match rustler::Binary::from_term(t) {
+                Ok(b) if b.len() >= BIG_BINARY => {
+                    out.buf.push(109);
+                    out.buf.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                    out.binary_ref(env, t);
+                }
+                _ => leaf(t, &mut out.buf),
+            },
+            _ => leaf(t, &mut out.buf),
         }
     }
     Ok(())
