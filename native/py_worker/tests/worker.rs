@@ -596,6 +596,8 @@ fn value_to_binary_import_const() {
         matches!(&r, T::Tuple(t) if handle_of(&t[1]).is_some()),
         "{r:?}"
     );
+    // The module is in the table now: the count of live objects follows the result.
+    assert!(matches!(w.recv(), Pkt::Handles(n) if n >= 1));
     // None as nil (return mode 1) and as undefined (0).
     let id = w.job(call("print", vec![]), 1);
     assert!(matches!(w.recv(), Pkt::Output { .. }));

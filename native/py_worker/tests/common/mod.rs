@@ -485,11 +485,15 @@ impl Worker {
         }
     }
 
-    /// The result of job `id` (any other packet before it is a failure).
+    /// The result of job `id` (any other packet before it is a failure, but for the
+    /// count of live objects that follows a result that made handles).
     pub fn result(&mut self, id: u64) -> T {
-        match self.recv() {
-            Pkt::Result { id: got, reply, .. } if got == id => reply,
-            other => panic!("expected the result of job {id}, got {other:?}"),
+        loop {
+            match self.recv() {
+                Pkt::Result { id: got, reply, .. } if got == id => return reply,
+                Pkt::Handles(_) => continue,
+                other => panic!("expected the result of job {id}, got {other:?}"),
+            }
         }
     }
 
