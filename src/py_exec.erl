@@ -518,10 +518,15 @@ submit_worker(Place, Job, Opts) ->
 %% written as the protocol says; big jobs are written on a dirty scheduler.
 write_job(Job) ->
     Term = {self(), Job},
-    Marker = py_worker:marker(),
-    case py_nif:worker_write(Term, Marker) of
-        too_large -> py_nif:worker_write_large(Term, Marker);
-        Written -> Written
+    case py_worker:marker() of
+        undefined ->
+            %% Made when py starts: workers and other nodes are reached through it.
+            {error, not_started};
+        Marker ->
+            case py_nif:worker_write(Term, Marker) of
+                too_large -> py_nif:worker_write_large(Term, Marker);
+                Written -> Written
+            end
     end.
 
 %% The worker a job goes to: the one its proxy handles belong to, else the

@@ -69,10 +69,11 @@ start_link(Pool, Index, {Opts, Load}) ->
     gen_server:start_link(?MODULE, {Pool, Index, Opts, Load}, []).
 
 %% @doc The reference that marks handles and markers in the external format
-%% (docs/worker-protocol.md, "Markers"): one per VM, never given to user code.
--spec marker() -> reference().
+%% (docs/worker-protocol.md, "Markers"): one per VM, never given to user code;
+%% `undefined' until py starts.
+-spec marker() -> reference() | undefined.
 marker() ->
-    persistent_term:get({?MODULE, marker}).
+    persistent_term:get({?MODULE, marker}, undefined).
 
 %% @doc Makes the marker once per VM (when `py' starts): workers started later
 %% by any pool use the same one.
