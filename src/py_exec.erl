@@ -672,11 +672,8 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
             Result = py_worker:decode(Etf, HasHandles, Owner, Gen),
             written(Ref, Deadline, JobRes),
             Result;
-        {Ref, {worker_callback, Etf, Owner, Gen}} ->
-            Fixed = fix_deadline(Deadline, JobRes),
-            callback(Job, py_worker:decode(Etf, true, Owner, Gen)),
-            await(Ref, Job, Fixed);
         {Ref, {ok, _} = Ok} ->
+            done(Ref, JobRes),
             written(Ref, Deadline, JobRes),
             Ok;
         {Ref, {error, _} = Error} ->
@@ -740,9 +737,7 @@ flush(Ref, JobRes) ->
         {Ref, {callback, _}} ->
             refuse_callback(JobRes),
             flush(Ref, JobRes);
-        {Ref, {worker_callback, _, _, _}} ->
-            refuse_callback(JobRes),
-            flush(Ref, JobRes);
+
         {Ref, {output, _Stream, Data}} ->
             output(Ref, JobRes, Data),
             flush(Ref, JobRes);

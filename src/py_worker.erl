@@ -287,7 +287,13 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
     case maps:take(JobId, Jobs) of
         {#job{reply_to = To, monitor = MRef}, Rest} ->
             atomics:sub(State#state.load, State#state.index, 1),
-            To ! {To, {worker_result, Flags band 1 =:= 1, Etf, self(), Gen}},
+            _ = case Flags band 1 of
+                    %% Plain data: the caller decodes it, so this process stays light.
+                    0 -> To ! {To, {worker_result, false, Etf, self(), Gen}};
+                    %% Handles are made here: if the caller dies before it reads the
+                    %% message, they are collected with it and their objects released.
+                    _ -> To ! {To, decode(Etf, true, self(), Gen)}
+                end,
             erlang:demonitor(MRef, [flush]),
             State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
         error ->
@@ -305,7 +311,8 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
 packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
     _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
-            To ! {To, {worker_callback, Etf, self(), Gen}};
+            %% Decoded here, for the same reason as a result with handles.
+            To ! {To, {callback, decode(Etf, true, self(), Gen)}};
         _ ->
             %% The caller is gone: the worker must not wait for it.
             Reply = term_to_binary({error, {exit, timeout, []}}),
