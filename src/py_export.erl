@@ -54,15 +54,9 @@ run(#{importer := Importer, gen := Gen, reply_to := To, job_id := JobId, return 
              catch
                  error:badarg -> {error, {bad_job, iolist_to_binary(Etf)}}
              end,
-    case export(Result, Holder, M) of
-        {false, Out} ->
-            To ! {To, {worker_result, false, term_to_binary(Out), Importer, Gen}},
-            Importer ! {py_done, JobId};
-        {true, Out} ->
-            %% Through the importer, which makes the proxies: if the caller dies
-            %% before it reads them, they are collected and released all the same.
-            Importer ! {py_done, JobId, To, term_to_binary(Out)}
-    end,
+    {HasHandles, Out} = export(Result, Holder, M),
+    To ! {To, {worker_result, HasHandles, term_to_binary(Out), Importer, Gen}},
+    Importer ! {py_done, JobId},
     ok.
 
 opts(Return, On) ->

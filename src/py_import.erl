@@ -165,9 +165,6 @@ handle_info({py_cancel, JobId, Mode}, #state{node = Node, jobs = Jobs} = State) 
     end;
 handle_info({py_done, JobId}, #state{jobs = Jobs} = State) ->
     {noreply, State#state{jobs = maps:remove(JobId, Jobs)}};
-handle_info({py_done, JobId, To, Etf}, #state{jobs = Jobs, gen = Gen} = State) ->
-    To ! {To, py_worker:decode(Etf, true, self(), Gen)},
-    {noreply, State#state{jobs = maps:remove(JobId, Jobs)}};
 handle_info({py_release, Gen, Id}, #state{gen = Gen, up = true, node = Node} = State) ->
     {py_export, Node} ! {release, [Id]},
     {noreply, State};
