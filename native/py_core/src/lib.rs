@@ -5,6 +5,7 @@
 //! belongs to the embedded Python; the interpreter's start-up, which the NIF and the
 //! worker share; and the external term format to Python and back, for the worker.
 pub mod bigint;
+pub mod code;
 pub mod etf;
 pub mod exception;
 pub mod jobstate;

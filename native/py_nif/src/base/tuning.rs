@@ -47,8 +47,8 @@ pub const INTERRUPT_EVERY: usize = 1 << 16;
 
 // ------------------------------------------------------------------ per-context caches
 
-/// Compiled `eval`/`exec` sources kept per context (cleared when full).
-pub const CODE_CACHE_MAX: usize = 512;
+// Compiled `eval`/`exec` sources kept per context: `py_core::code::CODE_CACHE_MAX`,
+// shared with the worker.
 /// `{Mod, Fun}` atom pairs resolved per context (cleared when full); a cached pair
 /// builds no name at all, about 170 ns less per call.
 pub const ATOM_NAMES_MAX: usize = 4096;
