@@ -184,6 +184,37 @@ fn compiled(py: Python<'_>, src: &[u8], eval: bool) -> PyResult<Code> {
     Ok((stmts, expr))
 }
 
+static EVAL_EXEC: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> = pyo3::sync::PyOnceLock::new();
+
+/// The positional arguments for calling `f`: `eval` and `exec` called without globals
+/// read them from the calling Python frame, and a call from Erlang has none
+/// ("SystemError: frame does not exist"): they get a fresh namespace of their own, as
+/// at the top of a new module. Any other callable gets `args` as they are.
+pub fn frame_globals<'py>(
+    py: Python<'py>,
+    f: &Bound<'py, PyAny>,
+    args: Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (eval, exec) = EVAL_EXEC.get_or_try_init(py, || -> PyResult<_> {
+        let b = py.import("builtins")?;
+        Ok((b.getattr("eval")?.unbind(), b.getattr("exec")?.unbind()))
+    })?;
+    if !(f.is(eval) || f.is(exec)) || args.len() >= 2 {
+        return Ok(args);
+    }
+    if let Some(kw) = kwargs {
+        if kw.contains("globals")? {
+            return Ok(args);
+        }
+    }
+    let globals = PyDict::new(py);
+    globals.set_item("__builtins__", py.import("builtins")?)?;
+    let mut items: Vec<Bound<'py, PyAny>> = args.iter().collect();
+    items.push(globals.into_any());
+    PyTuple::new(py, items)
+}
+
 /// A dotted name looked up in a namespace first ("f", "obj.method"), as Python code
 /// in that namespace would see it; `None` when its first part is not bound there.
 pub fn resolve_in<'py>(ns: &Bound<'py, PyDict>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {

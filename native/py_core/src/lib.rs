@@ -4,6 +4,7 @@
 //! back-pressure of Python's output; the check, before Python starts, that a venv
 //! belongs to the embedded Python; the interpreter's start-up, which the NIF and the
 //! worker share; and the external term format to Python and back, for the worker.
+pub mod array;
 pub mod bigint;
 pub mod code;
 pub mod etf;

@@ -9,11 +9,10 @@ use crate::table::{self, TableHandles};
 use crate::wire::{out, to_vm, Packet};
 use py_core::etf::{tag, Codec, EtfError, Handles, PathElem, Reader, Unsupported, Writer};
 use py_core::output::Sink;
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyMemoryView, PyModule, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -284,7 +283,7 @@ fn call<'py>(
 ) -> Result<Executed<'py>, Failure> {
     let args = args(cx, r)?;
     let kwargs = kwargs(cx, r)?;
-    let args = with_frame_globals(cx.py, f, args, kwargs.as_ref())?;
+    let args = py_core::code::frame_globals(cx.py, f, args, kwargs.as_ref())?;
     term(f.call(args, kwargs.as_ref())?)
 }
 
@@ -304,67 +303,9 @@ fn kwargs<'py>(
     Ok(cx.codec.decode_kwargs(cx.py, r, &TableHandles)?)
 }
 
-static EVAL_EXEC: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
-
-/// `eval` and `exec` called without globals read them from the calling Python frame,
-/// and a call from Erlang has none ("SystemError: frame does not exist"): they get a
-/// fresh namespace of their own, as at the top of a new module.
-fn with_frame_globals<'py>(
-    py: Python<'py>,
-    f: &Bound<'py, PyAny>,
-    args: Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let (eval, exec) = EVAL_EXEC.get_or_try_init(py, || -> PyResult<_> {
-        let b = py.import("builtins")?;
-        Ok((b.getattr("eval")?.unbind(), b.getattr("exec")?.unbind()))
-    })?;
-    if !(f.is(eval) || f.is(exec)) || args.len() >= 2 {
-        return Ok(args);
-    }
-    if let Some(kw) = kwargs {
-        if kw.contains("globals")? {
-            return Ok(args);
-        }
-    }
-    let globals = PyDict::new(py);
-    globals.set_item("__builtins__", py.import("builtins")?)?;
-    let mut items: Vec<Bound<'py, PyAny>> = args.iter().collect();
-    items.push(globals.into_any());
-    PyTuple::new(py, items)
-}
-
 // ------------------------------------------------------------------ numpy
 
-static NUMPY: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-
-/// numpy, imported on first use by `py:array/1` or `py:ndarray/1,2`, never at start-up.
-fn numpy(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    NUMPY
-        .get_or_try_init(py, || py.import("numpy").map(Bound::unbind))
-        .map(|m| m.bind(py))
-}
-
-/// Kinds of dtype whose items are plain bytes (as `py_nif`'s `convert::array`).
-const FLAT_KINDS: &str = "biufcmMSUV";
-
-/// Why the dtype's items are not bytes that mean something outside this process, if so.
-fn not_flat(dtype: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    let kind: String = dtype.getattr("kind")?.extract()?;
-    if !dtype.getattr("fields")?.is_none() {
-        return Ok(Some(format!(
-            "dtype {} is structured: its fields would be lost (view it as 'u1', or send the fields one by one)",
-            dtype.repr()?
-        )));
-    }
-    if kind.len() != 1 || !FLAT_KINDS.contains(kind.as_str()) {
-        let name: String = dtype.getattr("str")?.extract()?;
-        return Ok(Some(format!(
-            "dtype {name} (kind {kind:?}) holds pointers (to Python objects or strings), not data"
-        )));
-    }
-    Ok(None)
-}
+use py_core::array::{not_flat, numpy};
 
 /// `py:ndarray/1,2`: an array of `dtype` and `shape` over a copy of `data`, read-only,
 /// or writable. The fields are checked here, each error naming its key.
@@ -476,29 +417,11 @@ fn buffer_binary(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, flags: i32) -> PyRes
 /// the buffer protocol through `numpy.asarray(memoryview(obj))`. The data is copied
 /// into the reply (once; a non-contiguous array is made C-contiguous first).
 fn describe_array(obj: &Bound<'_, PyAny>, w: &mut Writer) -> PyResult<()> {
-    let py = obj.py();
-    let np = numpy(py)?;
-    let arr = if obj.is_instance(&np.getattr("ndarray")?)? {
-        obj.clone()
-    } else if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 1 {
-        np.call_method1("asarray", (PyMemoryView::from(obj)?,))?
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "py:array needs a numpy array or an object with the buffer protocol, not {}",
-            obj.get_type().name()?
-        )));
-    };
-    let dtype = arr.getattr("dtype")?;
-    if let Some(why) = not_flat(&dtype)? {
-        return Err(PyTypeError::new_err(format!("py:array: {why}")));
-    }
-    let dtype_str: String = dtype.getattr("str")?.extract()?;
-    let shape: Vec<u64> = arr.getattr("shape")?.extract()?;
-    let arr = if arr.getattr("flags")?.getattr("c_contiguous")?.is_truthy()? {
-        arr
-    } else {
-        arr.call_method1("copy", ("C",))?
-    };
+    let py_core::array::CArray {
+        array: arr,
+        dtype: dtype_str,
+        shape,
+    } = py_core::array::c_array(obj)?;
     w.map(3).atom("shape");
     if !shape.is_empty() {
         w.list(shape.len());

@@ -7,34 +7,13 @@ use super::handle;
 use crate::base::atoms;
 use crate::base::error::{ArrayKey, Error};
 use crate::runtime::pytypes;
-use pyo3::exceptions::{PyBufferError, PyTypeError};
+use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyMemoryView, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use rustler::{Encoder, Env, Term};
 
-/// Kinds of dtype whose items are plain bytes in the array's memory (booleans, integers,
-/// floats, complex, datetimes and timedeltas, byte and unicode strings, raw void). Object
-/// arrays hold pointers, numpy's variable-width strings (`T`) pointers into an arena.
-const FLAT_KINDS: &str = "biufcmMSUV";
-
-/// Why the dtype's items are not bytes that mean something outside this process, if so.
-fn not_flat(dtype: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    let kind: String = dtype.getattr("kind")?.extract()?;
-    if !dtype.getattr("fields")?.is_none() {
-        return Ok(Some(format!(
-            "dtype {} is structured: its fields would be lost (view it as 'u1', or send the fields one by one)",
-            dtype.repr()?
-        )));
-    }
-    if kind.len() != 1 || !FLAT_KINDS.contains(kind.as_str()) {
-        let name: String = dtype.getattr("str")?.extract()?;
-        return Ok(Some(format!(
-            "dtype {name} (kind {kind:?}) holds pointers (to Python objects or strings), not data"
-        )));
-    }
-    Ok(None)
-}
+use py_core::array::not_flat;
 
 /// A buffer export of an array, released (with the GIL) when this object is dropped: the
 /// janitor drops it once the last binary pointing into it is collected.
@@ -64,30 +43,11 @@ pub fn describe<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> Result<Term<'a>, Er
 }
 
 fn describe_py<'a>(env: Env<'a>, obj: &Bound<'_, PyAny>) -> PyResult<Term<'a>> {
-    let py = obj.py();
-    let np = pytypes::numpy(py)?;
-    let arr = if obj.is_instance(&np.getattr("ndarray")?)? {
-        obj.clone()
-    } else if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } == 1 {
-        np.call_method1("asarray", (PyMemoryView::from(obj)?,))?
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "py:array needs a numpy array or an object with the buffer protocol, not {}",
-            obj.get_type().name()?
-        )));
-    };
-    let dtype = arr.getattr("dtype")?;
-    if let Some(why) = not_flat(&dtype)? {
-        return Err(PyTypeError::new_err(format!("py:array: {why}")));
-    }
-    let dtype_str: String = dtype.getattr("str")?.extract()?;
-    let shape: Vec<u64> = arr.getattr("shape")?.extract()?;
-    // Copied once into C order when it is not already laid out so; then shared.
-    let arr = if arr.getattr("flags")?.getattr("c_contiguous")?.is_truthy()? {
-        arr
-    } else {
-        arr.call_method1("copy", ("C",))?
-    };
+    let py_core::array::CArray {
+        array: arr,
+        dtype: dtype_str,
+        shape,
+    } = py_core::array::c_array(obj)?;
     let data = shared(env, &arr)?;
     let pairs = [
         (atoms::shape().encode(env), shape.encode(env)),

@@ -13,7 +13,7 @@ use crate::convert::to_python;
 use crate::convert::values;
 use py_core::names::{cached_owner, resolve};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyString, PyTuple};
 use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, Term};
 use std::cell::RefCell;
@@ -205,42 +205,12 @@ fn call<'a, 'py>(
         true => None,
         false => to_python::kwargs(py, env, kw.as_c_arg())?,
     };
-    let tuple = with_frame_globals(py, f, tuple, kwargs.as_ref()).map_err(py_err(py))?;
+    let tuple = py_core::code::frame_globals(py, f, tuple, kwargs.as_ref()).map_err(py_err(py))?;
     let obj = f.call(tuple, kwargs.as_ref()).map_err(py_err(py))?;
     Ok(Executed {
         obj,
         mode: Mode::Term,
     })
-}
-
-static EVAL_EXEC: pyo3::sync::PyOnceLock<(Py<PyAny>, Py<PyAny>)> = pyo3::sync::PyOnceLock::new();
-
-/// `eval` and `exec` called without globals read them from the calling Python frame,
-/// and a call from Erlang has none ("SystemError: frame does not exist"): they get a
-/// fresh namespace of their own, as at the top of a new module.
-fn with_frame_globals<'py>(
-    py: Python<'py>,
-    f: &Bound<'py, PyAny>,
-    args: Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let (eval, exec) = EVAL_EXEC.get_or_try_init(py, || -> PyResult<_> {
-        let b = py.import("builtins")?;
-        Ok((b.getattr("eval")?.unbind(), b.getattr("exec")?.unbind()))
-    })?;
-    if !(f.is(eval) || f.is(exec)) || args.len() >= 2 {
-        return Ok(args);
-    }
-    if let Some(kw) = kwargs {
-        if kw.contains("globals")? {
-            return Ok(args);
-        }
-    }
-    let globals = PyDict::new(py);
-    globals.set_item("__builtins__", py.import("builtins")?)?;
-    let mut items: Vec<Bound<'py, PyAny>> = args.iter().collect();
-    items.push(globals.into_any());
-    PyTuple::new(py, items)
 }
 
 /// `{ok, Term}` or `{error, Reason}` in `renv`. Must run while the job's environment is

@@ -4,14 +4,13 @@
 //! `py:array/1` and `py:ndarray/1,2`.
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule, PyType};
+use pyo3::types::{PyDict, PyType};
 
 static ATOM_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ERROR_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CANCELLED_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ENCODERS: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static NUMPY_GENERIC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static NUMPY: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 pub fn atom_type(py: Python<'_>) -> &Bound<'_, PyType> {
     ATOM_TYPE
@@ -50,14 +49,7 @@ pub fn numpy_generic(py: Python<'_>) -> Option<&Bound<'_, PyType>> {
     NUMPY_GENERIC.get(py).map(|t| t.bind(py))
 }
 
-/// The numpy module, imported on first use by `py:array/1` or `py:ndarray/1,2`, never at
-/// start-up: where numpy is not installed they raise `ModuleNotFoundError` and nothing
-/// else changes.
-pub fn numpy(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    NUMPY
-        .get_or_try_init(py, || py.import("numpy").map(Bound::unbind))
-        .map(|m| m.bind(py))
-}
+pub use py_core::array::numpy;
 
 /// Called once after start-up, with the GIL: imports the `erlang` package and lets it
 /// install its stdout/stderr writers and logging handler.
