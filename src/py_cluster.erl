@@ -43,8 +43,11 @@ remote_pool(Name) ->
         Members ->
             case [node(P) || P <- Members, node(P) =/= node()] of
                 [] -> none;
-                Nodes -> {ok, lists:nth(erlang:unique_integer([positive]) rem length(Nodes) + 1,
-                                        Nodes)}
+                %% In turn: a plain unique_integer/1 steps by a power of two
+                %% on a scheduler, so its `rem' picked the same one of two nodes
+                %% every time; the monotonic one steps by one on this node.
+                Nodes -> {ok, lists:nth(erlang:unique_integer([positive, monotonic])
+                                        rem length(Nodes) + 1, Nodes)}
             end
     end.
 

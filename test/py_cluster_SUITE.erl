@@ -12,7 +12,9 @@
 
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_testcase/2, end_per_testcase/2]).
--export([remote_pools_both_kinds/1, on_name_from_elsewhere/1, proxy_handles_third_node/1,
+-export([remote_pools_both_kinds/1, on_name_from_elsewhere/1, remote_pick_spreads/1,
+         pool_added_while_calls_run/1, context_pool_removed_while_calls_run/1,
+         worker_pool_removed_while_calls_run/1, proxy_handles_third_node/1,
          distributed_gc/1, distributed_gc_workers/1, node_down_mid_call/1,
          map_cluster_10000/1, map_node_killed_retry/1, map_node_killed_no_retry/1,
          map_total_timeout/1, map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
@@ -26,10 +28,12 @@ suite() ->
     [{timetrap, {minutes, 5}}].
 
 all() ->
-    [remote_pools_both_kinds, on_name_from_elsewhere, proxy_handles_third_node,
-     distributed_gc, distributed_gc_workers, node_down_mid_call, map_cluster_10000,
-     map_node_killed_retry, map_node_killed_no_retry, map_total_timeout, map_call_timeout,
-     broadcast_local, broadcast_cluster, with_target_nesting, start_pool_starts_py_there,
+    [remote_pools_both_kinds, on_name_from_elsewhere, remote_pick_spreads,
+     pool_added_while_calls_run, context_pool_removed_while_calls_run,
+     worker_pool_removed_while_calls_run, proxy_handles_third_node, distributed_gc,
+     distributed_gc_workers, node_down_mid_call, map_cluster_10000, map_node_killed_retry,
+     map_node_killed_no_retry, map_total_timeout, map_call_timeout, broadcast_local,
+     broadcast_cluster, with_target_nesting, start_pool_starts_py_there,
      holder_down_releases, node_back_new_generation, worker_pool_stop_never_hangs].
 
 %%% Setup
@@ -182,6 +186,9 @@ wait_results(Caller, Pred, Timeout) ->
         false -> timer:sleep(50), wait_results(Caller, Pred, Timeout - 50)
     end.
 
+where_call(On) ->
+    fun() -> py:call({ctest, where}, [], [], #{on => On}) end.
+
 %%% Remote pools
 
 %% A pool of each kind on a peer: py:pools() lists them with node, kind and
@@ -271,7 +278,100 @@ on_name_from_elsewhere(Config) ->
     {error, {no_pool, nowhere}} = py:call({ctest, where}, [], [], #{on => nowhere}),
     ok.
 
+%% From a node with no pool of a name that two other nodes have, calls reach
+%% both of them, not always the same one.
+remote_pick_spreads(Config) ->
+    [N1, N2, N3] = Nodes = ?config(nodes, Config),
+    All = [node() | Nodes],
+    {ok, _} = py:start_pool(spread, #{node => N1, size => 1}),
+    {ok, _} = py:start_pool(spread, #{node => N2, size => 1}),
+    ok = wait_seen(spread, [N1, N2], All),
+    Count = fun(From) ->
+                    Rs = erpc:call(From, lists, map,
+                                   [fun(_) -> py:call({ctest, where}, [], [], #{on => spread}) end,
+                                    lists:seq(1, 60)]),
+                    [{N, length([x || {ok, M} <- Rs, M =:= N])} || N <- [N1, N2]]
+            end,
+    Here = Count(node()),
+    There = Count(N3),
+    ct:pal("calls on => spread: from ~p ~p, from ~p ~p", [node(), Here, N3, There]),
+    %% In turn (docs/cluster.md): about half each.
+    [true = C >= 20 || {_, C} <- Here ++ There],
+    ok.
+
 %%% Pools added and removed while calls run
+
+%% A second pool of the same name on another node (of the other kind) while
+%% two callers (on the CT node and on N3, neither with such a pool) loop:
+%% every call succeeds, and the new pool takes calls.
+pool_added_while_calls_run(Config) ->
+    [N1, N2, N3] = Nodes = ?config(nodes, Config),
+    All = [node() | Nodes],
+    {ok, _} = py:start_pool(grow, #{node => N1, kind => context, size => 2}),
+    ok = wait_seen(grow, [N1], All),
+    Callers = [start_caller(From, where_call(grow)) || From <- [node(), N3]],
+    [ok = wait_results(C, fun(Rs) -> length(Rs) > 20 end, 10000) || C <- Callers],
+    {ok, _} = py:start_pool(grow, worker_opts(Config, #{node => N2, size => 2})),
+    ok = wait_seen(grow, [N1, N2], All),
+    SeenN2 = fun(Rs) -> length([x || {_, _, {ok, N}} <- Rs, N =:= N2]) >= 10 end,
+    [ok = wait_results(C, SeenN2, 10000) || C <- Callers],
+    Results = [ask(C, stop) || C <- Callers],
+    [begin
+         Bad = [R || {_, _, R} <- Rs, R =/= {ok, N1}, R =/= {ok, N2}],
+         ct:pal("~p calls from ~p while a pool was added, ~p failed: ~p",
+                [length(Rs), node(C), length(Bad), lists:sublist(Bad, 5)]),
+         [] = Bad
+     end || {C, Rs} <- lists:zip(Callers, Results)],
+    ok.
+
+context_pool_removed_while_calls_run(Config) ->
+    pool_removed(Config, #{kind => context, size => 2}).
+
+worker_pool_removed_while_calls_run(Config) ->
+    pool_removed(Config, worker_opts(Config, #{size => 2})).
+
+%% Pools `shrink' on N1 (of the kind given) and N2 (contexts); callers on the
+%% CT node and N3 loop with calls that take 20 ms. The pool on N1 is stopped:
+%% calls in flight there may fail, with a documented reason; once the stop is
+%% known, every call goes to N2 and succeeds.
+pool_removed(Config, Opts) ->
+    [N1, N2, N3] = Nodes = ?config(nodes, Config),
+    All = [node() | Nodes],
+    {ok, _} = py:start_pool(shrink, Opts#{node => N1}),
+    {ok, _} = py:start_pool(shrink, #{node => N2, kind => context, size => 2}),
+    ok = wait_seen(shrink, [N1, N2], All),
+    Call = fun() -> py:call({ctest, where}, [0.02], [], #{on => shrink}) end,
+    Callers = [start_caller(From, Call) || From <- [node(), N3]],
+    Both = fun(Rs) -> lists:usort([N || {_, _, {ok, N}} <- Rs]) =:= lists:sort([N1, N2]) end,
+    [ok = wait_results(C, Both, 10000) || C <- Callers],
+    T0 = now_ms(),
+    ok = py:stop_pool(shrink, N1),
+    T1 = now_ms(),
+    ok = wait_seen(shrink, [N2], All),
+    T2 = now_ms(),
+    %% Calls go on for a while after the stop is known everywhere.
+    [ok = wait_results(C, fun(Rs) -> length([x || {T, _, _} <- Rs, T > T2 + 500]) >= 10 end,
+                       10000) || C <- Callers],
+    Results = [ask(C, stop) || C <- Callers],
+    %% docs/api.md: the context or the worker running the call stopped.
+    Allowed = fun({error, {no_pool, shrink}}) -> true;
+                 ({error, {context_down, _}}) -> true;
+                 ({error, {worker_down, _}}) -> true;
+                 (_) -> false
+              end,
+    [begin
+         Failed = [{T - T0, D, R} || {T, D, R} <- Rs, element(1, R) =/= ok],
+         ct:pal("from ~p: stop_pool took ~p ms, known everywhere after ~p ms; ~p calls, "
+                "failed (started at ms after the stop, took ms, result): ~p",
+                [node(C), T1 - T0, T2 - T0, length(Rs), Failed]),
+         %% Only documented reasons, and only for calls started before the stop was known.
+         [] = [F || {_, _, R} = F <- Failed, not Allowed(R)],
+         [] = [F || {Since, _, _} = F <- Failed, Since > T2 - T0],
+         %% Once it is known: N2 only, every call succeeds.
+         After = lists:usort([R || {T, _, R} <- Rs, T > T2]),
+         [{ok, N2}] = After
+     end || {C, Rs} <- lists:zip(Callers, Results)],
+    ok.
 
 %%% Handles across nodes
 
