@@ -25,6 +25,10 @@
 %% workers: 2 gave about 60% of the throughput of 4; 8 no more than 4).
 -define(IN_FLIGHT, 4).
 
+%% How long start_pool/3 and stop_pool/2 wait for this node's pg to hear of
+%% the change (ms); it normally hears at once, or within a millisecond or so.
+-define(PG_WAIT, 5000).
+
 %% @doc Makes the pool supervisor `Pid' a member of the group of `Name'.
 -spec join(atom(), pid()) -> ok.
 join(Name, Pid) ->
@@ -95,8 +99,16 @@ kind_size(Pool) ->
 start_pool(Node, Name, Opts) ->
     try
         case erpc:call(Node, application, ensure_all_started, [py], 30000) of
-            {ok, _} -> erpc:call(Node, py_sup, start_pool, [Name, Opts], 60000);
-            {error, _} = Error -> Error
+            {ok, _} ->
+                case erpc:call(Node, py_sup, start_pool, [Name, Opts], 60000) of
+                    {ok, Pid} = Ok ->
+                        await_pg(Name, fun(Members) -> lists:member(Pid, Members) end),
+                        Ok;
+                    Other ->
+                        Other
+                end;
+            {error, _} = Error ->
+                Error
         end
     catch
         error:{erpc, noconnection} -> {error, {node_down, Node}};
@@ -107,12 +119,36 @@ start_pool(Node, Name, Opts) ->
 %% @doc Stops the pool `Name' of `Node'.
 -spec stop_pool(node(), atom()) -> ok | {error, term()}.
 stop_pool(Node, Name) ->
-    try
-        erpc:call(Node, py_sup, stop_pool, [Name], 30000)
+    try erpc:call(Node, py_sup, stop_pool, [Name], 30000) of
+        ok ->
+            await_pg(Name, fun(Members) -> not lists:any(fun(P) -> node(P) =:= Node end, Members)
+                           end),
+            ok;
+        Other ->
+            Other
     catch
         error:{erpc, noconnection} -> {error, {node_down, Node}};
         error:{erpc, Reason} -> {error, {erpc, Reason}};
         Class:Reason -> {error, {remote, Class, Reason}}
+    end.
+
+%% pg tells other nodes of a join or a leave by message, after the pool has
+%% started or stopped there: the caller of start_pool/stop_pool waits (a
+%% while) until this node's pg has heard, so that a call on the name right
+%% after finds the pool, or no longer finds it there.
+await_pg(Name, Done) ->
+    case whereis(?SCOPE) of
+        undefined -> ok;
+        _ -> await_pg(Name, Done, erlang:monotonic_time(millisecond) + ?PG_WAIT)
+    end.
+
+await_pg(Name, Done, Until) ->
+    case Done(members(Name)) orelse erlang:monotonic_time(millisecond) > Until of
+        true ->
+            ok;
+        false ->
+            timer:sleep(1),
+            await_pg(Name, Done, Until)
     end.
 
 %% @doc The servers of pool `Name': this node's (`local'), or those of every

@@ -12,14 +12,15 @@
 
 -export([all/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_testcase/2, end_per_testcase/2]).
--export([remote_pools_both_kinds/1, on_name_from_elsewhere/1, remote_pick_spreads/1,
-         pool_added_while_calls_run/1, context_pool_removed_while_calls_run/1,
-         worker_pool_removed_while_calls_run/1, proxy_handles_third_node/1,
-         distributed_gc/1, distributed_gc_workers/1, node_down_mid_call/1,
-         map_cluster_10000/1, map_node_killed_retry/1, map_node_killed_no_retry/1,
-         map_total_timeout/1, map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
-         with_target_nesting/1, start_pool_starts_py_there/1, holder_down_releases/1,
-         node_back_new_generation/1, worker_pool_stop_never_hangs/1]).
+-export([remote_pools_both_kinds/1, start_pool_reachable_at_once/1,
+         on_name_from_elsewhere/1, remote_pick_spreads/1, pool_added_while_calls_run/1,
+         context_pool_removed_while_calls_run/1, worker_pool_removed_while_calls_run/1,
+         proxy_handles_third_node/1, distributed_gc/1, distributed_gc_workers/1,
+         node_down_mid_call/1, map_cluster_10000/1, map_node_killed_retry/1,
+         map_node_killed_no_retry/1, map_total_timeout/1, map_call_timeout/1,
+         broadcast_local/1, broadcast_cluster/1, with_target_nesting/1,
+         start_pool_starts_py_there/1, holder_down_releases/1, node_back_new_generation/1,
+         worker_pool_stop_never_hangs/1]).
 
 %% Loops and helpers run on the peers (funs of this module go there).
 -export([caller_loop/3]).
@@ -28,8 +29,8 @@ suite() ->
     [{timetrap, {minutes, 5}}].
 
 all() ->
-    [remote_pools_both_kinds, on_name_from_elsewhere, remote_pick_spreads,
-     pool_added_while_calls_run, context_pool_removed_while_calls_run,
+    [remote_pools_both_kinds, start_pool_reachable_at_once, on_name_from_elsewhere,
+     remote_pick_spreads, pool_added_while_calls_run, context_pool_removed_while_calls_run,
      worker_pool_removed_while_calls_run, proxy_handles_third_node, distributed_gc,
      distributed_gc_workers, node_down_mid_call, map_cluster_10000, map_node_killed_retry,
      map_node_killed_no_retry, map_total_timeout, map_call_timeout, broadcast_local,
@@ -233,6 +234,21 @@ remote_pools_both_kinds(Config) ->
     %% A name taken on that node is refused there.
     {error, {already_started, rp_ctx}} = py:start_pool(rp_ctx, #{node => N1, size => 1}),
     ok.
+
+%% start_pool/2 with `node' returns once the pool is reachable from the node
+%% that started it: a call right after it finds the pool (no pg race), and
+%% after stop_pool/2 the name is gone here too.
+start_pool_reachable_at_once(Config) ->
+    [N1 | _] = ?config(nodes, Config),
+    Rounds = [begin
+                  {ok, _} = py:start_pool(at_once, #{node => N1, size => 1}),
+                  R1 = py:call({ctest, where}, [], [], #{on => at_once}),
+                  ok = py:stop_pool(at_once, N1),
+                  R2 = py:call({ctest, where}, [], [], #{on => at_once}),
+                  {R1, R2}
+              end || _ <- lists:seq(1, 20)],
+    Bad = [R || {R1, R2} = R <- Rounds, {R1, R2} =/= {{ok, N1}, {error, {no_pool, at_once}}}],
+    [] = Bad.
 
 %% `on => Name' from a node without such a pool: the CT node and the other
 %% peers reach the pool on the peer that has it; {Name, N} too; a name with a
