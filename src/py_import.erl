@@ -23,7 +23,9 @@
 -record(state, {node :: node(),
                 gen = 1 :: pos_integer(),
                 up = false :: boolean(),
-                jobs = #{} :: #{pos_integer() => reference()}}).
+                %% Each job's reply alias and the monitor of its caller.
+                jobs = #{} :: #{pos_integer() => {reference(), reference()}},
+                callers = #{} :: #{reference() => pos_integer()}}).
 
 %% @doc Starts the importer of `Node' (py_import_sup does, on demand).
 -spec start_link(node()) -> {ok, pid()} | {error, term()}.
@@ -154,17 +156,31 @@ handle_info({py_job, _Caller, ReplyTo, _JobId, _Parent, _Return, _OldGen, _Etf},
     {noreply, State};
 handle_info({py_job_on, Caller, ReplyTo, JobId, Return, Etf, On}, State) ->
     {noreply, forward(Caller, ReplyTo, JobId, Return, Etf, On, State)};
-handle_info({py_cancel, JobId, Mode}, #state{node = Node, jobs = Jobs} = State) ->
-    case maps:take(JobId, Jobs) of
-        {To, Rest} ->
+handle_info({py_cancel, JobId, Mode}, #state{node = Node} = State0) ->
+    case take_job(JobId, State0) of
+        {To, State} ->
             _ = Mode =:= notify andalso (To ! {To, {error, cancelled}}),
             {py_export, Node} ! {cancel, self(), JobId},
-            {noreply, State#state{jobs = Rest}};
+            {noreply, State};
+        error ->
+            {noreply, State0}
+    end;
+handle_info({py_done, JobId}, State0) ->
+    case take_job(JobId, State0) of
+        {_To, State} -> {noreply, State};
+        error -> {noreply, State0}
+    end;
+handle_info({'DOWN', MRef, process, _, _}, #state{node = Node, callers = Callers} = State) ->
+    %% A caller died waiting: its job there stops, as a context's job does
+    %% when its caller dies, rather than run on for no one.
+    case maps:take(MRef, Callers) of
+        {JobId, Rest} ->
+            {py_export, Node} ! {cancel, self(), JobId},
+            {noreply, State#state{callers = Rest,
+                                  jobs = maps:remove(JobId, State#state.jobs)}};
         error ->
             {noreply, State}
     end;
-handle_info({py_done, JobId}, #state{jobs = Jobs} = State) ->
-    {noreply, State#state{jobs = maps:remove(JobId, Jobs)}};
 handle_info({py_release, Gen, Id}, #state{gen = Gen, up = true, node = Node} = State) ->
     {py_export, Node} ! {release, [Id]},
     {noreply, State};
@@ -178,7 +194,7 @@ handle_info(_Other, State) ->
 %% @private
 -spec terminate(term(), #state{}) -> ok.
 terminate(_Reason, #state{node = Node, jobs = Jobs}) ->
-    maps:foreach(fun(_, To) -> To ! {To, {error, {node_down, Node}}} end, Jobs),
+    maps:foreach(fun(_, {To, _}) -> To ! {To, {error, {node_down, Node}}} end, Jobs),
     ets:delete(py_import, Node),
     ok.
 
@@ -197,7 +213,18 @@ forward(Caller, ReplyTo, JobId, Return, Etf, On, #state{node = Node} = State0) -
                                         reply_to => ReplyTo, job_id => JobId,
                                         return => Return, etf => Etf, on => On,
                                         marker => py_worker:marker(), group_leader => GL}},
-            State#state{jobs = (State#state.jobs)#{JobId => ReplyTo}}
+            MRef = erlang:monitor(process, Caller),
+            State#state{jobs = (State#state.jobs)#{JobId => {ReplyTo, MRef}},
+                        callers = (State#state.callers)#{MRef => JobId}}
+    end.
+
+take_job(JobId, #state{jobs = Jobs, callers = Callers} = State) ->
+    case maps:take(JobId, Jobs) of
+        {{To, MRef}, Rest} ->
+            erlang:demonitor(MRef, [flush]),
+            {To, State#state{jobs = Rest, callers = maps:remove(MRef, Callers)}};
+        error ->
+            error
     end.
 
 %% The node is watched from the first job on; a node that went down is tried
@@ -214,5 +241,8 @@ connect(#state{node = Node} = State) ->
     end.
 
 down(#state{node = Node, jobs = Jobs, gen = Gen} = State) ->
-    maps:foreach(fun(_, To) -> To ! {To, {error, {node_down, Node}}} end, Jobs),
-    State#state{up = false, jobs = #{}, gen = Gen + 1}.
+    maps:foreach(fun(_, {To, MRef}) ->
+                         erlang:demonitor(MRef, [flush]),
+                         To ! {To, {error, {node_down, Node}}}
+                 end, Jobs),
+    State#state{up = false, jobs = #{}, callers = #{}, gen = Gen + 1}.

@@ -16,11 +16,11 @@
          on_name_from_elsewhere/1, remote_pick_spreads/1, pool_added_while_calls_run/1,
          context_pool_removed_while_calls_run/1, worker_pool_removed_while_calls_run/1,
          proxy_handles_third_node/1, distributed_gc/1, distributed_gc_workers/1,
-         node_down_mid_call/1, map_cluster_10000/1, map_node_killed_retry/1,
-         map_node_killed_no_retry/1, map_total_timeout/1, map_call_timeout/1,
-         broadcast_local/1, broadcast_cluster/1, with_target_nesting/1,
-         start_pool_starts_py_there/1, holder_down_releases/1, node_back_new_generation/1,
-         worker_pool_stop_never_hangs/1]).
+         node_down_mid_call/1, caller_death_cancels_remote_call/1, map_cluster_10000/1,
+         map_node_killed_retry/1, map_node_killed_no_retry/1, map_total_timeout/1,
+         map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
+         broadcast_total_timeout/1, with_target_nesting/1, start_pool_starts_py_there/1,
+         holder_down_releases/1, node_back_new_generation/1, worker_pool_stop_never_hangs/1]).
 
 %% Loops and helpers run on the peers (funs of this module go there).
 -export([caller_loop/3]).
@@ -32,10 +32,11 @@ all() ->
     [remote_pools_both_kinds, start_pool_reachable_at_once, on_name_from_elsewhere,
      remote_pick_spreads, pool_added_while_calls_run, context_pool_removed_while_calls_run,
      worker_pool_removed_while_calls_run, proxy_handles_third_node, distributed_gc,
-     distributed_gc_workers, node_down_mid_call, map_cluster_10000, map_node_killed_retry,
-     map_node_killed_no_retry, map_total_timeout, map_call_timeout, broadcast_local,
-     broadcast_cluster, with_target_nesting, start_pool_starts_py_there,
-     holder_down_releases, node_back_new_generation, worker_pool_stop_never_hangs].
+     distributed_gc_workers, node_down_mid_call, caller_death_cancels_remote_call,
+     map_cluster_10000, map_node_killed_retry, map_node_killed_no_retry, map_total_timeout,
+     map_call_timeout, broadcast_local, broadcast_cluster, broadcast_total_timeout,
+     with_target_nesting, start_pool_starts_py_there, holder_down_releases,
+     node_back_new_generation, worker_pool_stop_never_hangs].
 
 %%% Setup
 
@@ -647,6 +648,27 @@ node_down_mid_call(Config) ->
 os_alive(Pid) ->
     os:cmd("kill -0 " ++ integer_to_list(Pid) ++ " 2>/dev/null && echo yes") =:= "yes\n".
 
+%% A process that called another node and dies: its call there stops too (as
+%% a local context call does), rather than run on with no one to answer.
+caller_death_cancels_remote_call(Config) ->
+    [N1 | _] = ?config(nodes, Config),
+    {ok, _} = py:start_pool(cd, #{node => N1, size => 1}),
+    ok = wait_seen(cd, [N1], [node()]),
+    Busy = fun() -> maps:get(busy, erpc:call(N1, py, pool_info, [cd])) end,
+    {Pid, MRef} = spawn_monitor(fun() ->
+                                         py:call({ctest, spin_add}, [1, 2, 30], [],
+                                                 #{on => cd, timeout => 60000})
+                                 end),
+    ok = py_test_util:wait_until(fun() -> Busy() =:= 1 end, 5000),
+    exit(Pid, kill),
+    receive {'DOWN', MRef, process, Pid, killed} -> ok end,
+    T0 = erlang:monotonic_time(millisecond),
+    Freed = py_test_util:wait_until(fun() -> Busy() =:= 0 end, 3000),
+    ct:pal("remote context busy after its caller died: ~p (~p ms)",
+           [Freed, erlang:monotonic_time(millisecond) - T0]),
+    ok = Freed,
+    {ok, 3} = py:call({ctest, spin_add}, [1, 2], [], #{on => cd, timeout => 2000}).
+
 %%% map
 
 %% 10,000 calls over pools `mp' on the three peers (contexts, 2 each), every
@@ -772,12 +794,13 @@ map_total_timeout(Config) ->
     %% loaded machine not all of it may be done.
     true = length(Ok) >= 1 andalso length(TimedOut) >= 30,
     true = Ms >= 500 andalso Ms < 1500,
-    %% The calls given up do not keep the servers: each would spin 0.3 s more.
+    %% The calls given up do not keep the servers: each would spin 0.3 s more,
+    %% and those queued behind them after that.
     Busy = fun() ->
                    lists:sum([maps:get(busy, erpc:call(N, py, pool_info, [mt])) || N <- Nodes])
            end,
     T1 = erlang:monotonic_time(millisecond),
-    Freed = py_test_util:wait_until(fun() -> Busy() =:= 0 end, 5000),
+    Freed = py_test_util:wait_until(fun() -> Busy() =:= 0 end, 500),
     ct:pal("servers free ~p ms after the map answered (~p)",
            [erlang:monotonic_time(millisecond) - T1, Freed]),
     ok = Freed,
@@ -845,6 +868,33 @@ broadcast_cluster(Config) ->
     %% From a peer: the same servers.
     {ok, FromN3} = erpc:call(N3, py, broadcast, [{os, getpid}, [], #{on => bc, scope => cluster}]),
     Servers = lists:sort([S || {S, _} <- FromN3]),
+    ok.
+
+%% total_timeout bounds the whole broadcast, not each server's wait in turn:
+%% four servers that each take 3 s answer {error, timeout} by ~300 ms, and
+%% they are free again soon after.
+broadcast_total_timeout(Config) ->
+    [N1 | _] = ?config(nodes, Config),
+    {ok, _} = py:start_pool(bt, #{node => N1, kind => context, size => 4}),
+    ok = wait_seen(bt, [N1], [node()]),
+    T0 = erlang:monotonic_time(millisecond),
+    {ok, Results} = py:broadcast({ctest, spin_add}, [1, 2, 3.0],
+                                 #{on => bt, scope => cluster, total_timeout => 300,
+                                   timeout => 10000}),
+    Ms = erlang:monotonic_time(millisecond) - T0,
+    ct:pal("broadcast to 4 servers, total_timeout 300: ~p ms, ~p", [Ms, Results]),
+    [{error, timeout}] = lists:usort([R || {_, R} <- Results]),
+    4 = length(Results),
+    true = Ms < 1000,
+    Busy = fun() -> maps:get(busy, erpc:call(N1, py, pool_info, [bt])) end,
+    ok = py_test_util:wait_until(fun() -> Busy() =:= 0 end, 2000),
+    %% Per call: each server's call is given up after its own timeout.
+    T1 = erlang:monotonic_time(millisecond),
+    {ok, PerCall} = py:broadcast({ctest, spin_add}, [1, 2, 3.0],
+                                 #{on => bt, scope => cluster, timeout => 200}),
+    Ms1 = erlang:monotonic_time(millisecond) - T1,
+    [{error, timeout}] = lists:usort([R || {_, R} <- PerCall]),
+    true = Ms1 < 1000,
     ok.
 
 %% seed(42) on every server, then random() on every server: all equal to
