@@ -58,9 +58,16 @@ start(Node) ->
             {error, not_started};
         _ ->
             case supervisor:start_child(py_import_sup, [Node]) of
-                {ok, Pid} -> {ok, Pid};
-                {error, {already_started, Pid}} -> {ok, Pid};
-                {error, _} = Error -> Error
+                {ok, Pid} when is_pid(Pid) ->
+                    {ok, Pid};
+                {ok, undefined} ->
+                    %% Another caller's importer won (init/1 said `ignore').
+                    case lookup(Node) of
+                        [{Node, Pid}] -> {ok, Pid};
+                        [] -> {error, not_started}
+                    end;
+                {error, _} = Error ->
+                    Error
             end
     end.
 
@@ -99,14 +106,16 @@ from_portable(Other) ->
     {error, {not_a_handle, Other}}.
 
 %% @private
--spec init(node()) -> {ok, #state{}} | {stop, {already_started, pid()}}.
+-spec init(node()) -> {ok, #state{}} | ignore.
 init(Node) ->
     %% The supervisor starts one child at a time: two callers asking at once
-    %% get the same importer.
+    %% get the same importer. The second start is ignored, quietly (a stop
+    %% would log a crash report for each of the many processes of a map
+    %% making their first call to a node together).
     case ets:lookup(py_import, Node) of
         [{Node, Pid}] when Pid =/= self() ->
             case is_process_alive(Pid) of
-                true -> {stop, {already_started, Pid}};
+                true -> ignore;
                 false -> claim_slot(Node)
             end;
         _ ->

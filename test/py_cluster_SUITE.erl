@@ -20,7 +20,8 @@
          map_node_killed_retry/1, map_node_killed_no_retry/1, map_total_timeout/1,
          map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
          broadcast_total_timeout/1, with_target_nesting/1, start_pool_starts_py_there/1,
-         holder_down_releases/1, node_back_new_generation/1, worker_pool_stop_never_hangs/1]).
+         holder_down_releases/1, node_back_new_generation/1, first_calls_log_nothing/1,
+         worker_pool_stop_never_hangs/1]).
 
 %% Loops and helpers run on the peers (funs of this module go there).
 -export([caller_loop/3]).
@@ -36,7 +37,7 @@ all() ->
      map_cluster_10000, map_node_killed_retry, map_node_killed_no_retry, map_total_timeout,
      map_call_timeout, broadcast_local, broadcast_cluster, broadcast_total_timeout,
      with_target_nesting, start_pool_starts_py_there, holder_down_releases,
-     node_back_new_generation, worker_pool_stop_never_hangs].
+     node_back_new_generation, first_calls_log_nothing, worker_pool_stop_never_hangs].
 
 %%% Setup
 
@@ -1069,6 +1070,36 @@ node_back_new_generation(Config) ->
         {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {node, Nk}})
     after
         catch peer:stop(Peer2)
+    end.
+
+%% Many processes making their first call to a node at once (a map does)
+%% start one importer for it, quietly: no crash report for the others.
+first_calls_log_nothing(Config) ->
+    {Peer, Nk} = start_own_peer(Config),
+    ok = py_test_util:add_log_forwarder(self()),
+    try
+        {ok, _} = py:start_pool(quiet, #{node => Nk, size => 2}),
+        Self = self(),
+        Pids = [spawn(fun() -> Self ! {first, self(), py:call({operator, add}, [I, 1], [],
+                                                              #{on => {node, Nk}})}
+                      end) || I <- lists:seq(1, 20)],
+        [{ok, _} = receive {first, P, R} -> R after 10000 -> ct:fail(no_answer) end
+         || P <- Pids],
+        {ok, Results} = py:map({operator, add}, [[I, 1] || I <- lists:seq(1, 100)],
+                               #{on => quiet, scope => cluster}),
+        100 = length([x || {ok, _} <- Results]),
+        timer:sleep(200),
+        Logged = collect_logs([]),
+        ct:pal("logged: ~p", [Logged]),
+        [] = [L || {Level, _} = L <- Logged, Level =:= error orelse Level =:= warning]
+    after
+        py_test_util:remove_log_forwarder(),
+        catch peer:stop(Peer)
+    end.
+
+collect_logs(Acc) ->
+    receive {py_test_log, Level, Text} -> collect_logs([{Level, Text} | Acc])
+    after 0 -> lists:reverse(Acc)
     end.
 
 %% A pool of workers stopped while callers keep calling it (16 here on a
