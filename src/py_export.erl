@@ -9,12 +9,12 @@
 %% collected, the holder releases `Id'. When a node goes down, what it held is
 %% dropped: nothing leaks when the other side vanishes.
 %%
-%% Calls from other nodes run in processes of their own (runners), which
-%% `py_import' on the caller's node can cancel.
+%% Calls from other nodes run in processes of their own (runners, see run/2),
+%% which `py_import' on the caller's node can cancel.
 -module(py_export).
 -behaviour(gen_server).
 
--export([start_link/0, run/2, export/3, lease/1, claim/2, held/0]).
+-export([start_link/0, run/2, export/3, handle_ids/3, lease/1, claim/2, held/0]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -export_type([request/0]).
@@ -40,24 +40,77 @@ start_link() ->
 
 %% @doc Runs a request from another node; on the caller's side it goes to the
 %% alias `reply_to' as a worker's result would (py_exec reads both alike).
+%%
+%% The Python job runs in a process of its own, which a cancel (`cancel' in
+%% this process's mailbox) kills, and so stops the job. This process is never
+%% killed: it puts the result's handles in the table, and a kill halfway would
+%% leave entries there that no proxy will ever release.
 -spec run(request(), pid()) -> ok.
-run(#{importer := Importer, gen := Gen, reply_to := To, job_id := JobId, return := Return,
-      etf := Etf, on := On, marker := M, group_leader := GL}, _Exporter) ->
+run(#{etf := Etf, marker := M, return := Return, on := On, group_leader := GL} = Request,
+    _Exporter) ->
+    %% The job's process inherits it: output goes to the caller's group leader.
     true = group_leader(GL, self()),
+    Self = self(),
+    {Job, MRef} = spawn_monitor(fun() -> Self ! {py_ran, self(), run_job(Etf, M, Return, On)} end),
+    receive
+        {py_ran, Job, Result} ->
+            erlang:demonitor(MRef, [flush]),
+            deliver(Request, Result);
+        {'DOWN', MRef, process, Job, Reason} ->
+            deliver(Request, {error, {panic, unicode:characters_to_binary(
+                                               io_lib:format("~0tp", [Reason]))}});
+        cancel ->
+            exit(Job, kill),
+            ok
+    end.
+
+run_job(Etf, M, Return, On) ->
+    try binary_to_term(iolist_to_binary(Etf)) of
+        {_Caller, Job0} ->
+            case unmark(Job0, M) of
+                {ok, Job} -> py_exec:run(Job, opts(Return, On));
+                {error, _} = Error -> Error
+            end
+    catch
+        error:badarg -> {error, {bad_job, iolist_to_binary(Etf)}}
+    end.
+
+%% A result without handles goes to the caller. One with handles goes through
+%% the importer, which knows whether the caller still waits: the handles of a
+%% result its caller gave up on are released at once. Nothing is kept for a
+%% node that is gone (py_export drops what it held when it hears; a result
+%% exported as it goes is dropped here).
+deliver(#{importer := Importer, gen := Gen, reply_to := To, job_id := JobId, marker := M},
+        Result) ->
     Holder = node(Importer),
-    Result = try binary_to_term(iolist_to_binary(Etf)) of
-                 {_Caller, Job0} ->
-                     case unmark(Job0, M) of
-                         {ok, Job} -> py_exec:run(Job, opts(Return, On));
-                         {error, _} = Error -> Error
-                     end
-             catch
-                 error:badarg -> {error, {bad_job, iolist_to_binary(Etf)}}
-             end,
-    {HasHandles, Out} = export(Result, Holder, M),
-    To ! {To, {worker_result, HasHandles, term_to_binary(Out), Importer, Gen}},
-    Importer ! {py_done, JobId},
+    _ = case has_handles(Result) of
+            false ->
+                To ! {To, {worker_result, false, term_to_binary(Result), Importer, Gen}},
+                Importer ! {py_done, JobId};
+            true ->
+                case lists:member(Holder, nodes()) of
+                    true ->
+                        {_, Out} = export(Result, Holder, M),
+                        case lists:member(Holder, nodes()) of
+                            true ->
+                                Importer ! {py_result, To, JobId, term_to_binary(Out), Gen};
+                            false ->
+                                lists:foreach(fun(Id) -> ets:delete(?TABLE, Id) end,
+                                              handle_ids(Out, M, []))
+                        end;
+                    false ->
+                        ok
+                end
+        end,
     ok.
+
+%% @doc The ids of the `{M, handle, Id}' in a term written by export/3.
+-spec handle_ids(term(), reference(), [pos_integer()]) -> [pos_integer()].
+handle_ids({M, handle, Id}, M, Acc) when is_integer(Id) -> [Id | Acc];
+handle_ids([H | T], M, Acc) -> handle_ids(T, M, handle_ids(H, M, Acc));
+handle_ids(T, M, Acc) when is_tuple(T) -> handle_ids(tuple_to_list(T), M, Acc);
+handle_ids(Map, M, Acc) when is_map(Map) -> handle_ids(maps:to_list(Map), M, Acc);
+handle_ids(_Other, _M, Acc) -> Acc.
 
 opts(Return, On) ->
     Base = #{on => On, timeout => infinity},
@@ -90,6 +143,15 @@ unmark1(Other, _M) -> Other.
 
 unmark_tail([H | T], M) -> [unmark1(H, M) | unmark_tail(T, M)];
 unmark_tail(T, M) -> unmark1(T, M).
+
+%% A result with a handle in it (a context's handle, or a proxy of a worker
+%% or of another node) goes through the table.
+has_handles(R) when is_reference(R) ->
+    py_nif:is_handle(R) orelse py_nif:proxy_info(R) =/= false;
+has_handles([H | T]) -> has_handles(H) orelse has_handles(T);
+has_handles(T) when is_tuple(T) -> has_handles(tuple_to_list(T));
+has_handles(Map) when is_map(Map) -> has_handles(maps:to_list(Map));
+has_handles(_) -> false.
 
 %% @doc `Term' with each handle in it (a context's handle or a proxy of a
 %% worker or another node) put in the table for `Holder' and written as
@@ -183,7 +245,7 @@ handle_info({run, #{importer := Importer, job_id := JobId} = Request}, State) ->
                           monitors = (State#state.monitors)#{MRef => Key}}};
 handle_info({cancel, Importer, JobId}, #state{runners = Runners} = State) ->
     case Runners of
-        #{{Importer, JobId} := Pid} -> exit(Pid, kill);
+        #{{Importer, JobId} := Pid} -> Pid ! cancel;
         _ -> ok
     end,
     {noreply, State};
@@ -201,7 +263,7 @@ handle_info({'DOWN', MRef, process, _, _}, #state{monitors = Monitors, runners =
 handle_info({nodedown, Node}, #state{runners = Runners} = State) ->
     %% What that node held goes, and so do the calls it was waiting for.
     true = ets:match_delete(?TABLE, {'_', '_', Node}),
-    maps:foreach(fun({Importer, _}, Pid) when node(Importer) =:= Node -> exit(Pid, kill);
+    maps:foreach(fun({Importer, _}, Pid) when node(Importer) =:= Node -> Pid ! cancel;
                     (_, _) -> ok
                  end, Runners),
     {noreply, State};

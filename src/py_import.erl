@@ -174,6 +174,23 @@ handle_info({py_cancel, JobId, Mode}, #state{node = Node} = State0) ->
         error ->
             {noreply, State0}
     end;
+handle_info({py_result, To, JobId, Etf, Gen}, #state{node = Node} = State0) ->
+    %% A result with handles (py_export sends those here): to its caller as
+    %% a term with proxies, or, if the caller gave up on it, its handles are
+    %% released at once.
+    case take_job(JobId, State0) of
+        {_, State} ->
+            %% The proxies are made in a process of their own: garbage here
+            %% would keep their objects until this process collects it, and if
+            %% the caller gives up now, the message is dropped and they go.
+            Importer = self(),
+            _ = spawn(fun() -> To ! {To, py_worker:decode(Etf, true, Importer, Gen)} end),
+            {noreply, State};
+        error ->
+            {py_export, Node} ! {release, py_export:handle_ids(binary_to_term(Etf),
+                                                                 py_worker:marker(), [])},
+            {noreply, State0}
+    end;
 handle_info({py_done, JobId}, State0) ->
     case take_job(JobId, State0) of
         {_To, State} -> {noreply, State};

@@ -21,7 +21,7 @@
          map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
          broadcast_total_timeout/1, with_target_nesting/1, start_pool_starts_py_there/1,
          holder_down_releases/1, node_back_new_generation/1, first_calls_log_nothing/1,
-         worker_pool_stop_never_hangs/1]).
+         abandoned_handle_results_released/1, worker_pool_stop_never_hangs/1]).
 
 %% Loops and helpers run on the peers (funs of this module go there).
 -export([caller_loop/3]).
@@ -37,7 +37,8 @@ all() ->
      map_cluster_10000, map_node_killed_retry, map_node_killed_no_retry, map_total_timeout,
      map_call_timeout, broadcast_local, broadcast_cluster, broadcast_total_timeout,
      with_target_nesting, start_pool_starts_py_there, holder_down_releases,
-     node_back_new_generation, first_calls_log_nothing, worker_pool_stop_never_hangs].
+     node_back_new_generation, first_calls_log_nothing, abandoned_handle_results_released,
+     worker_pool_stop_never_hangs].
 
 %%% Setup
 
@@ -1101,6 +1102,32 @@ collect_logs(Acc) ->
     receive {py_test_log, Level, Text} -> collect_logs([{Level, Text} | Acc])
     after 0 -> lists:reverse(Acc)
     end.
+
+%% Calls that return a handle, given up by their callers (timeout) about
+%% when the result is made: whatever the owner exported for them is released,
+%% not held for the caller's node until that node goes down.
+abandoned_handle_results_released(Config) ->
+    [N1 | _] = ?config(nodes, Config),
+    {ok, _} = py:start_pool(ab, #{node => N1, size => 2}),
+    Counts = fun() -> erpc:call(N1, py, func, [ctest, live_tokens]) end,
+    ok = settle(Counts),
+    T0 = Counts(),
+    Ids0 = held_ids(N1),
+    %% In a process of their own: what came back is dropped with it.
+    {Kept, TimedOut} =
+        py_test_util:in_process(
+          fun() ->
+                  Results = [py:call({ctest, slow_token}, [0.02], [],
+                                     #{on => ab, return => handle, timeout => 15 + I rem 10})
+                             || I <- lists:seq(1, 200)],
+                  {length([x || {ok, _} <- Results]), length([x || {error, timeout} <- Results])}
+          end),
+    ct:pal("~p results kept, ~p timed out", [Kept, TimedOut]),
+    Back = py_test_util:wait_until(fun() -> Counts() =:= T0 andalso held_ids(N1) -- Ids0 =:= [] end,
+                                   5000),
+    ct:pal("objects at the start ~p, now ~p; held for other nodes, not there at the start: ~p",
+           [T0, Counts(), held_ids(N1) -- Ids0]),
+    ok = Back.
 
 %% A pool of workers stopped while callers keep calling it (16 here on a
 %% pool here; 8 here and on N3 on a pool of N1): every call answers at once,
