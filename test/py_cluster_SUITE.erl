@@ -703,6 +703,7 @@ map_cluster_10000(Config) ->
     %% return => handle: proxies of the objects where they were made.
     {ok, Objs} = py:map({ctest, token}, [[] || _ <- lists:seq(1, 30)],
                         #{on => mp, scope => cluster, return => handle}),
+    30 = length([x || {ok, _} <- Objs]),
     Owners = lists:usort([begin
                               {Importer, _, _} = py_nif:proxy_info(H),
                               {ok, <<"<ctest.Token", _/binary>>} =
