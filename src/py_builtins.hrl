@@ -253,7 +253,7 @@ map(Fun, X) -> items(map, [Fun, X]).
 %% call), `total_timeout' (the whole: shards not done by then are
 %% `{error, timeout}'), `retry' (shards whose server died are run again
 %% elsewhere, at most N times in all: only for idempotent calls), `in_flight'
-%% (calls per server at a time, 4), `return', `none'.
+%% (calls per server at a time, 8), `return', `none'.
 %% `py:map(py:const(operator, add), [1, 2], [10, 20])' gives `[11, 22]';
 %% `py:map({math, sqrt}, [[1], [4]], #{on => default})' gives `{ok, [{ok, 1.0}, {ok, 2.0}]}'.
 -spec map(term(), term(), term()) -> list() | {ok, [{ok, term()} | {error, term()}]}

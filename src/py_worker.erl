@@ -290,9 +290,12 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
             _ = case Flags band 1 of
                     %% Plain data: the caller decodes it, so this process stays light.
                     0 -> To ! {To, {worker_result, false, Etf, self(), Gen}};
-                    %% Handles are made here: if the caller dies before it reads the
-                    %% message, they are collected with it and their objects released.
-                    _ -> To ! {To, decode(Etf, true, self(), Gen)}
+                    %% Handles are made here, not by the caller: if it dies before it
+                    %% reads the message, they are collected and their objects
+                    %% released. In a process of its own, whose heap goes at once: in
+                    %% this long-lived one, dropped proxies would keep their objects
+                    %% until its next garbage collection.
+                    _ -> to_caller(To, Etf, Gen, fun(Term) -> Term end)
                 end,
             erlang:demonitor(MRef, [flush]),
             State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
@@ -312,7 +315,7 @@ packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
     _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             %% Decoded here, for the same reason as a result with handles.
-            To ! {To, {callback, decode(Etf, true, self(), Gen)}};
+            to_caller(To, Etf, Gen, fun(Call) -> {callback, Call} end);
         _ ->
             %% The caller is gone: the worker must not wait for it.
             Reply = term_to_binary({error, {exit, timeout, []}}),
@@ -365,6 +368,13 @@ ids([H | T], M, Acc) -> ids(T, M, ids(H, M, Acc));
 ids(T, M, Acc) when is_tuple(T) -> lists:foldl(fun(E, A) -> ids(E, M, A) end, Acc, tuple_to_list(T));
 ids(Map, M, Acc) when is_map(Map) -> maps:fold(fun(K, V, A) -> ids(V, M, ids(K, M, A)) end, Acc, Map);
 ids(_, _, Acc) -> Acc.
+
+%% A term from the worker, its markers made proxy handles, sent to a caller by a
+%% short-lived process (see packet/2).
+to_caller(To, Etf, Gen, Wrap) ->
+    Owner = self(),
+    _ = spawn(fun() -> To ! {To, Wrap(decode(Etf, true, Owner, Gen))} end),
+    ok.
 
 stream(1) -> stdout;
 stream(_) -> stderr.
