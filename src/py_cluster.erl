@@ -287,7 +287,9 @@ scatter(Target, ListOfArgs, Servers, #{in_flight := K, total_timeout := Total} =
     Runners = [begin
                    {Pid, MRef} = spawn_monitor(fun() -> runner(Self, Target, S, Opts) end),
                    {Pid, {MRef, S}}
-               end || S <- Servers, _ <- lists:seq(1, K)],
+               %% Interleaved: the first requests for work come from every server,
+               %% so a map smaller than the runners still uses them all.
+               end || _ <- lists:seq(1, K), S <- Servers],
     Deadline = deadline(Total),
     State = #{next => 1, count => Count, work => Work, results => #{}, retries => [],
               budget => maps:get(retry, Opts), runners => maps:from_list(Runners),
