@@ -6,8 +6,7 @@
 //! them, without the GIL (the reader thread never takes it). End of input ends the
 //! process.
 use crate::state::{shared, JobMsg, Msg, TAKE_OVER};
-use crate::wire::{self, from_vm, out, Packet, PacketReader};
-use std::fs::File;
+use crate::wire::{self, from_vm, out, Input, Packet};
 
 /// Starts the reader thread.
 pub fn spawn() {
@@ -38,7 +37,7 @@ fn run() {
 /// by a callback reply, a release) for `TAKE_OVER` or more, and takes fd 3. Looks every
 /// `TAKE_OVER` while the main thread works, and sleeps without a timeout once it has
 /// been idle for a look.
-fn wait_for_a_long_run() -> PacketReader<File> {
+fn wait_for_a_long_run() -> Input {
     let sh = shared();
     let mut st = sh.lock();
     let mut seen = st.runs;
@@ -64,7 +63,7 @@ fn wait_for_a_long_run() -> PacketReader<File> {
 }
 
 /// Reads fd 3 until the main thread wants it back.
-fn read_while_running(mut input: PacketReader<File>) {
+fn read_while_running(mut input: Input) {
     let sh = shared();
     let efd = sh.give_back_fd();
     loop {

@@ -10,13 +10,17 @@
 //! job runs). A trivial job thus costs one thread wake-up, not two (measured: about 4 µs
 //! of worker CPU per round trip against 8). The reader thread gives fd 3 back when the
 //! main thread waits again.
-use crate::wire::PacketReader;
+use crate::wire::Input;
 use py_core::output::Sink;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
+
+/// How long the main thread polls fd 3 for its next job before it sleeps (see
+/// `wire::PollingFd`): a caller's next call usually comes within this, and a worker
+/// with nothing to do stops polling after it.
+const POLL_FOR_WORK: Duration = Duration::from_micros(50);
 
 /// How long a job runs Python before the reader thread reads fd 3 (between one and two
 /// of these: it looks this often while jobs run).
@@ -63,7 +67,7 @@ pub struct Inner {
     /// The main thread sleeps on `wake` (a push must wake it).
     pub sleeping: bool,
     /// Fd 3, when no thread is reading it.
-    pub input: Option<PacketReader<File>>,
+    pub input: Option<Input>,
     /// The reader thread has fd 3.
     pub reader_reading: bool,
     /// The main thread wants fd 3 back from the reader thread.
@@ -109,7 +113,7 @@ static SHARED: OnceLock<Shared> = OnceLock::new();
 
 /// Gives fd 3 to the shared state (once, on the main thread, before the reader thread
 /// starts).
-pub fn init(input: PacketReader<File>) {
+pub fn init(input: Input) {
     let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if efd < 0 {
         crate::exit_now(1);
@@ -195,7 +199,7 @@ impl Shared {
             if let Some(mut input) = st.input.take() {
                 drop(st);
                 loop {
-                    match input.next() {
+                    match input.next_polling(POLL_FOR_WORK) {
                         Ok(Some(packet)) => crate::reader::handle(packet),
                         // The VM closed the port, or died: nobody is left to answer.
                         Ok(None) | Err(_) => crate::exit_now(0),
