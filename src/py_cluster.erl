@@ -303,7 +303,8 @@ scatter(Target, ListOfArgs, Servers, #{in_flight := K, total_timeout := Total} =
 flush_runner_messages() ->
     receive
         {py_map_next, _} -> flush_runner_messages();
-        {py_map_result, _, _, _} -> flush_runner_messages()
+        {py_map_result, _, _, _} -> flush_runner_messages();
+        {py_map_unrun, _} -> flush_runner_messages()
     after 0 -> ok
     end.
 
@@ -316,6 +317,10 @@ coordinate(#{deadline := Deadline, results := Results} = State) ->
             coordinate(give(Runner, State));
         {py_map_result, Index, Server, Result} ->
             coordinate(result(Index, Server, Result, State));
+        {py_map_unrun, Indexes} ->
+            %% Handed out but not run: first in line again, on any server.
+            Back = [{I, none} || I <- Indexes],
+            coordinate(State#{retries := Back ++ maps:get(retries, State)});
         {'DOWN', _MRef, process, Pid, _} ->
             Runners = maps:remove(Pid, maps:get(runners, State)),
             case map_size(Runners) of
@@ -342,19 +347,29 @@ give(Runner, #{runners := Runners} = State) ->
     Others = [S || {_, S} <- maps:values(Runners), S =/= Server],
     case take_retry(Server, Others, maps:get(retries, State)) of
         {ok, Index, Rest} ->
-            Runner ! {py_map_do, Index, element(Index, maps:get(work, State))},
+            Runner ! {py_map_do, [{Index, element(Index, maps:get(work, State))}]},
             State#{retries := Rest};
         none ->
             case State of
                 #{next := Next, count := Count} when Next =< Count ->
-                    Runner ! {py_map_do, Next, element(Next, maps:get(work, State))},
-                    State#{next := Next + 1};
+                    %% A few shards at a time when many are left: the coordinator is
+                    %% one process, and three messages per shard made it the
+                    %% bottleneck of a map of trivial calls. Fewer near the end, so
+                    %% that the last ones are shared out.
+                    Last = min(Count, Next - 1 + chunk(Count - Next + 1, map_size(Runners))),
+                    Runner ! {py_map_do, [{I, element(I, maps:get(work, State))}
+                                          || I <- lists:seq(Next, Last)]},
+                    State#{next := Last + 1};
                 _ ->
                     %% A runner told to stop is no server for retries any more.
                     Runner ! py_map_stop,
                     State#{runners := maps:remove(Runner, Runners)}
             end
     end.
+
+%% Shards per request: an eighth of each runner's share of what is left, at most 16.
+chunk(Left, Runners) ->
+    max(1, min(16, Left div (8 * max(1, Runners)))).
 
 take_retry(_Server, _Others, []) ->
     none;
@@ -374,6 +389,21 @@ result(Index, _Server, {error, {Down, _}} = Error, #{results := Results} = State
 result(Index, _Server, Result, #{results := Results} = State) ->
     State#{results := Results#{Index => Result}}.
 
+%% Each result goes back as it comes (a retry can start at once); after a
+%% node_down, the rest of the chunk goes back unrun, for other servers.
+run_shards(_Coordinator, _Target, _Server, _Opts, []) ->
+    ok;
+run_shards(Coordinator, Target, Server, Opts, [{Index, Args} | Rest]) ->
+    Result = run_one(Target, Args, Server, Opts),
+    Coordinator ! {py_map_result, Index, Server, Result},
+    case Result of
+        {error, {node_down, _}} ->
+            Coordinator ! {py_map_unrun, [I || {I, _} <- Rest]},
+            node_down;
+        _ ->
+            run_shards(Coordinator, Target, Server, Opts, Rest)
+    end.
+
 runner(Coordinator, Target, Server, Opts) ->
     MRef = erlang:monitor(process, Coordinator),
     runner_loop(Coordinator, MRef, Target, Server, Opts).
@@ -381,12 +411,10 @@ runner(Coordinator, Target, Server, Opts) ->
 runner_loop(Coordinator, MRef, Target, Server, Opts) ->
     Coordinator ! {py_map_next, self()},
     receive
-        {py_map_do, Index, Args} ->
-            Result = run_one(Target, Args, Server, Opts),
-            Coordinator ! {py_map_result, Index, Server, Result},
-            case Result of
-                {error, {node_down, _}} -> ok;
-                _ -> runner_loop(Coordinator, MRef, Target, Server, Opts)
+        {py_map_do, Shards} ->
+            case run_shards(Coordinator, Target, Server, Opts, Shards) of
+                node_down -> ok;
+                ok -> runner_loop(Coordinator, MRef, Target, Server, Opts)
             end;
         py_map_stop ->
             ok;
