@@ -199,8 +199,12 @@ worker_calls() ->
     [report("worker.trivial_call.1_caller", {max_ns, 10.0e3}, WorkerNs),
      report("worker.trivial_call.1_caller_vs_context", {max_ratio, 4},
             median([W / C || {W, C} <- Pairs])),
-     report("worker.trivial_call.8_callers_2_workers", {min_rate, 100000}, WorkerRate),
-     report("worker.trivial_call.8_callers_vs_context", {min_ratio, 0.4},
+     %% The issue's target: 100,000 calls/s, or 40% of the context pool's rate.
+     line("worker.trivial_call.8_callers_2_workers",
+          io_lib:format("~s calls/s", [thousands(round(WorkerRate))]),
+          "target >= 100,000 calls/s or >= 40% of contexts",
+          WorkerRate >= 100000 orelse WorkerRate >= 0.4 * CtxRate),
+     report("worker.trivial_call.8_callers_vs_context", ratio,
             median([W / C || {W, C} <- Rates])),
      report("(context 1 caller, 8 callers in the same runs)", none, CtxNs),
      report("(context 8 callers)", {min_rate, 0}, CtxRate)].
