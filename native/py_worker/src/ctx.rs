@@ -23,9 +23,19 @@ pub struct Ctx {
 
 static CTX: OnceLock<Ctx> = OnceLock::new();
 
-/// The context; set before the first job.
+/// The context; set before the first job, so jobs take it as it is.
 pub fn ctx() -> &'static Ctx {
     CTX.get().expect("set up at start-up")
+}
+
+/// The context for code Python calls (`_erlang`'s functions), which may run before it
+/// is set: a `.pth` file or `sitecustomize` that imports `_erlang` during start-up.
+pub fn ready() -> PyResult<&'static Ctx> {
+    CTX.get().ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err(
+            "the py worker is still starting: _erlang works once it has started",
+        )
+    })
 }
 
 impl Ctx {

@@ -7,7 +7,7 @@
 //! Every send of a job's output happens under the output lock, with the sink's state
 //! changed under it too: the reader thread (acks) and the main thread (writes, the
 //! result) cannot put a job's packets out of order.
-use crate::state::shared;
+use crate::state::{shared, try_shared};
 use crate::wire::{out, to_vm, OutGuard, Packet};
 use py_core::output::{Chunk, Sink};
 use pyo3::prelude::*;
@@ -45,10 +45,14 @@ pub fn write(py: Python<'_>, stderr: bool, data: Vec<u8>) {
     // cancelled (its caller is gone and will ack nothing more). Output outside any job
     // holds back the thread that writes it, but never the main thread, which must go
     // on serving jobs (a `__del__` that prints while a release runs, say).
-    if id == 0 && unsafe { libc::pthread_equal(libc::pthread_self(), shared().main) } != 0 {
+    // While the worker starts (no state yet) nothing acks: never wait then.
+    let Some(sh) = try_shared() else {
+        return;
+    };
+    if id == 0 && unsafe { libc::pthread_equal(libc::pthread_self(), sh.main) } != 0 {
         return;
     }
-    py.detach(|| sink.wait_for_room(|| id == 0 || !shared().lock().is_marked(id)));
+    py.detach(|| sink.wait_for_room(|| id == 0 || !sh.lock().is_marked(id)));
 }
 
 /// What job `id` wrote and did not send yet, sent now (before its result or a callback).

@@ -1,8 +1,8 @@
 //! `_erlang` for the worker: the built-in module behind the `erlang` Python package, with
 //! the functions of `py_nif`'s (call, cast, send, self, write, log), here as packets to
 //! the VM; and the SIGINT handler that turns a cancel into `erlang.Cancelled`.
-use crate::ctx::{self, ctx};
-use crate::state::{shared, Msg};
+use crate::ctx::{self, ctx, ready};
+use crate::state::{shared, try_shared, Msg};
 use crate::table::TableHandles;
 use crate::wire::{out, to_vm, Packet};
 use py_core::etf::terms::{Fun, Pid};
@@ -42,7 +42,7 @@ fn callable_name(w: &mut Writer, name: &Bound<'_, PyAny>) -> PyResult<()> {
     let s: String = name.extract().map_err(|_| {
         PyTypeError::new_err("module and function names must be str or erlang.Atom")
     })?;
-    if name.is_instance(ctx().types.atom.bind(py).as_any())? {
+    if name.is_instance(ready()?.types.atom.bind(py).as_any())? {
         w.atom(&s);
     } else {
         w.binary(s.as_bytes());
@@ -59,7 +59,7 @@ fn request(
 ) -> PyResult<()> {
     let py = target.py();
     let args = pyo3::types::PyList::type_object(py).call1((args,))?;
-    let codec = ctx().codec(false);
+    let codec = ready()?.codec(false);
     let function = function.filter(|f| !f.is_none());
     if let Ok(fun) = target.cast::<Fun>() {
         if function.is_some() {
@@ -218,7 +218,7 @@ pub fn send(pid: &Bound<'_, PyAny>, term: &Bound<'_, PyAny>) -> PyResult<()> {
     };
     w.version();
     w.tuple(2).raw(pid.get().raw());
-    ctx()
+    ready()?
         .codec(false)
         .encode(py, term, &mut w.buf, &mut TableHandles)
         .map_err(to_pyerr)?;
@@ -267,7 +267,11 @@ pub fn log(levelno: i32, name: String, message: String) {
 /// cancelled: a late signal (its job already ended) or one from outside is ignored.
 #[pyfunction]
 fn on_sigint(py: Python<'_>, _signum: i32, _frame: &Bound<'_, PyAny>) -> PyResult<()> {
-    let st = shared().lock();
+    // A signal while the worker starts: no job to cancel.
+    let Some(sh) = try_shared() else {
+        return Ok(());
+    };
+    let st = sh.lock();
     match st.executing() {
         Some(id) if st.is_marked(id) => {
             drop(st);

@@ -138,8 +138,15 @@ pub fn init(input: Input) {
     });
 }
 
+/// The state; set before the first job, so jobs take it as it is.
 pub fn shared() -> &'static Shared {
     SHARED.get().expect("state::init at start-up")
+}
+
+/// The state, or `None` while the worker starts (for what Python can call or a signal
+/// can trigger then: output, the SIGINT handler).
+pub fn try_shared() -> Option<&'static Shared> {
+    SHARED.get()
 }
 
 impl Shared {

@@ -25,6 +25,56 @@ fn hello_then_ready_with_the_pid_and_version() {
     assert!(matches!(get("executable"), Some(T::Bin(_))));
 }
 
+/// `_erlang` called while the worker starts (a `sitecustomize` does it here, as a
+/// venv's `.pth` file could): an error in Python, or output dropped, never a panic;
+/// the worker then starts and serves as usual.
+#[test]
+fn erlang_module_used_during_start_up() {
+    let dir = std::env::temp_dir().join(format!("py_worker_early_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sitecustomize.py"),
+        [
+            "import builtins, _erlang",
+            "early = []",
+            "for f in (lambda: _erlang.cast('m', 'f', []), lambda: _erlang.write(1, 'early')):",
+            "    try:",
+            "        early.append(repr(f()))",
+            "    except Exception as e:",
+            "        early.append(type(e).__name__ + ': ' + str(e))",
+            "builtins._py_early = early",
+            "",
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let mut w = Worker::spawn_env(&[("PYTHONPATH", dir.to_str().unwrap())]);
+    w.send_hello(&hello(vec![]));
+    // What it wrote before it was ready comes as output outside any job (job id 0).
+    let mut early_output = String::new();
+    loop {
+        match w.recv() {
+            Pkt::Ready(_) => break,
+            Pkt::Output { id: 0, data, .. } => early_output.push_str(&data),
+            other => panic!("before ready: {other:?}"),
+        }
+    }
+    assert_eq!(early_output, "early");
+    let r = w.run(eval(
+        "__import__('builtins')._py_early",
+        vec![],
+        atom("undefined"),
+    ));
+    assert_eq!(
+        r,
+        ok(list(vec![
+            bin("RuntimeError: the py worker is still starting: _erlang works once it has started"),
+            bin("5"),
+        ]))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_bad_hello_is_an_error_and_exit_1() {
     let mut w = Worker::spawn();

@@ -345,6 +345,11 @@ pub fn hello(extra: Vec<(T, T)>) -> T {
 impl Worker {
     /// A worker, not yet greeted.
     pub fn spawn() -> Worker {
+        Worker::spawn_env(&[])
+    }
+
+    /// A worker with these environment variables, not yet greeted.
+    pub fn spawn_env(envs: &[(&str, &str)]) -> Worker {
         let (in_r, in_w) = pipe();
         let (out_r, out_w) = pipe();
         use std::os::fd::AsRawFd;
@@ -360,6 +365,7 @@ impl Worker {
             }
             _ => Command::new(exe),
         };
+        cmd.envs(envs.iter().copied());
         unsafe {
             cmd.pre_exec(move || {
                 // Out of the way of 3 and 4 first, then onto them (dup2 clears CLOEXEC).
