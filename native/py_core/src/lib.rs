@@ -7,6 +7,7 @@
 pub mod array;
 pub mod bigint;
 pub mod code;
+pub mod encoders;
 pub mod etf;
 pub mod exception;
 pub mod jobstate;

@@ -92,36 +92,6 @@ pub fn callable_name<'a>(env: Env<'a>, name: &Bound<'_, PyAny>) -> PyResult<Term
 /// registration order), or numpy's scalar types, which convert through `.item()`.
 pub fn via_encoder<'py>(obj: &Bound<'py, PyAny>) -> Result<Option<Bound<'py, PyAny>>, Error> {
     let py = obj.py();
-    let encoders = pytypes::encoders(py);
-    if !encoders.is_empty() {
-        let ty = obj.get_type();
-        let found = match encoders
-            .get_item(&ty)
-            .map_err(|err| Error::from_pyerr(py, err))?
-        {
-            Some(f) => Some(f),
-            None => encoders
-                .iter()
-                .find(|(t, _)| obj.is_instance(t).unwrap_or(false))
-                .map(|(_, f)| f),
-        };
-        if let Some(f) = found {
-            return f
-                .call1((obj,))
-                .map(Some)
-                .map_err(|err| Error::from_pyerr(py, err));
-        }
-    }
-    if let Some(generic) = pytypes::numpy_generic(py) {
-        if obj.is_instance(generic.as_any()).unwrap_or(false) {
-            let item = obj
-                .call_method0("item")
-                .map_err(|err| Error::from_pyerr(py, err))?;
-            // datetime64 and friends give back objects that are not data: keep the handle.
-            if !item.get_type().is(obj.get_type()) {
-                return Ok(Some(item));
-            }
-        }
-    }
-    Ok(None)
+    py_core::encoders::via_encoder(obj, pytypes::encoders(py), pytypes::numpy_generic(py))
+        .map_err(|err| Error::from_pyerr(py, err))
 }

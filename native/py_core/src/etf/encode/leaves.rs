@@ -124,29 +124,12 @@ impl<'py> Encoder<'_, '_, 'py, '_> {
     /// in registration order), or numpy's scalar types, which convert through `.item()`.
     fn via_encoder(&self, obj: &Bound<'py, PyAny>) -> R<Option<Bound<'py, PyAny>>> {
         let py = self.py;
-        let encoders = self.codec.types.encoders.bind(py);
-        if !encoders.is_empty() {
-            let found = match encoders.get_item(obj.get_type())? {
-                Some(f) => Some(f),
-                None => encoders
-                    .iter()
-                    .find(|(t, _)| obj.is_instance(t).unwrap_or(false))
-                    .map(|(_, f)| f),
-            };
-            if let Some(f) = found {
-                return Ok(Some(f.call1((obj,))?));
-            }
-        }
-        if let Some(generic) = self.codec.types.numpy_generic(py) {
-            if obj.is_instance(generic.as_any()).unwrap_or(false) {
-                let item = obj.call_method0("item")?;
-                // datetime64 and friends give back objects that are not data: a handle.
-                if !item.get_type().is(obj.get_type()) {
-                    return Ok(Some(item));
-                }
-            }
-        }
-        Ok(None)
+        let generic = self.codec.types.numpy_generic(py);
+        Ok(crate::encoders::via_encoder(
+            obj,
+            self.codec.types.encoders.bind(py),
+            generic.as_ref(),
+        )?)
     }
 
     fn int(&self, obj: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> R<()> {
