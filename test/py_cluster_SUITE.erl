@@ -44,7 +44,7 @@ all() ->
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
-    StartedDist = start_distribution(),
+    StartedDist = py_test_util:start_distribution(py_cluster_ct),
     DataDir = ?config(data_dir, Config),
     ok = py_test_util:add_python_path(DataDir),
     Peers = [start_peer(DataDir) || _ <- [1, 2, 3]],
@@ -83,25 +83,11 @@ pools_of(Node) ->
 stop_pool(Name, Node) when Node =:= node() -> py:stop_pool(Name);
 stop_pool(Name, Node) -> py:stop_pool(Name, Node).
 
-%% The CT node is not distributed by default: make it so (and epmd with it).
-start_distribution() ->
-    case node() of
-        nonode@nohost ->
-            _ = os:cmd("epmd -daemon"),
-            {ok, _} = net_kernel:start([py_cluster_ct, shortnames]),
-            true;
-        _ ->
-            false
-    end.
-
-is_lib_path(P) ->
-    string:find(P, "/_build/") =/= nomatch orelse string:find(P, "/test") =/= nomatch.
-
 %% A peer with this node's code paths, py started there and the suite's
 %% Python helpers (ctest) on its sys.path. Not linked to the caller:
 %% init_per_suite's process ends at once.
 start_peer(DataDir) ->
-    Paths = lists:append([["-pa", P] || P <- code:get_path(), is_lib_path(P)]),
+    Paths = py_test_util:peer_paths(),
     {ok, Peer, Node} = peer:start(#{name => peer:random_name(py_cluster), args => Paths}),
     {ok, _} = erpc:call(Node, application, ensure_all_started, [py]),
     ok = erpc:call(Node, py_test_util, add_python_path, [DataDir]),
@@ -970,7 +956,7 @@ with_target_nesting(Config) ->
 %% start_pool with `node' starts py there when it does not run; errors.
 start_pool_starts_py_there(Config) ->
     [N1 | _] = ?config(nodes, Config),
-    Paths = lists:append([["-pa", P] || P <- code:get_path(), is_lib_path(P)]),
+    Paths = py_test_util:peer_paths(),
     {ok, Peer, Nf} = peer:start(#{name => peer:random_name(py_cluster_fresh), args => Paths}),
     try
         false = lists:keymember(py, 1, erpc:call(Nf, application, which_applications, [])),
@@ -1040,7 +1026,7 @@ holder_down_releases(Config) ->
 %% the new one that happens to have the same id.
 node_back_new_generation(Config) ->
     DataDir = ?config(data_dir, Config),
-    Paths = lists:append([["-pa", P] || P <- code:get_path(), is_lib_path(P)]),
+    Paths = py_test_util:peer_paths(),
     Name = peer:random_name(py_cluster_back),
     {ok, Peer1, Nk} = peer:start(#{name => Name, args => Paths}),
     {ok, _} = erpc:call(Nk, application, ensure_all_started, [py]),

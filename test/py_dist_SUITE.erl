@@ -17,8 +17,8 @@ all() ->
 
 init_per_suite(Config) ->
     ok = py_test_util:start(),
-    StartedDist = start_distribution(),
-    Paths = lists:append([["-pa", P] || P <- code:get_path(), is_lib_path(P)]),
+    StartedDist = py_test_util:start_distribution(py_dist_ct),
+    Paths = py_test_util:peer_paths(),
     %% Not start_link: init_per_suite runs in a process of its own that ends at once.
     {ok, Peer, Node} = peer:start(#{name => peer:random_name(py_dist), args => Paths}),
     {ok, _} = erpc:call(Node, application, ensure_all_started, [py]),
@@ -31,20 +31,6 @@ end_per_suite(Config) ->
         false -> ok
     end,
     Config.
-
-%% The CT node is not distributed by default: make it so (and epmd with it).
-start_distribution() ->
-    case node() of
-        nonode@nohost ->
-            _ = os:cmd("epmd -daemon"),
-            {ok, _} = net_kernel:start([py_dist_ct, shortnames]),
-            true;
-        _ ->
-            false
-    end.
-
-is_lib_path(P) ->
-    string:find(P, "/_build/") =/= nomatch orelse string:find(P, "/test") =/= nomatch.
 
 call_on_node(Config) ->
     Node = ?config(node, Config),

@@ -674,8 +674,8 @@ logging_to_logger(Config) -> in_place(Config, fun() ->
         ok = py:exec(<<"import logging\n"
                        "logging.getLogger('py_exec_test').warning('careful %s', 'now')\n"
                        "logging.getLogger('py_exec_test').error('it broke')\n">>),
-        warning = wait_log("careful now"),
-        error = wait_log("it broke")
+        warning = py_test_util:wait_log("careful now"),
+        error = py_test_util:wait_log("it broke")
     after
         ok = py_test_util:remove_log_forwarder()
     end,
@@ -819,7 +819,6 @@ end).
 now_ms() ->
     erlang:monotonic_time(millisecond).
 
-
 %% How many of N calls made with py_nif:call/4 came back directly (the rest by
 %% message, which is received here): every one must be right either way.
 direct_count(Place, N) ->
@@ -849,18 +848,6 @@ only_context(Pool) ->
 
 is_context_down({error, {context_down, _}}) -> true;
 is_context_down(_) -> false.
-
-
-wait_log(Needle) ->
-    receive
-        {py_test_log, Level, Text} ->
-            case py_test_util:contains(Text, Needle) of
-                true -> Level;
-                false -> wait_log(Needle)
-            end
-    after 3000 ->
-            ct:fail({no_log, Needle})
-    end.
 
 same_answer({ok, A}, {ok, B}) ->
     A =:= B;

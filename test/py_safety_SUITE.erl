@@ -1014,30 +1014,7 @@ callers_1000(Config) ->
     Seed = ?config(seed, Config),
     Tree = tree_pids(),
     N = 1000,
-    Self = self(),
-    T0 = now_ms(),
-    Callers = [begin
-                   {Pid, Mon} = spawn_monitor(fun() -> caller(Self, Seed, I) end),
-                   {Pid, Mon, I}
-               end || I <- lists:seq(1, N)],
-    ToKill = [Pid || {Pid, _, I} <- Callers, I rem 10 =:= 3],
-    Killer = spawn_link(fun() -> [begin timer:sleep(I rem 7), exit(P, kill) end
-                                  || {P, I} <- lists:zip(ToKill, lists:seq(1, length(ToKill)))] end),
-    Outcomes = [receive
-                    {'DOWN', Mon, process, Pid, normal} ->
-                        receive {caller, Pid, Rs, Stray} -> {done, I, Rs, Stray}
-                        after 0 -> {no_report, I}
-                        end;
-                    {'DOWN', Mon, process, Pid, killed} ->
-                        receive {caller, Pid, _, _} -> ok after 0 -> ok end,
-                        killed;
-                    {'DOWN', Mon, process, Pid, Other} ->
-                        {crashed, I, Other}
-                after 120000 ->
-                        {hung, I}
-                end || {Pid, Mon, I} <- Callers],
-    Ms = now_ms() - T0,
-    unlink(Killer),
+    {Outcomes, Ms} = py_test_util:crowd(N, fun(Parent, I) -> caller(Parent, Seed, I) end),
     Done = [O || {done, _, _, _} = O <- Outcomes],
     Replies = lists:append([Rs || {done, _, Rs, _} <- Done]),
     ct:pal("~b callers in ~b ms: ~b finished, ~b killed, replies ~p",

@@ -8,7 +8,8 @@
          test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0, add_python_path/1,
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
          start_capture/0, captured/1, stop_capture/1,
-         add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1,
+         add_log_forwarder/1, remove_log_forwarder/0, log/2, log_text/1, wait_log/1,
+         crowd/2, start_distribution/1, peer_paths/0,
          contains/2, run/4, in_process/1,
          in_place/2, start_worker_group/3, stop_worker_group/1, is_handle/1]).
 
@@ -241,6 +242,71 @@ remove_log_forwarder() ->
 log(#{level := Level} = Event, #{config := #{pid := Pid}}) ->
     Pid ! {py_test_log, Level, log_text(Event)},
     ok.
+
+%% @doc `N' callers at once, `Caller(Parent, I)' each, one in ten killed mid-call
+%% (a few ms apart). Each caller ends by sending `{caller, self(), Replies, Stray}'
+%% to `Parent'. Gives each caller's outcome (`{done, I, Replies, Stray}', `killed',
+%% `{no_report, I}', `{crashed, I, Reason}' or `{hung, I}') and the time in ms.
+-spec crowd(pos_integer(), fun((pid(), pos_integer()) -> term())) -> {[term()], integer()}.
+crowd(N, Caller) ->
+    Self = self(),
+    T0 = erlang:monotonic_time(millisecond),
+    Callers = [begin
+                   {Pid, Mon} = spawn_monitor(fun() -> Caller(Self, I) end),
+                   {Pid, Mon, I}
+               end || I <- lists:seq(1, N)],
+    ToKill = [Pid || {Pid, _, I} <- Callers, I rem 10 =:= 3],
+    Killer = spawn_link(fun() -> [begin timer:sleep(I rem 7), exit(P, kill) end
+                                  || {P, I} <- lists:zip(ToKill, lists:seq(1, length(ToKill)))] end),
+    Outcomes = [receive
+                    {'DOWN', Mon, process, Pid, normal} ->
+                        receive {caller, Pid, Rs, Stray} -> {done, I, Rs, Stray}
+                        after 0 -> {no_report, I}
+                        end;
+                    {'DOWN', Mon, process, Pid, killed} ->
+                        receive {caller, Pid, _, _} -> ok after 0 -> ok end,
+                        killed;
+                    {'DOWN', Mon, process, Pid, Other} ->
+                        {crashed, I, Other}
+                after 120000 ->
+                        {hung, I}
+                end || {Pid, Mon, I} <- Callers],
+    unlink(Killer),
+    {Outcomes, erlang:monotonic_time(millisecond) - T0}.
+
+%% @doc Makes the CT node distributed as `Name' (and starts epmd), unless it is
+%% already; `true' if it did, so the suite stops it again.
+-spec start_distribution(atom()) -> boolean().
+start_distribution(Name) ->
+    case node() of
+        nonode@nohost ->
+            _ = os:cmd("epmd -daemon"),
+            {ok, _} = net_kernel:start([Name, shortnames]),
+            true;
+        _ ->
+            false
+    end.
+
+%% @doc The `-pa' arguments that give a peer node this node's build and test code.
+-spec peer_paths() -> [string()].
+peer_paths() ->
+    lists:append([["-pa", P] || P <- code:get_path(),
+                                string:find(P, "/_build/") =/= nomatch
+                                    orelse string:find(P, "/test") =/= nomatch]).
+
+%% @doc Waits (3 s at most) for a forwarded log event whose text holds `Needle';
+%% its level.
+-spec wait_log(string()) -> logger:level().
+wait_log(Needle) ->
+    receive
+        {py_test_log, Level, Text} ->
+            case contains(Text, Needle) of
+                true -> Level;
+                false -> wait_log(Needle)
+            end
+    after 3000 ->
+            ct:fail({no_log, Needle})
+    end.
 
 %% @doc The text of a log event's message, whatever its form.
 -spec log_text(logger:log_event()) -> binary().

@@ -632,8 +632,8 @@ logging_to_logger(_Config) ->
                        "logging.getLogger('py_worker_test').warning('careful %s', 'now')\n"
                        "logging.getLogger('py_worker_test').error('it broke')\n">>,
                      #{}, #{on => ?W}),
-        warning = wait_log("careful now"),
-        error = wait_log("it broke")
+        warning = py_test_util:wait_log("careful now"),
+        error = py_test_util:wait_log("it broke")
     after
         ok = py_test_util:remove_log_forwarder()
     end,
@@ -1011,30 +1011,7 @@ child_state() ->
 callers_1000(_Config) ->
     #{restarts := 0, handles := Handles0} = py:pool_info(?W),
     N = 1000,
-    Self = self(),
-    T0 = now_ms(),
-    Callers = [begin
-                   {Pid, Mon} = spawn_monitor(fun() -> caller(Self, I) end),
-                   {Pid, Mon, I}
-               end || I <- lists:seq(1, N)],
-    ToKill = [Pid || {Pid, _, I} <- Callers, I rem 10 =:= 3],
-    Killer = spawn_link(fun() -> [begin timer:sleep(I rem 7), exit(P, kill) end
-                                  || {P, I} <- lists:zip(ToKill, lists:seq(1, length(ToKill)))] end),
-    Outcomes = [receive
-                    {'DOWN', Mon, process, Pid, normal} ->
-                        receive {caller, Pid, Rs, Stray} -> {done, I, Rs, Stray}
-                        after 0 -> {no_report, I}
-                        end;
-                    {'DOWN', Mon, process, Pid, killed} ->
-                        receive {caller, Pid, _, _} -> ok after 0 -> ok end,
-                        killed;
-                    {'DOWN', Mon, process, Pid, Other} ->
-                        {crashed, I, Other}
-                after 120000 ->
-                        {hung, I}
-                end || {Pid, Mon, I} <- Callers],
-    Ms = now_ms() - T0,
-    unlink(Killer),
+    {Outcomes, Ms} = py_test_util:crowd(N, fun caller/2),
     Done = [O || {done, _, _, _} = O <- Outcomes],
     Replies = lists:append([Rs || {done, _, Rs, _} <- Done]),
     Kinds = count([reply_kind(R) || {_, _, R} <- Replies]),
@@ -1315,17 +1292,6 @@ probe(Parent, On, Acc) ->
 stop_prober(Pid) ->
     Pid ! {stop, self()},
     receive {probes, Pid, Probes} -> Probes after 5000 -> ct:fail(prober_lost) end.
-
-wait_log(Needle) ->
-    receive
-        {py_test_log, Level, Text} ->
-            case py_test_util:contains(Text, Needle) of
-                true -> Level;
-                false -> wait_log(Needle)
-            end
-    after 3000 ->
-            ct:fail({no_log, Needle})
-    end.
 
 same_answer({ok, A}, {ok, B}) ->
     A =:= B;
