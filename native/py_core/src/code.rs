@@ -235,18 +235,8 @@ pub fn resolve_in<'py>(ns: &Bound<'py, PyDict>, name: &str) -> PyResult<Option<B
 mod tests {
     use super::*;
 
-    /// The interpreter, with the `erlang` package importable (`_compile_block`).
-    fn with_py<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
-        Python::initialize();
-        Python::attach(|py| {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python");
-            let path = py.import("sys").unwrap().getattr("path").unwrap();
-            if !path.contains(dir).unwrap() {
-                path.call_method1("insert", (0, dir)).unwrap();
-            }
-            f(py)
-        })
-    }
+    // The crate's set-up makes `erlang` (`_compile_block`) importable.
+    use crate::testing::with_py;
 
     #[test]
     fn bindings_belong_to_the_call() {

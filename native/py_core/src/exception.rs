@@ -92,8 +92,7 @@ mod tests {
 
     #[test]
     fn exceptions_become_type_message_and_traceback_lines() {
-        Python::initialize();
-        Python::attach(|py| {
+        crate::testing::with_py(|py| {
             let code =
                 c"def inner():\n    raise ValueError('bad value')\ndef outer():\n    inner()\n";
             let m = pyo3::types::PyModule::from_code(py, code, c"tb_test.py", c"tb_test").unwrap();
@@ -117,8 +116,7 @@ mod tests {
 
     #[test]
     fn lone_surrogates_in_names_and_messages_are_escaped_not_lost() {
-        Python::initialize();
-        Python::attach(|py| {
+        crate::testing::with_py(|py| {
             let code = c"class E(Exception): pass\nE.__qualname__ = 'E\\udcff'\ndef f():\n    raise E('bad \\ud800 value')\n";
             let m = pyo3::types::PyModule::from_code(py, code, c"sur.py", c"sur").unwrap();
             let err = m.getattr("f").unwrap().call0().unwrap_err();
@@ -137,8 +135,7 @@ mod tests {
 
     #[test]
     fn qualified_names_and_display() {
-        Python::initialize();
-        Python::attach(|py| {
+        crate::testing::with_py(|py| {
             let err = py
                 .import("json")
                 .unwrap()

@@ -16,3 +16,6 @@ pub mod output;
 pub mod pool;
 pub mod startup;
 pub mod venv;
+
+#[cfg(test)]
+mod testing;

@@ -113,10 +113,7 @@ pub fn import<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyModule>
 mod tests {
     use super::*;
 
-    fn with_py<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-        Python::initialize();
-        Python::attach(f)
-    }
+    use crate::testing::with_py;
 
     fn qualified(obj: &Bound<'_, PyAny>) -> String {
         let m: String = obj

@@ -22,34 +22,10 @@ pub(super) const MARKER: &[u8] = &[
 
 static TYPES: pyo3::sync::PyOnceLock<Types> = pyo3::sync::PyOnceLock::new();
 
-/// Runs `f` with the interpreter, the `erlang` package importable from python/ and a
-/// stand-in `_erlang` that has this module's term classes and records `call`s.
+/// Runs `f` with the crate's test set-up ([`crate::testing::with_py`]) and the codec's types.
 pub(super) fn with_py<T>(f: impl FnOnce(Python<'_>, &Types) -> T) -> T {
-    Python::initialize();
-    Python::attach(|py| {
-        let types = TYPES.get_or_init(py, || {
-            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python");
-            let setup = PyDict::new(py);
-            setup.set_item("pkg", dir).unwrap();
-            setup.set_item("Pid", py.get_type::<terms::Pid>()).unwrap();
-            setup.set_item("Ref", py.get_type::<terms::Ref>()).unwrap();
-            setup.set_item("Port", py.get_type::<terms::Port>()).unwrap();
-            setup.set_item("Fun", py.get_type::<terms::Fun>()).unwrap();
-            py.run(
-                c"import sys, types\n\
-sys.path.insert(0, pkg)\n\
-m = types.ModuleType('_erlang')\n\
-m.Pid, m.Ref, m.Port, m.Fun = Pid, Ref, Port, Fun\n\
-m.calls = []\n\
-def call(target, function, args):\n    m.calls.append((target, function, args))\n    return ('called', args)\n\
-m.call = call\n\
-sys.modules['_erlang'] = m\n",
-                Some(&setup),
-                None,
-            )
-            .unwrap();
-            Types::load(py).unwrap()
-        });
+    crate::testing::with_py(|py| {
+        let types = TYPES.get_or_init(py, || Types::load(py).unwrap());
         f(py, types)
     })
 }
