@@ -113,8 +113,9 @@ callback_reply(Owner, JobId, Reply) ->
     Owner ! {py_callback_reply, JobId, Etf},
     ok.
 
-%% @doc The caller has written one output message of job `JobId'.
--spec output_ack(pid(), pos_integer()) -> ok.
+%% @doc The caller has written one output message of job `JobId' (0: output made
+%% outside any job, written by the py server).
+-spec output_ack(pid(), non_neg_integer()) -> ok.
 output_ack(Owner, JobId) ->
     Owner ! {py_output_ack, JobId},
     ok.
@@ -326,8 +327,14 @@ packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs, port = Port} = 
     _ = case Jobs of
         #{JobId := #job{reply_to = To}} ->
             To ! {To, {output, stream(Stream), Data}};
+        _ when JobId =:= 0 ->
+            %% Output of another Python thread, or between jobs: the py server writes
+            %% it where it writes the VM's own and acknowledges it (back-pressure
+            %% without this process waiting on the console).
+            py_server:console(Data, self());
         _ ->
-            _ = command(Port, <<5, JobId:64>>)
+            %% The caller is gone; acknowledged so that the job is not held up.
+            command(Port, <<5, JobId:64>>)
     end,
     State;
 packet(<<4, Etf/binary>>, State) ->

@@ -20,6 +20,7 @@
          callback_error_uncaught/1, send_to_self/1, send_to_pid/1, cast/1,
          self_outside_call/1,
          print_to_group_leader/1, stderr_to_group_leader/1, logging_to_logger/1,
+         output_outside_any_call/1,
          exception_format/1, exception_qualified_type/1,
          sqlite_connection/1, dirty_same_answers/1, dirty_no_callbacks/1,
          dirty_timeout/1, large_argument/1, large_argument_scheduler/1,
@@ -54,7 +55,8 @@ groups() ->
                       callback_runs_in_caller, callback_fun, callback_error_caught,
                       callback_error_uncaught, send_to_self, send_to_pid, cast,
                       self_outside_call]},
-     {output, [], [print_to_group_leader, stderr_to_group_leader, logging_to_logger]},
+     {output, [], [print_to_group_leader, stderr_to_group_leader, logging_to_logger,
+                  output_outside_any_call]},
      {errors, [], [exception_format, exception_qualified_type]},
      {placement, [], [sqlite_connection, dirty_same_answers, dirty_no_callbacks,
                       dirty_timeout, large_argument, large_argument_scheduler]},
@@ -90,7 +92,7 @@ groups() ->
                    callback_error_uncaught, send_to_self, send_to_pid, cast,
                    self_outside_call,
                    print_to_group_leader, stderr_to_group_leader, logging_to_logger,
-                   exception_format, exception_qualified_type,
+                   output_outside_any_call, exception_format, exception_qualified_type,
                    dirty_same_answers, large_argument, large_argument_scheduler,
                    direct_output_keeps_order, direct_callback_falls_back, timeout_zero]}].
 
@@ -665,6 +667,30 @@ stderr_to_group_leader(Config) -> in_place(Config, fun() ->
                        end),
     true = py_test_util:contains(Out, "to stderr\n"),
     true = py_test_util:contains(Out, "to stdout\n"),
+    ok
+end).
+
+output_outside_any_call(Config) -> in_place(Config, fun() ->
+    %% A Python thread prints after its call returned: no caller waits for that
+    %% output, so it goes to the VM's console (`user'), not nowhere. The
+    %% caller's own output still goes to its group leader only.
+    Code = <<"import threading, time\n"
+             "def late():\n"
+             "    time.sleep(0.1)\n"
+             "    for i in range(3):\n"
+             "        print('late line', i, flush=True)\n"
+             "threading.Thread(target=late).start()\n"
+             "print('in the call')\n">>,
+    Console = py_test_util:with_console(fun(Captured) ->
+        Mine = py_test_util:with_capture(fun() -> ok = py:exec(Code) end),
+        <<"in the call\n">> = Mine,
+        ok = py_test_util:wait_until(
+               fun() -> py_test_util:contains(Captured(), "late line 2\n") end, 5000),
+        Captured()
+    end),
+    <<"late line 0\nlate line 1\nlate line 2\n">> = Console,
+    %% The path stays open: a call after it still prints to its caller.
+    <<"next\n">> = py_test_util:with_capture(fun() -> ok = py:exec(<<"print('next')">>) end),
     ok
 end).
 

@@ -3,7 +3,7 @@
 %% forwards events to a test process.
 -module(py_test_util).
 
--export([start/0, with_capture/1,
+-export([start/0, with_capture/1, with_console/1,
          corpus/0, from_python_corpus/0, runtime_corpus/0, expected/2,
          test_dir/0, corpus_dir/0, repo_root/0, add_corpus_path/0, add_python_path/1,
          raised/1, flush/0, assert_mailbox_empty/0, wait_until/2,
@@ -185,6 +185,23 @@ with_capture(Fun) ->
     Out = captured(GL),
     ok = stop_capture(GL),
     Out.
+
+%% @doc Runs `Fun(Captured)' with a capture process registered as `user', the
+%% VM's console, in place of the real one; `Captured()' is everything written
+%% there so far. The real console is back when it returns or raises.
+-spec with_console(fun((fun(() -> binary())) -> T)) -> T.
+with_console(Fun) ->
+    Cap = start_capture(),
+    Console = whereis(user),
+    true = unregister(user),
+    true = register(user, Cap),
+    try
+        Fun(fun() -> captured(Cap) end)
+    after
+        true = unregister(user),
+        true = register(user, Console),
+        ok = stop_capture(Cap)
+    end.
 
 %% @doc Stops a capture process.
 -spec stop_capture(pid()) -> ok.
