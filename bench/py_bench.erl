@@ -318,14 +318,23 @@ cluster_peer() ->
                 Local = fun() -> {ok, 3} = py:call({operator, add}, [1, 2]) end,
                 %% What distribution itself costs: an erpc round trip doing nothing.
                 Erpc = fun() -> Node = erpc:call(Node, erlang, node, []) end,
+                %% The bridge without py's cluster layer: erpc running py:call there.
+                ErpcPy = fun() -> {ok, 3} = erpc:call(Node, py, call,
+                                                      [{operator, add}, [1, 2]]) end,
                 _ = [Remote() || _ <- lists:seq(1, 500)],
-                Runs = [{per_op(Remote, 2000), per_op(Local, 2000), per_op(Erpc, 2000)}
+                Runs = [{per_op(Remote, 2000), per_op(Local, 2000), per_op(Erpc, 2000),
+                         per_op(ErpcPy, 2000)}
                         || _ <- lists:seq(1, ?RUNS)],
-                [report("cluster.peer_node.trivial_call", none, median([R || {R, _, _} <- Runs])),
+                [report("cluster.peer_node.trivial_call", none,
+                        median([R || {R, _, _, _} <- Runs])),
                  report("cluster.peer_node.erpc_round_trip", none,
-                        median([E || {_, _, E} <- Runs])),
+                        median([E || {_, _, E, _} <- Runs])),
+                 report("cluster.peer_node.erpc_py_call", none,
+                        median([P || {_, _, _, P} <- Runs])),
+                 report("cluster.peer_node.vs_erpc_py_call", ratio,
+                        median([R / P || {R, _, _, P} <- Runs])),
                  report("cluster.peer_node.vs_local_call", ratio,
-                        median([R / L || {R, L, _} <- Runs]))]
+                        median([R / L || {R, L, _, _} <- Runs]))]
             after
                 peer:stop(Peer)
             end;
