@@ -768,25 +768,15 @@ sqlite_connection(_Config) ->
     end.
 
 dirty_same_answers(Config) -> in_place(Config, fun() ->
-    Samples = [{{operator, add}, [1, 2], []},
-               {'math.pow', [2, 16], []},
-               {'builtins.sorted', [[3, 1, 2]], []},
-               {'builtins.int', [<<"ff">>], [{base, 16}]},
-               {'json.dumps', [#{a => [1, 2.5, undefined]}], #{sort_keys => true}},
-               {'builtins.divmod', [7, 2], []},
-               {'builtins.pow', [6, 42], []},
-               {'builtins.list', [<<"h", 255>>], []},
-               {'corpus_check_absent.f', [], []},
-               {'builtins.len', [lists:seq(1, 100000)], []}],
     lists:foreach(
       fun({Target, Args, Kwargs}) ->
               Ctx = py:call(Target, Args, Kwargs, #{}),
               Dirty = py:call(Target, Args, Kwargs, #{on => dirty}),
-              case same_answer(Ctx, Dirty) of
+              case py_test_util:same_answer(Ctx, Dirty) of
                   true -> ok;
                   false -> ct:fail({different, Target, Ctx, Dirty})
               end
-      end, Samples),
+      end, py_test_util:answer_samples()),
     {error, {python, <<"builtins.ValueError">>, <<"math domain error">>, _}} =
         py:call({math, sqrt}, [-1], [], #{on => dirty}),
     2 = py:eval(<<"1 + 1">>, #{}, #{on => dirty}),
@@ -874,13 +864,6 @@ only_context(Pool) ->
 
 is_context_down({error, {context_down, _}}) -> true;
 is_context_down(_) -> false.
-
-same_answer({ok, A}, {ok, B}) ->
-    A =:= B;
-same_answer({error, {python, T, M, _}}, {error, {python, T, M, _}}) ->
-    true;
-same_answer(_, _) ->
-    false.
 
 to_ok(undefined) -> ok;
 to_ok(Other) -> Other.

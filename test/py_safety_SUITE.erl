@@ -406,7 +406,7 @@ bad_kwargs() ->
 %% `while True' calls within ~250 ms, repeatedly, and ordinary calls still work.
 -spec timeouts_with_sleepy_del_own_vm(list()) -> ok.
 timeouts_with_sleepy_del_own_vm(Config) ->
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         check_del(in_new_vm(child_sleepy_del, ["-py", "pool_size", "2"], Config, 120000))
     end).
 
@@ -414,21 +414,9 @@ timeouts_with_sleepy_del_own_vm(Config) ->
 %% same guarantees.
 -spec timeouts_with_spinning_del_own_vm(list()) -> ok.
 timeouts_with_spinning_del_own_vm(Config) ->
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         check_del(in_new_vm(child_spinning_del, ["-py", "pool_size", "2"], Config, 120000))
     end).
-
-%% A case that measures time runs once more when it misses its limit: on this
-%% 2-core machine a burst of other work can starve every thread for a moment
-%% (the cases log the scheduler stalls they saw). Two misses in a row fail.
-timing(Case) ->
-    try
-        Case()
-    catch
-        error:{badmatch, _} = Reason:Stack ->
-            ct:log("missed once (~p at ~p); measuring again", [Reason, hd(Stack)]),
-            Case()
-    end.
 
 check_del({Status, Result}) ->
     {0, {ok, #{started := Started, context := Ctx, dirty := Dirty, stalls := Stalls,
@@ -490,7 +478,7 @@ del_scenario(Class) ->
 gil_held_in_c(_Config) ->
     Pattern = <<"(a+)+$">>,
     {ok, undefined} = py:call({re, match}, [Pattern, <<"ab">>], [], #{on => {default, 1}}),
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         gil_stuck({re, match}, [Pattern, <<(binary:copy(<<"a">>, 27))/binary, "b">>])
     end).
 
@@ -498,7 +486,7 @@ gil_held_in_c(_Config) ->
 %% 3 * 10^8, about 3 s here): the same guarantees.
 -spec gil_held_in_c_sum(list()) -> ok.
 gil_held_in_c_sum(_Config) ->
-    timing(fun() -> gil_stuck({py_safety_helpers, c_sum}, [300000000]) end).
+    py_test_util:timing(fun() -> gil_stuck({py_safety_helpers, c_sum}, [300000000]) end).
 
 %% Target(Args) runs in C with the GIL held on context 1 of the default pool.
 gil_stuck(Target, Args) ->

@@ -189,27 +189,11 @@ call_surface(_Config) ->
 
 %% What a worker answers is what a context answers, call for call.
 same_answers_as_contexts(_Config) ->
-    Samples = [{{operator, add}, [1, 2], []},
-               {'math.pow', [2, 16], []},
-               {'builtins.sorted', [[3, 1, 2]], []},
-               {'builtins.int', [<<"ff">>], [{base, 16}]},
-               {'json.dumps', [#{a => [1, 2.5, undefined]}], #{sort_keys => true}},
-               {'builtins.divmod', [7, 2], []},
-               {'builtins.pow', [6, 42], []},
-               {'builtins.list', [<<"h", 255>>], []},
-               {'builtins.eval', [<<"{'a': (1, [2.5, None]), 3: b'x', (1, 2): {True}}">>], []},
-               {'builtins.eval', [<<"[float('inf'), float('nan'), -0.0, 2**70]">>], []},
-               {'builtins.str', [a], []},
-               {'builtins.len', [lists:seq(1, 100000)], []},
-               {'math.sqrt', [-1], []},
-               {'no_such_module_xyz.f', [], []},
-               {'builtins.int', [<<"x">>], []},
-               {'json.loads', [<<"{">>], []}],
     Different = [{Target, Ctx, Worker}
-                 || {Target, Args, Kwargs} <- Samples,
+                 || {Target, Args, Kwargs} <- py_test_util:answer_samples(),
                     Ctx <- [py:call(Target, Args, Kwargs, #{on => default})],
                     Worker <- [py:call(Target, Args, Kwargs, #{on => ?W})],
-                    not same_answer(Ctx, Worker)],
+                    not py_test_util:same_answer(Ctx, Worker)],
     [] = Different,
     ok.
 
@@ -822,7 +806,7 @@ caller_dies_during_callback(_Config) ->
 %% A blocking system call is interrupted at the deadline: the caller has its
 %% timeout on time and the same worker (not a new one) serves the next call.
 sleep_interrupted(_Config) ->
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         #{restarts := R0} = py:pool_info(?W),
         P1 = worker_pid(1),
         {Result, Ms} = timed(fun() ->
@@ -848,7 +832,7 @@ sleep_interrupted(_Config) ->
 %% interrupted on a worker: the regex engine checks for signals, and the
 %% worker's SIGINT stops it at once. Worker 2 answers all along.
 gil_regex_interrupted(_Config) ->
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         #{restarts := R0} = py:pool_info(?W),
         P1 = worker_pid(1),
         Prober = start_prober({?W, 2}),
@@ -882,7 +866,7 @@ gil_regex_interrupted(_Config) ->
 %% `sum(range(10**10))' holds the GIL in C and never checks for signals (about
 %% two minutes here).
 gil_sum_killed_after_grace(_Config) ->
-    timing(fun() -> gil_killed({builtins, eval}, [?GIL_SUM]) end).
+    py_test_util:timing(fun() -> gil_killed({builtins, eval}, [?GIL_SUM]) end).
 
 %% C code holding the GIL on worker 1, timeout 100 ms, kill_after 200 ms: the
 %% caller has its timeout on time, worker 1 is killed and replaced, and worker
@@ -1097,7 +1081,7 @@ cpu_parallelism(_Config) ->
                [N, One, Both, Speedup, Machine, Samples, string:trim(Load)]),
         true = Speedup >= 1.5 orelse (Machine < 1.5 andalso Speedup >= 0.85 * Machine)
     end,
-    timing(fun() ->
+    py_test_util:timing(fun() ->
         try
             Measure()
         catch
@@ -1190,17 +1174,6 @@ timed(Fun) ->
     T0 = now_ms(),
     R = Fun(),
     {R, now_ms() - T0}.
-
-%% A case that measures time runs once more when it misses its limit (as in
-%% py_safety_SUITE): this 2-core machine's speed drifts. Two misses fail.
-timing(Case) ->
-    try
-        Case()
-    catch
-        error:{badmatch, _} = Reason:Stack ->
-            ct:log("missed once (~p at ~p); measuring again", [Reason, hd(Stack)]),
-            Case()
-    end.
 
 median([]) -> 0;
 median(Sorted) -> lists:nth((length(Sorted) + 1) div 2, Sorted).
@@ -1317,13 +1290,6 @@ probe(Parent, On, Acc) ->
 stop_prober(Pid) ->
     Pid ! {stop, self()},
     receive {probes, Pid, Probes} -> Probes after 5000 -> ct:fail(prober_lost) end.
-
-same_answer({ok, A}, {ok, B}) ->
-    A =:= B;
-same_answer({error, {python, T, M, TbA}}, {error, {python, T, M, TbB}}) ->
-    lists:last(TbA) =:= lists:last(TbB);
-same_answer(_, _) ->
-    false.
 
 %%% A VM of its own
 
