@@ -24,6 +24,7 @@
          exception_format/1, exception_qualified_type/1,
          sqlite_connection/1, dirty_same_answers/1, dirty_no_callbacks/1,
          dirty_timeout/1, large_argument/1, large_argument_scheduler/1,
+         large_result_scheduler/1,
          direct_reply_when_idle/1, direct_reply_leaves_nothing/1,
          no_direct_reply_behind_busy_context/1, no_call_in_nif_under_load/1,
          direct_output_keeps_order/1,
@@ -59,7 +60,8 @@ groups() ->
                   output_outside_any_call]},
      {errors, [], [exception_format, exception_qualified_type]},
      {placement, [], [sqlite_connection, dirty_same_answers, dirty_no_callbacks,
-                      dirty_timeout, large_argument, large_argument_scheduler]},
+                      dirty_timeout, large_argument, large_argument_scheduler,
+                      large_result_scheduler]},
      {direct, [], [direct_reply_when_idle, direct_reply_leaves_nothing,
                    no_direct_reply_behind_busy_context,
                    no_call_in_nif_under_load, direct_output_keeps_order,
@@ -94,6 +96,7 @@ groups() ->
                    print_to_group_leader, stderr_to_group_leader, logging_to_logger,
                    output_outside_any_call, exception_format, exception_qualified_type,
                    dirty_same_answers, large_argument, large_argument_scheduler,
+                   large_result_scheduler,
                    direct_output_keeps_order, direct_callback_falls_back, timeout_zero]}].
 
 init_per_suite(Config) ->
@@ -825,6 +828,30 @@ large_argument_scheduler(Config) -> in_place(Config, fun() ->
     after
         _ = erlang:system_monitor(Prev)
     end,
+    Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
+    [] = Long,
+    ok
+end).
+
+%% Nor copying a large result back (a worker's comes in pieces: the port
+%% copies each packet it reads without yielding).
+large_result_scheduler(Config) -> in_place(Config, fun() ->
+    Code = <<"(b'x' * 8000000, list(range(1000000)), tuple(range(1000000)),"
+             " {i: -i for i in range(100000)})">>,
+    Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
+    Result = try
+                 py:call('builtins.eval', [Code])
+             after
+                 _ = erlang:system_monitor(Prev)
+             end,
+    {ok, {Bin, List, Tuple, Map}} = Result,
+    8000000 = byte_size(Bin),
+    <<"xxx">> = binary:part(Bin, 7999997, 3),
+    L = lists:seq(0, 999999),
+    L = List,
+    L = tuple_to_list(Tuple),
+    100000 = map_size(Map),
+    -99999 = maps:get(99999, Map),
     Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
     [] = Long,
     ok

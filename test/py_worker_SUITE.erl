@@ -27,7 +27,8 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 %% api
--export([call_surface/1, same_answers_as_contexts/1, same_interpreter_as_contexts/1,
+-export([call_surface/1, big_job_in_pieces/1, same_answers_as_contexts/1,
+         same_interpreter_as_contexts/1,
          kwargs_and_return_handle/1,
          python_errors/1, async_call_and_cancel/1, namespace_per_process/1,
          namespace_and_handle_of_other_worker/1, isinstance_by_name_on_pool/1, pool_info/1,
@@ -75,7 +76,8 @@ all() ->
      {group, speed}].
 
 groups() ->
-    [{api, [], [call_surface, same_answers_as_contexts, same_interpreter_as_contexts,
+    [{api, [], [call_surface, big_job_in_pieces, same_answers_as_contexts,
+                same_interpreter_as_contexts,
                 kwargs_and_return_handle,
                 python_errors, async_call_and_cancel, namespace_per_process,
                 namespace_and_handle_of_other_worker, isinstance_by_name_on_pool, pool_info,
@@ -569,6 +571,28 @@ callback_fun_and_error(_Config) ->
         py:call({worker_helpers, apply_fun}, [fun(_) -> error(boom) end, 1], [], On),
     ct:log("~ts", [Msg]),
     true = py_test_util:contains(Msg, "boom"),
+    {ok, 3} = py:call({operator, add}, [1, 2], [], On),
+    ok.
+
+%% A job, a callback's reply and a result of several MiB each cross the pipe
+%% whole: the owner writes such a packet in 1 MiB pieces (py_worker:write/2),
+%% cut inside binaries written by reference and inside the ETF around them.
+%% The digest and sums are computed in Python from what arrived.
+big_job_in_pieces(_Config) ->
+    On = #{on => ?W, timeout => 60000},
+    Bin = crypto:strong_rand_bytes(3 * ?MB + 17),
+    Ints = lists:seq(1, 400000),
+    Job = #{b => py:bytes(Bin), l => Ints, small => [py:bytes(<<I:24>>) || I <- lists:seq(1, 2000)]},
+    Hex = string:lowercase(binary:encode_hex(erlang:md5(Bin))),
+    Small = lists:sum([I || I <- lists:seq(1, 2000)]),
+    {Hex, 80000200000, 400000, Small} =
+        py:eval(<<"(__import__('hashlib').md5(b).hexdigest(), sum(l), len(l),"
+                  " sum(int.from_bytes(s, 'big') for s in small))">>, Job, On),
+    %% Through a callback: the reply packet goes in pieces too, and the result
+    %% comes back whole.
+    {ok, Ints} = py:call({worker_helpers, echo_via_erlang}, [Ints], [], On),
+    {ok, Bin} = py:call({worker_helpers, echo_via_erlang}, [py:bytes(Bin)], [], On),
+    %% The worker takes whole packets again after them.
     {ok, 3} = py:call({operator, add}, [1, 2], [], On),
     ok.
 

@@ -110,6 +110,15 @@ fn read_while_running(mut input: Input) {
     }
 }
 
+/// The pieces of a packet read so far. The owner writes a big packet in pieces
+/// (`py_worker:write/2`: one big write holds a VM scheduler while the port copies it),
+/// one after another with nothing between them. Only the thread that reads fd 3 touches
+/// this, and the main thread and the reader thread take turns at that.
+fn pieces() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    static PIECES: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+    PIECES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
@@ -161,6 +170,15 @@ pub fn handle(packet: &[u8]) {
         from_vm::ACK => {
             if let Some(id) = u64_at(body, 0) {
                 crate::output::ack(id);
+            }
+        }
+        from_vm::PIECE => pieces().extend_from_slice(body),
+        from_vm::LAST_PIECE => {
+            let mut whole = std::mem::take(&mut *pieces());
+            whole.extend_from_slice(body);
+            // A packet in pieces is never itself a piece: no recursion to bound.
+            if !matches!(whole.first(), Some(&(from_vm::PIECE | from_vm::LAST_PIECE))) {
+                handle(&whole);
             }
         }
         // A second hello, or a kind this worker does not know: nothing to do.

@@ -19,6 +19,10 @@ pub mod from_vm {
     pub const CANCEL: u8 = 3;
     pub const RELEASE: u8 = 4;
     pub const ACK: u8 = 5;
+    /// A piece of a bigger packet: more pieces follow.
+    pub const PIECE: u8 = super::PIECE_KIND;
+    /// The last piece of a bigger packet: the pieces, joined, are read as one packet.
+    pub const LAST_PIECE: u8 = super::LAST_PIECE;
 }
 
 /// First byte of a packet to the VM.
@@ -305,13 +309,44 @@ impl Out {
 
 pub struct OutGuard<'a>(MutexGuard<'a, Box<dyn Write + Send>>);
 
+/// Packets with a body longer than this go out in pieces of [`PIECE`] bytes: the port
+/// copies a packet into one binary on a VM scheduler once it has read it all, 16 ms for
+/// 26 MB here, holding that scheduler. A piece costs it about a millisecond.
+pub const WHOLE: usize = 2 * PIECE;
+/// The size of a piece (kinds [`PIECE_KIND`] and [`LAST_PIECE`] in both directions).
+pub const PIECE: usize = 1 << 20;
+/// The first byte of a piece of a bigger packet, more pieces following.
+pub const PIECE_KIND: u8 = 9;
+/// The first byte of the last piece of a bigger packet.
+pub const LAST_PIECE: u8 = 10;
+
 impl OutGuard<'_> {
+    /// Sends a packet, in pieces if it is bigger than [`WHOLE`]; under the guard, so
+    /// the pieces of one packet go out one after another.
     pub fn send(&mut self, packet: &mut Packet) {
-        self.send_raw(packet.bytes());
+        let bytes = packet.bytes();
+        let body = &bytes[4..];
+        if body.len() <= WHOLE {
+            self.write(bytes);
+            return;
+        }
+        let mut chunks = body.chunks(PIECE).peekable();
+        while let Some(chunk) = chunks.next() {
+            let kind = if chunks.peek().is_some() {
+                PIECE_KIND
+            } else {
+                LAST_PIECE
+            };
+            let mut head = [0u8; 5];
+            head[..4].copy_from_slice(&(chunk.len() as u32 + 1).to_be_bytes());
+            head[4] = kind;
+            self.write(&head);
+            self.write(chunk);
+        }
     }
 
-    /// Bytes that are a whole packet, length included.
-    pub fn send_raw(&mut self, bytes: &[u8]) {
+    /// Bytes that are part of the stream of packets.
+    fn write(&mut self, bytes: &[u8]) {
         if let Err(e) = self.0.write_all(bytes) {
             // The VM is gone (EPIPE) or the port is broken: nobody hears us any more.
             crate::exit_now(if e.kind() == io::ErrorKind::BrokenPipe {

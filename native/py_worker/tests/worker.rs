@@ -787,3 +787,59 @@ fn a_writer_held_back_by_missing_acks_is_cancelled_all_the_same() {
         ok(int(3))
     );
 }
+
+#[test]
+fn a_packet_in_pieces_is_read_as_one_whole_packet() {
+    let mut w = Worker::start();
+    // A job whose bytes are cut into three pieces (kinds 9, 9, 10), one cut inside the
+    // header and one inside the term: the worker joins them before it reads the job.
+    let big = T::Bin(vec![b'x'; 300_000]);
+    let mut whole = vec![1];
+    whole.extend_from_slice(&41u64.to_be_bytes());
+    whole.extend_from_slice(&0u64.to_be_bytes());
+    whole.push(0);
+    whole.extend(etf(&tuple(vec![pid(100), call("len", vec![big])])));
+    let cuts = [5, 150_000];
+    let mut at = 0;
+    for cut in cuts {
+        let mut piece = vec![9];
+        piece.extend_from_slice(&whole[at..cut]);
+        w.send_raw(&piece);
+        at = cut;
+    }
+    let mut last = vec![10];
+    last.extend_from_slice(&whole[at..]);
+    w.send_raw(&last);
+    assert_eq!(w.result(41), ok(int(300_000)));
+    // The pieces are gone once read: a whole packet after them is read as it comes.
+    assert_eq!(
+        w.run(call("operator.add", vec![int(1), int(2)])),
+        ok(int(3))
+    );
+    // The way back: a result over 2 MiB comes in pieces of 1 MiB, a smaller one whole.
+    let big = |n: i64| {
+        tuple(vec![
+            atom("eval"),
+            bin("b'y' * n"),
+            map(vec![(atom("n"), int(n))]),
+            atom("undefined"),
+        ])
+    };
+    let before = w.pieces.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(w.run(big(2_000_000)), ok(T::Bin(vec![b'y'; 2_000_000])));
+    assert_eq!(w.pieces.load(std::sync::atomic::Ordering::SeqCst), before);
+    assert_eq!(w.run(big(5_000_000)), ok(T::Bin(vec![b'y'; 5_000_000])));
+    // 5,000,000 bytes of data, the result's header and ETF around them: 5 pieces.
+    assert_eq!(
+        w.pieces.load(std::sync::atomic::Ordering::SeqCst),
+        before + 5
+    );
+    // Pieces that join into another piece are dropped, and so is a last piece alone
+    // whose bytes are no packet; the worker carries on.
+    w.send_raw(&[10, 9, 1, 2, 3]);
+    w.send_raw(&[10]);
+    assert_eq!(
+        w.run(call("operator.add", vec![int(2), int(2)])),
+        ok(int(4))
+    );
+}

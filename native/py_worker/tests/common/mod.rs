@@ -307,6 +307,9 @@ pub struct Worker {
     to: Option<std::fs::File>,
     from: mpsc::Receiver<Vec<u8>>,
     next_id: u64,
+    /// How many pieces (kinds 9 and 10) came, of packets the worker wrote in pieces;
+    /// `recv` gives such a packet whole, as the owner does.
+    pub pieces: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn pipe() -> (OwnedFd, OwnedFd) {
@@ -382,14 +385,41 @@ impl Worker {
         drop(out_w);
         let (tx, rx) = mpsc::channel();
         let mut from = std::fs::File::from(out_r);
-        std::thread::spawn(move || loop {
-            let mut len = [0u8; 4];
-            if from.read_exact(&mut len).is_err() {
-                return;
-            }
-            let mut body = vec![0; u32::from_be_bytes(len) as usize];
-            if from.read_exact(&mut body).is_err() || tx.send(body).is_err() {
-                return;
+        let pieces = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = pieces.clone();
+        std::thread::spawn(move || {
+            let mut joined = Vec::new();
+            loop {
+                let mut len = [0u8; 4];
+                if from.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut body = vec![0; u32::from_be_bytes(len) as usize];
+                if from.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let whole = match body.first() {
+                    Some(9 | 10) => {
+                        assert!(
+                            body.len() <= (1 << 20) + 1,
+                            "a piece of {} bytes",
+                            body.len()
+                        );
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        joined.extend_from_slice(&body[1..]);
+                        if body[0] == 9 {
+                            continue;
+                        }
+                        std::mem::take(&mut joined)
+                    }
+                    _ => {
+                        assert!(joined.is_empty(), "a packet between the pieces of another");
+                        body
+                    }
+                };
+                if tx.send(whole).is_err() {
+                    return;
+                }
             }
         });
         Worker {
@@ -397,6 +427,7 @@ impl Worker {
             to: Some(std::fs::File::from(in_w)),
             from: rx,
             next_id: 1,
+            pieces,
         }
     }
 
