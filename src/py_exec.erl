@@ -679,6 +679,7 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
         {Ref, {error, _} = Error} ->
             done(Ref, JobRes),
             written(Ref, Deadline, JobRes),
+            lost(Error, JobRes),
             Error;
         {Ref, {callback, Call}} ->
             Fixed = fix_deadline(Deadline, JobRes),
@@ -691,10 +692,42 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
         {'DOWN', Ref, process, _, Reason} ->
             _ = unalias(Ref),
             stop_writer(Ref),
-            {error, {worker_down, {owner_down, Reason}}}
+            Error = {error, {worker_down, {owner_down, Reason}}},
+            lost(Error, JobRes),
+            Error
     after After ->
             abandon(Ref, JobRes),
             {error, timeout}
+    end.
+
+%% A worker that went down took its objects with it, this process's own
+%% namespace there too (eval and exec without `namespace'). The call that met
+%% the loss says `{worker_down, R}'; the next one gets a new namespace instead
+%% of the same error for ever. Only a namespace of an ended generation is
+%% forgotten: the owner starts the new worker before it answers anything else.
+lost({error, {worker_down, _}}, {py_wjob, Owner, _, _}) ->
+    Mine = [Key || {?NAMESPACE_KEY, _} = Key <- get_keys(),
+                   element(1, ns_place(get(Key))) =:= Owner],
+    case Mine of
+        [] ->
+            ok;
+        _ ->
+            Current = try py_worker:info(Owner) of
+                          #{generation := G} -> G
+                      catch
+                          exit:_ -> gone
+                      end,
+            _ = [erase(Key) || Key <- Mine, element(2, ns_place(get(Key))) =/= Current],
+            ok
+    end;
+lost(_Error, _JobRes) ->
+    ok.
+
+%% `{Owner, Generation}' of a namespace on a worker.
+ns_place(Ns) ->
+    case py_nif:proxy_info(Ns) of
+        {Owner, Gen, _Id} -> {Owner, Gen};
+        false -> {none, none}
     end.
 
 %% A worker job's alias goes with its final message.

@@ -27,8 +27,8 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 %% api
--export([call_surface/1, big_job_in_pieces/1, same_answers_as_contexts/1,
-         same_interpreter_as_contexts/1,
+-export([call_surface/1, big_job_in_pieces/1, namespace_lost_with_its_worker/1,
+         same_answers_as_contexts/1, same_interpreter_as_contexts/1,
          kwargs_and_return_handle/1,
          python_errors/1, async_call_and_cancel/1, namespace_per_process/1,
          namespace_and_handle_of_other_worker/1, isinstance_by_name_on_pool/1, pool_info/1,
@@ -87,7 +87,8 @@ groups() ->
                 callbacks_nested, callbacks_self_send_cast, callback_fun_and_error,
                 print_to_group_leader, print_flood_in_order, logging_to_logger,
                 sqlite_on_worker]},
-     {crashes, [], [segfault, abort, os_exit, max_memory_bytes, max_memory_list,
+     {crashes, [], [segfault, abort, os_exit, namespace_lost_with_its_worker,
+                    max_memory_bytes, max_memory_list,
                     owner_killed_mid_call, owner_killed_while_worker_holds_gil,
                     owner_killed_after_replacement,
                     pool_stopped_mid_call, caller_dies_frees_worker,
@@ -670,6 +671,35 @@ abort(_Config) ->
 os_exit(_Config) ->
     crash(fun() -> py:call({os, '_exit'}, [1], [], #{on => {?W, 1}, timeout => 10000}) end,
           {worker_down, {exit, 1}}).
+
+%% A process's own namespace lives in one worker and dies with it. The first
+%% eval after that says `worker_down' (the process learns of the loss once),
+%% the next ones get a new namespace: never the same error for ever. Same when
+%% the pool itself is stopped and started again under its name.
+namespace_lost_with_its_worker(_Config) ->
+    On = #{on => {?W, 1}, timeout => 10000},
+    ok = py:exec(<<"x = 41">>, #{}, On),
+    41 = py:eval(<<"x">>, #{}, On),
+    Self = self(),
+    spawn_link(fun() ->
+                       Self ! {crashed, py:call({os, '_exit'}, [3], [], On)}
+               end),
+    {error, {worker_down, {exit, 3}}} = receive {crashed, R} -> R after 10000 -> timeout end,
+    {'EXIT', {{worker_down, {exit, 3}}, _}} = (catch py:eval(<<"x">>, #{}, On)),
+    {'EXIT', {{python, <<"builtins.NameError">>, _, _}, _}} = (catch py:eval(<<"x">>, #{}, On)),
+    ok = py:exec(<<"x = 42">>, #{}, On),
+    42 = py:eval(<<"x">>, #{}, On),
+    %% This process's own call meets the crash: it knows already, and its next
+    %% eval runs in a new namespace.
+    {error, {worker_down, {exit, 4}}} = py:call({os, '_exit'}, [4], [], On),
+    {'EXIT', {{python, <<"builtins.NameError">>, _, _}, _}} = (catch py:eval(<<"x">>, #{}, On)),
+    ok = py:exec(<<"x = 43">>, #{}, On),
+    ok = py:stop_pool(?W),
+    {ok, _} = py:start_pool(?W, #{kind => worker, size => 2}),
+    {'EXIT', {{worker_down, {owner_down, _}}, _}} = (catch py:eval(<<"x">>, #{}, On)),
+    ok = py:exec(<<"x = 44">>, #{}, On),
+    44 = py:eval(<<"x">>, #{}, On),
+    ok.
 
 %% Worker 1 dies of Call while worker 2 runs a call of its own: the caller gets
 %% Expected, the other call its result, worker 1 is replaced and serves the next
