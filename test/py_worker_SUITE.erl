@@ -27,7 +27,8 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 %% api
--export([call_surface/1, big_job_in_pieces/1, namespace_lost_with_its_worker/1,
+-export([call_surface/1, big_job_in_pieces/1, jobs_written_as_term_to_binary/1,
+         namespace_lost_with_its_worker/1,
          same_answers_as_contexts/1, same_interpreter_as_contexts/1,
          kwargs_and_return_handle/1,
          python_errors/1, async_call_and_cancel/1, namespace_per_process/1,
@@ -76,7 +77,8 @@ all() ->
      {group, speed}].
 
 groups() ->
-    [{api, [], [call_surface, big_job_in_pieces, same_answers_as_contexts,
+    [{api, [], [call_surface, big_job_in_pieces, jobs_written_as_term_to_binary,
+                same_answers_as_contexts,
                 same_interpreter_as_contexts,
                 kwargs_and_return_handle,
                 python_errors, async_call_and_cancel, namespace_per_process,
@@ -595,6 +597,35 @@ big_job_in_pieces(_Config) ->
     {ok, Bin} = py:call({worker_helpers, echo_via_erlang}, [py:bytes(Bin)], [], On),
     %% The worker takes whole packets again after them.
     {ok, 3} = py:call({operator, add}, [1, 2], [], On),
+    ok.
+
+%% A job that holds a marker or a big binary is written by the NIF's own walk
+%% (py_nif:worker_write/2), which writes the common leaves itself and plain
+%% lists and tuples by term_to_binary whole: every kind of term reads back as
+%% itself, with the same external format.
+jobs_written_as_term_to_binary(_Config) ->
+    M = py_worker:marker(),
+    Big = binary:copy(<<"b">>, 65536),
+    [Port | _] = erlang:ports(),
+    Leaves = [0, 255, 256, -1, 2147483647, -2147483648, 2147483648, -2147483649,
+              (1 bsl 63) - 1, -(1 bsl 63), 1 bsl 64, -(1 bsl 100), 0.0, -0.0, 1.5,
+              1.0e308, -1.0e-308, a, 'ü', '日本', list_to_atom(lists:duplicate(255, $a)),
+              <<>>, <<1, 2, 3>>, binary:copy(<<"s">>, 65535), <<1:1>>, <<1, 2, 3:5>>,
+              self(), make_ref(), Port, fun() -> ok end, fun lists:map/2],
+    Containers = [[], "abc", [1, 2 | 3], {}, {1}, #{}, #{a => 1, <<"k">> => [2.5]},
+                  lists:seq(1, 300), lists:seq(0, 255), list_to_tuple(lists:seq(1, 300)),
+                  [[1], [2, [3]]], Leaves, list_to_tuple(Leaves), [Big, Leaves],
+                  {[a, {b, [c]}], #{{1, 2} => [3]}}],
+    Samples = Leaves ++ Containers ++ [C || {_, C, _, _} <- py_test_util:corpus()],
+    [begin
+         %% Beside a big binary, by reference; and beside a marker.
+         {ok, Etf1, none} = py_nif:worker_write_large([T, Big], M),
+         Back1 = binary_to_term(iolist_to_binary(Etf1)),
+         {T, [T, Big]} = {T, Back1},
+         true = term_to_binary(Back1) =:= term_to_binary([T, Big]),
+         {ok, Etf2, none} = py_nif:worker_write_large({T, py:bytes(<<"z">>)}, M),
+         {T, {T, {M, bytes, <<"z">>}}} = {T, binary_to_term(iolist_to_binary(Etf2))}
+     end || T <- Samples],
     ok.
 
 %% @doc Returns its argument (a trivial callback).
