@@ -177,7 +177,7 @@ worker() ->
     {ok, _} = py:start_pool(?WORKERS, #{kind => worker, size => 2}),
     {ok, _} = py:start_pool(?WORKER1, #{kind => worker, size => 1}),
     try
-        worker_calls() ++ worker_data() ++ worker_cpu() ++ [worker_replacement()]
+        worker_calls() ++ worker_data() ++ worker_big() ++ worker_cpu() ++ [worker_replacement()]
     after
         ok = py:stop_pool(?WORKERS),
         ok = py:stop_pool(?WORKER1)
@@ -231,6 +231,44 @@ worker_data() ->
      report("worker.list_int_100k.to_erlang_vs_context", {max_ratio, 3}, BackRatio),
      bench("worker.bin_1mib.to_str", {max_ns, 1.0e6}, 50,
            fun() -> {ok, 1048576} = py:call('builtins.len', [MiB], [], #{on => ?WORKER1}) end)].
+
+%% A job and a result of about 20 MiB: how long each takes, and the longest
+%% time anything in the VM held a scheduler meanwhile (the owner writes and
+%% reads such packets in 1 MiB pieces; a 21 MB job used to hold it 13-25 ms,
+%% a piece takes about 1 ms and 3 ms at times on this machine).
+worker_big() ->
+    Job = [lists:seq(1, 2000000), binary:copy(<<"x">>, 10 * 1048576)],
+    Call = fun() -> {ok, 2} = py:call('builtins.len', [Job], [], #{on => ?WORKER1}) end,
+    InContext = fun() -> {ok, 2} = py:call('builtins.len', [Job], [], #{on => ?POOL}) end,
+    Back = fun() ->
+                   {ok, <<"xx", _/binary>>} = py:call('builtins.eval', [<<"b'x' * 20971520">>], [],
+                                                      #{on => ?WORKER1})
+           end,
+    Runs = [{timed_schedule(Call), timed_schedule(Back), timed(InContext)}
+            || _ <- lists:seq(1, ?RUNS)],
+    [report("worker.job_20mib.call", none, median([T || {{T, _}, _, _} <- Runs])),
+     report("worker.job_20mib.call_vs_context", ratio,
+            median([T / C || {{T, _}, _, C} <- Runs])),
+     report("worker.job_20mib.longest_schedule", {max_ns, 10.0e6},
+            median([L || {{_, L}, _, _} <- Runs])),
+     report("worker.result_20mib.call", none, median([T || {_, {T, _}, _} <- Runs])),
+     report("worker.result_20mib.longest_schedule", {max_ns, 10.0e6},
+            median([L || {_, {_, L}, _} <- Runs]))].
+
+%% How long Fun takes, and the longest time a process or port held a scheduler
+%% meanwhile, from system_monitor's reports of 1 ms and more (0 when none).
+timed_schedule(Fun) ->
+    Prev = erlang:system_monitor(self(), [{long_schedule, 1}]),
+    T = try timed(Fun) after erlang:system_monitor(Prev) end,
+    {T, 1.0e6 * lists:max([0 | long_schedules()])}.
+
+long_schedules() ->
+    receive
+        {monitor, _, long_schedule, Info} ->
+            [proplists:get_value(timeout, Info, 0) | long_schedules()]
+    after 0 ->
+            []
+    end.
 
 %% A pure-Python loop of about 200 ms, on 1 worker and then on 2 at once: the
 %% throughput of 2 over that of 1 (2.0 is perfect on 2 cores).
@@ -423,7 +461,7 @@ line(Name, Value, Target, Met) ->
     io:format("~-42s median ~17s  (~s)~s~n", [Name, Value, Target, Mark]),
     not Met.
 
-duration(Ns) when Ns < 1.0e3 -> io_lib:format("~.0f ns", [float(Ns)]);
+duration(Ns) when Ns < 1.0e3 -> io_lib:format("~b ns", [round(Ns)]);
 duration(Ns) when Ns < 1.0e6 -> io_lib:format("~.2f us", [Ns / 1.0e3]);
 duration(Ns) when Ns < 1.0e9 -> io_lib:format("~.2f ms", [Ns / 1.0e6]);
 duration(Ns) -> io_lib:format("~.2f s", [Ns / 1.0e9]).
