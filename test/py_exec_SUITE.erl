@@ -246,12 +246,14 @@ end).
 
 %% erlang.Cancelled is a BaseException, so `except Exception' does not stop it.
 timeout_ignores_except_exception(Config) -> in_place(Config, fun() ->
-    T0 = now_ms(),
-    {error, timeout} = py:call('callbacks.interruptible_despite_except', [], [],
-                               #{timeout => 200, on => ?ONE}),
-    true = now_ms() - T0 =< 300,
-    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
-    ok
+    py_test_util:timing(fun() ->
+        T0 = now_ms(),
+        {error, timeout} = py:call('callbacks.interruptible_despite_except', [], [],
+                                   #{timeout => 200, on => ?ONE}),
+        true = now_ms() - T0 =< 300,
+        {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => ?ONE, timeout => 2000}),
+        ok
+    end)
 end).
 
 %% The timeout is one deadline for the whole call: a wait resumed after a
@@ -264,14 +266,16 @@ deadline_spans_callbacks(Config) -> in_place(Config, fun() ->
              "__import__('erlang').call(__import__('erlang').Atom('py_exec_SUITE'), "
              "__import__('erlang').Atom('identity'), [1]))[1] for _ in range(3)]">>,
     [1, 1, 1] = py:eval(Code, #{}, #{timeout => 1000, on => ?ONE}),
-    T0 = now_ms(),
-    timeout = py_test_util:raised(
-                fun() -> py:eval(Code, #{}, #{timeout => 250, on => ?ONE}) end),
-    Elapsed = now_ms() - T0,
-    ct:log("timed out after ~p ms (deadline 250 ms)", [Elapsed]),
-    true = Elapsed >= 250 andalso Elapsed =< 340,
-    timer:sleep(150),
-    py_test_util:assert_mailbox_empty()
+    py_test_util:timing(fun() ->
+        T0 = now_ms(),
+        timeout = py_test_util:raised(
+                    fun() -> py:eval(Code, #{}, #{timeout => 250, on => ?ONE}) end),
+        Elapsed = now_ms() - T0,
+        ct:log("timed out after ~p ms (deadline 250 ms)", [Elapsed]),
+        true = Elapsed >= 250 andalso Elapsed =< 340,
+        timer:sleep(150),
+        py_test_util:assert_mailbox_empty()
+    end)
 end).
 
 %% py:set_call_timeout/1 changes the default of calls that give no timeout.
@@ -818,19 +822,22 @@ large_argument(Config) -> in_place(Config, fun() ->
     ok
 end).
 
-%% Copying a large argument must not hold a normal scheduler for long.
+%% Copying a large argument must not hold a normal scheduler for long
+%% (measured twice at most: see py_test_util:timing/1).
 large_argument_scheduler(Config) -> in_place(Config, fun() ->
     L = lists:seq(1, 2000000),
     Big = #{list => L, bin => binary:copy(<<"x">>, 1000000), tuple => list_to_tuple(L)},
-    Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
-    try
-        {ok, 3} = py:call('builtins.len', [Big])
-    after
-        _ = erlang:system_monitor(Prev)
-    end,
-    Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
-    [] = Long,
-    ok
+    py_test_util:timing(fun() ->
+        Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
+        try
+            {ok, 3} = py:call('builtins.len', [Big])
+        after
+            _ = erlang:system_monitor(Prev)
+        end,
+        Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
+        [] = Long,
+        ok
+    end)
 end).
 
 %% Nor copying a large result back (a worker's comes in pieces: the port
@@ -838,23 +845,25 @@ end).
 large_result_scheduler(Config) -> in_place(Config, fun() ->
     Code = <<"(b'x' * 8000000, list(range(1000000)), tuple(range(1000000)),"
              " {i: -i for i in range(100000)})">>,
-    Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
-    Result = try
-                 py:call('builtins.eval', [Code])
-             after
-                 _ = erlang:system_monitor(Prev)
-             end,
-    {ok, {Bin, List, Tuple, Map}} = Result,
-    8000000 = byte_size(Bin),
-    <<"xxx">> = binary:part(Bin, 7999997, 3),
-    L = lists:seq(0, 999999),
-    L = List,
-    L = tuple_to_list(Tuple),
-    100000 = map_size(Map),
-    -99999 = maps:get(99999, Map),
-    Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
-    [] = Long,
-    ok
+    py_test_util:timing(fun() ->
+        Prev = erlang:system_monitor(self(), [{long_schedule, 50}]),
+        Result = try
+                     py:call('builtins.eval', [Code])
+                 after
+                     _ = erlang:system_monitor(Prev)
+                 end,
+        {ok, {Bin, List, Tuple, Map}} = Result,
+        8000000 = byte_size(Bin),
+        <<"xxx">> = binary:part(Bin, 7999997, 3),
+        L = lists:seq(0, 999999),
+        L = List,
+        L = tuple_to_list(Tuple),
+        100000 = map_size(Map),
+        -99999 = maps:get(99999, Map),
+        Long = [M || {monitor, _, long_schedule, _} = M <- py_test_util:flush()],
+        [] = Long,
+        ok
+    end)
 end).
 
 %%% Helpers
