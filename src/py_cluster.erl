@@ -5,7 +5,7 @@
 %% of every pool of a name) and `broadcast/3' (the same call on each server).
 -module(py_cluster).
 
--export([join/2, remote_pool/1, pools/0, local_pools/0, start_pool/3, stop_pool/2, servers/2]).
+-export([join/2, remote_pool/1, member/2, pools/0, local_pools/0, start_pool/3, stop_pool/2, servers/2]).
 -export([map/3, broadcast/3]).
 -export([run_one/4]).
 
@@ -54,6 +54,16 @@ remote_pool(Name) ->
                 Nodes -> {ok, lists:nth(erlang:unique_integer([positive, monotonic])
                                         rem length(Nodes) + 1, Nodes)}
             end
+    end.
+
+%% @doc The process that stands for pool `Name' on `Node' in the group (its
+%% supervisor), or `none'. A pool stopped and started again there is another
+%% process: what was made on the first is not on the second.
+-spec member(atom(), node()) -> pid() | none.
+member(Name, Node) ->
+    case [P || P <- members(Name), node(P) =:= Node] of
+        [P | _] -> P;
+        [] -> none
     end.
 
 members(Name) ->

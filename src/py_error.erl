@@ -54,7 +54,11 @@
       | {bad_job, term()}
       | {not_a_handle, term()}
       | not_owner
+        %% This process's own namespace for a pool of another node was
+        %% made on a pool that is gone (stopped, moved, its node down).
+      | {namespace_lost, atom()}
         %% Other nodes.
+      | {node_down, node()}
       | {erpc, term()}
       | {remote, error | exit | throw, term()}
       | {remote_handle, node()}.
@@ -95,6 +99,8 @@ is_reason({bad_target, _}) -> true;
 is_reason({bad_job, _}) -> true;
 is_reason({not_a_handle, _}) -> true;
 is_reason(not_owner) -> true;
+is_reason({namespace_lost, P}) -> is_atom(P);
+is_reason({node_down, N}) -> is_atom(N);
 is_reason({erpc, _}) -> true;
 is_reason({remote, C, _}) -> C =:= error orelse C =:= exit orelse C =:= throw;
 is_reason({remote_handle, N}) -> is_atom(N);
@@ -156,6 +162,12 @@ describe(nif_not_loaded) ->
     "the py NIF (priv/py_nif.so) did not load; the log says why";
 describe({no_pool, N}) -> io_lib:format("no pool named ~0tp is started", [N]);
 describe({no_context, {N, I}}) -> io_lib:format("pool ~0tp has no context ~b", [N, I]);
+describe({namespace_lost, Pool}) ->
+    io_lib:format("this process's namespace for pool ~0tp was on a pool that is gone "
+                  "(stopped, moved to another node, or its node went down); "
+                  "the next eval or exec runs in a new one", [Pool]);
+describe({node_down, Node}) ->
+    io_lib:format("node ~0tp went down or cannot be reached", [Node]);
 describe({remote_handle, Node}) ->
     io_lib:format("a handle made on ~0tp cannot be used on this node", [Node]);
 describe(Reason) -> io_lib:format("~0tp", [Reason]).

@@ -225,7 +225,7 @@ route_on({node, Node, On}, Job0, Opts) ->
     call({py_remote, Node, On}, {node, Node, On}, Job, maps:remove(namespace, Opts));
 route_on(On, Job0, Opts) ->
     case namespaced(On, Job0, Opts) of
-        {ok, Job} -> route_local(On, Job, Opts);
+        {ok, Job} -> forget_lost_namespace(On, Job0, Opts, route_local(On, Job, Opts));
         {error, _} = Error -> Error
     end.
 
@@ -315,23 +315,60 @@ namespaced(On, Job, _Opts) ->
     end.
 
 own_namespace(On) ->
-    Key = namespace_key(On),
-    case get(Key) of
-        undefined ->
-            case new_namespace(On) of
-                {ok, Ns} = Ok ->
-                    put(Key, Ns),
+    case namespace_key(On) of
+        {remote, Key, Pool} ->
+            case get(Key) of
+                undefined ->
+                    new_remote_namespace(Key, Pool, On);
+                {Ns, Member} ->
+                    %% Made on a pool that is gone (stopped, moved, its node
+                    %% down): said once, then a new one.
+                    case py_cluster:member(Pool, node(Member)) =:= Member of
+                        true ->
+                            {ok, Ns};
+                        false ->
+                            erase(Key),
+                            {error, {namespace_lost, Pool}}
+                    end
+            end;
+        Key ->
+            case get(Key) of
+                undefined ->
+                    case new_namespace(On) of
+                        {ok, Ns} = Ok ->
+                            put(Key, Ns),
+                            Ok;
+                        {error, _} = Error ->
+                            Error
+                    end;
+                Ns ->
+                    {ok, Ns}
+            end
+    end.
+
+%% A namespace on one of the nodes that have the pool, kept with the pool's
+%% process there (py_cluster:member/2). Its calls go to that node: the handle
+%% decides where they run.
+new_remote_namespace(Key, Pool, On) ->
+    case py_cluster:remote_pool(Pool) of
+        {ok, Node} ->
+            case {py_cluster:member(Pool, Node), new_namespace({node, Node, On})} of
+                {Member, {ok, Ns} = Ok} when is_pid(Member) ->
+                    put(Key, {Ns, Member}),
                     Ok;
-                {error, _} = Error ->
+                {none, {ok, _}} ->
+                    %% Stopped there meanwhile.
+                    {error, {namespace_lost, Pool}};
+                {_, {error, _} = Error} ->
                     Error
             end;
-        Ns ->
-            {ok, Ns}
+        none ->
+            {error, {no_pool, Pool}}
     end.
 
 %% A process has one namespace for all contexts (a context's namespace can be
-%% used from any context of the VM) and one per worker pool (a worker's objects
-%% live in that worker).
+%% used from any context of the VM), one per worker pool (a worker's objects
+%% live in that worker), and one per pool of another node.
 namespace_key(On) ->
     Pool = case On of
                {Name, _} -> Name;
@@ -339,10 +376,28 @@ namespace_key(On) ->
            end,
     case is_atom(Pool) andalso Pool =/= dirty andalso py_pool:lookup(Pool) of
         {py_workers, _, _, _, _, _} -> {?NAMESPACE_KEY, Pool};
-        %% A pool on another node: its namespace is a proxy of an object there.
-        undefined -> {?NAMESPACE_KEY, Pool};
+        undefined -> {remote, {?NAMESPACE_KEY, Pool}, Pool};
         _ -> ?NAMESPACE_KEY
     end.
+
+%% A call in this process's own namespace that failed because the namespace's
+%% place is gone (its worker died, its node went down): the namespace went
+%% with it, and the next call gets a new one.
+forget_lost_namespace(On, Job0, Opts, {error, {Down, _}} = Error)
+  when Down =:= worker_down; Down =:= node_down ->
+    case not is_map_key(namespace, Opts) andalso py_job:uses_namespace(Job0) of
+        true ->
+            _ = case namespace_key(On) of
+                    {remote, Key, _} -> erase(Key);
+                    ?NAMESPACE_KEY -> ok;
+                    Key -> erase(Key)
+                end,
+            Error;
+        false ->
+            Error
+    end;
+forget_lost_namespace(_On, _Job0, _Opts, Result) ->
+    Result.
 
 %% @doc A new namespace (globals for eval/exec, a dict) where `On' says: a
 %% handle, so the calls that name it run where it lives.

@@ -21,7 +21,7 @@
          map_call_timeout/1, broadcast_local/1, broadcast_cluster/1,
          broadcast_total_timeout/1, with_target_nesting/1, start_pool_starts_py_there/1,
          holder_down_releases/1, node_back_new_generation/1, first_calls_log_nothing/1,
-         abandoned_handle_results_released/1, worker_pool_stop_never_hangs/1]).
+         abandoned_handle_results_released/1, worker_pool_stop_never_hangs/1, remote_namespace_moves_on/1]).
 
 %% Loops and helpers run on the peers (funs of this module go there).
 -export([caller_loop/3]).
@@ -38,7 +38,7 @@ all() ->
      map_call_timeout, broadcast_local, broadcast_cluster, broadcast_total_timeout,
      with_target_nesting, start_pool_starts_py_there, holder_down_releases,
      node_back_new_generation, first_calls_log_nothing, abandoned_handle_results_released,
-     worker_pool_stop_never_hangs].
+     worker_pool_stop_never_hangs, remote_namespace_moves_on].
 
 %%% Setup
 
@@ -1165,3 +1165,59 @@ stop_under_load(Config, Node, From) ->
                                      {C0, M0} = maps:get(R, Acc, {0, 0}),
                                      Acc#{R => {C0 + 1, max(M0, D)}}
                              end, #{}, Failed)).
+
+%% A process's own namespace for a pool of another node lives on one node that
+%% has the pool, and its eval/exec go there. When that pool is gone (stopped,
+%% started on another node, started again as another kind) or the worker the
+%% namespace lives in dies, the process hears of it once ({namespace_lost,
+%% Pool}, or the call's {worker_down, R}), and its next eval/exec get a new
+%% namespace where the pool now is: never a namespace of a pool that is gone
+%% (it used to go on running there, in a context of a node that no longer had
+%% the pool), never the same error for ever.
+remote_namespace_moves_on(Config) ->
+    [N1, N2, _] = Nodes = ?config(nodes, Config),
+    All = [node() | Nodes],
+    On = #{on => nsm},
+    Pid = <<"__import__('os').getpid()">>,
+    Start = fun(Node, Opts) ->
+                    {ok, _} = py:start_pool(nsm, Opts#{node => Node, size => 1}),
+                    ok = wait_seen(nsm, [Node], All)
+            end,
+    Lost = fun(Expected) ->
+                   {'EXIT', {Expected, _}} = (catch py:eval(<<"x">>, #{}, On)),
+                   {'EXIT', {{python, <<"builtins.NameError">>, _, _}, _}} =
+                       (catch py:eval(<<"x">>, #{}, On))
+           end,
+    %% A context pool on N1: the namespace is there.
+    ok = Start(N1, #{}),
+    ok = py:exec(<<"x = 1">>, #{}, On),
+    1 = py:eval(<<"x">>, #{}, On),
+    P1 = os_pid(N1),
+    P1 = py:eval(Pid, #{}, On),
+    %% Moved to N2.
+    ok = erpc:call(N1, py, stop_pool, [nsm]),
+    ok = Start(N2, #{}),
+    Lost({namespace_lost, nsm}),
+    ok = py:exec(<<"x = 2">>, #{}, On),
+    2 = py:eval(<<"x">>, #{}, On),
+    P2 = os_pid(N2),
+    P2 = py:eval(Pid, #{}, On),
+    %% Started again on N2 as a pool of workers: eval runs in the worker.
+    ok = erpc:call(N2, py, stop_pool, [nsm]),
+    ok = Start(N2, worker_opts(Config, #{})),
+    Lost({namespace_lost, nsm}),
+    ok = py:exec(<<"x = 3">>, #{}, On),
+    3 = py:eval(<<"x">>, #{}, On),
+    {ok, W} = py:call({os, getpid}, [], [], On),
+    W = py:eval(Pid, #{}, On),
+    true = W =/= P2,
+    %% Its worker dies of another process's call.
+    Self = self(),
+    spawn_link(fun() -> Self ! {crashed, py:call({os, '_exit'}, [3], [], On)} end),
+    {error, {worker_down, {exit, 3}}} = receive {crashed, R} -> R after 10000 -> timeout end,
+    Lost({worker_down, {exit, 3}}),
+    ok = py:exec(<<"x = 4">>, #{}, On),
+    4 = py:eval(<<"x">>, #{}, On),
+    ok = erpc:call(N2, py, stop_pool, [nsm]),
+    ok = wait_seen(nsm, [], All),
+    ok.

@@ -107,8 +107,9 @@ defmodule Py.Error do
     do:
       "py is not started: list :py in your application's dependencies, or call Application.ensure_all_started(:py)"
 
-  defp describe({tag, _} = reason) when tag in [:worker_down, :wrong_place, :no_handle],
-    do: :py_error.format(reason)
+  defp describe({tag, _} = reason)
+       when tag in [:worker_down, :wrong_place, :no_handle, :node_down, :namespace_lost],
+       do: :py_error.format(reason)
 
   defp describe(reason), do: inspect(reason)
 end

@@ -356,6 +356,14 @@ defmodule PyTest do
       assert message =~ "Application.ensure_all_started(:py)"
     end
 
+    test "the cluster's reasons read as sentences" do
+      assert Exception.message(Py.Error.exception({:node_down, :py@gpu})) ===
+               "node py@gpu went down or cannot be reached"
+
+      assert Exception.message(Py.Error.exception({:namespace_lost, :gpu})) =~
+               "namespace for pool gpu was on a pool that is gone"
+    end
+
     test "the traceback shows where Python raised, and the message shows the traceback" do
       error = assert_raise Py.Error, fn -> Py.eval("(lambda: 1 // 0)()") end
       assert error.type === "builtins.ZeroDivisionError"
