@@ -54,6 +54,11 @@
                 handles = 0 :: non_neg_integer(),
                 %% The pieces of a packet of the worker read so far, last first.
                 pieces = [] :: [binary()],
+                %% Writes the port refused at once, in order (see send/2): the
+                %% process that waits on the port for them, and how many batches
+                %% it has not finished.
+                writer :: pid() | undefined,
+                backlog = 0 :: non_neg_integer(),
                 load :: atomics:atomics_ref()}).
 
 %% How long a worker has to start Python and answer `ready'.
@@ -218,15 +223,18 @@ handle_info({py_job, Caller, ReplyTo, JobId, Parent, Return, Gen, Etf}, State) -
     {noreply, job(Caller, ReplyTo, JobId, Parent, Return, Gen, Etf, State)};
 handle_info({py_cancel, JobId, Mode}, State) ->
     {noreply, cancel_job(JobId, Mode, State)};
-handle_info({py_callback_reply, JobId, Etf}, #state{port = Port} = State) ->
-    _ = command(Port, [<<2, JobId:64>>, Etf]),
-    {noreply, State};
-handle_info({py_output_ack, JobId}, #state{port = Port} = State) ->
-    _ = command(Port, <<5, JobId:64>>),
-    {noreply, State};
-handle_info({py_release, Gen, Id}, #state{gen = Gen, port = Port} = State) ->
-    _ = command(Port, <<4, 1:32, Id:64>>),
-    {noreply, State};
+handle_info({py_callback_reply, JobId, Etf}, State) ->
+    {noreply, send_any([<<2, JobId:64>>, Etf], State)};
+handle_info({py_output_ack, JobId}, State) ->
+    {noreply, send_any(<<5, JobId:64>>, State)};
+handle_info({py_release, Gen, Id}, #state{gen = Gen} = State) ->
+    {noreply, send_any(<<4, 1:32, Id:64>>, State)};
+handle_info({py_written, Writer}, #state{writer = Writer, backlog = N} = State) ->
+    {noreply, State#state{backlog = N - 1}};
+handle_info({'EXIT', Writer, _}, #state{writer = Writer} = State) ->
+    %% It never fails on its own (it catches what the port raises); whatever it
+    %% held is lost, and the calls it was for end at their deadlines.
+    {noreply, State#state{writer = undefined, backlog = 0}};
 handle_info({py_release, _OldGen, _Id}, State) ->
     %% Its worker is gone, and the object with it.
     {noreply, State};
@@ -244,9 +252,13 @@ handle_info({'DOWN', MRef, process, _, _}, #state{callers = Callers} = State) ->
     end;
 handle_info({Port, {exit_status, Status}}, #state{port = Port} = State) ->
     worker_down(exit_reason(Status, State), State);
-handle_info({'EXIT', Port, Reason}, #state{port = Port} = State) ->
-    %% The port closed without an exit status (it failed): the worker is gone.
-    worker_down({exit_port, Reason}, State);
+handle_info({'EXIT', Port, Reason}, #state{port = Port, killing = Killing} = State) ->
+    %% The port closed without an exit status (it failed, or a write to a worker
+    %% killed on purpose met a closed pipe): the worker is gone.
+    worker_down(case Killing of
+                    undefined -> {exit_port, Reason};
+                    _ -> Killing
+                end, State);
 handle_info({'EXIT', _OldPort, _}, State) ->
     {noreply, State};
 handle_info(_Other, State) ->
@@ -263,16 +275,16 @@ terminate(_Reason, #state{port = Port, os_pid = OsPid, jobs = Jobs}) ->
 %%% Jobs
 
 job(Caller, ReplyTo, JobId, Parent, Return, Gen, Etf,
-    #state{gen = Current, port = Port, jobs = Jobs, load = Load, index = I} = State)
+    #state{gen = Current, load = Load, index = I} = State0)
   when Gen =:= none; Gen =:= Current ->
-    case command(Port, [<<1, JobId:64, Parent:64, Return>>, Etf]) of
-        ok ->
+    case send([<<1, JobId:64, Parent:64, Return>>, Etf], State0) of
+        {ok, #state{jobs = Jobs} = State} ->
             atomics:add(Load, I, 1),
             MRef = erlang:monitor(process, Caller),
             State#state{jobs = Jobs#{JobId => #job{caller = Caller, reply_to = ReplyTo,
                                                    monitor = MRef}},
                         callers = (State#state.callers)#{MRef => JobId}};
-        error ->
+        {error, State} ->
             ReplyTo ! {ReplyTo, {error, {worker_down, starting}}},
             State
     end;
@@ -281,19 +293,19 @@ job(_Caller, ReplyTo, _JobId, _Parent, _Return, Gen, _Etf, #state{down = Down} =
     ReplyTo ! {ReplyTo, {error, {worker_down, Reason}}},
     State.
 
-cancel_job(JobId, Mode, #state{jobs = Jobs, port = Port, opts = #{kill_after := Grace},
-                               gen = Gen, load = Load, index = I} = State) ->
+cancel_job(JobId, Mode, #state{jobs = Jobs, opts = #{kill_after := Grace},
+                               gen = Gen, load = Load, index = I} = State0) ->
     case maps:take(JobId, Jobs) of
         {#job{reply_to = To, monitor = MRef}, Rest} ->
             _ = Mode =:= notify andalso (To ! {To, {error, cancelled}}),
             erlang:demonitor(MRef, [flush]),
             atomics:sub(Load, I, 1),
-            _ = command(Port, <<3, JobId:64>>),
+            State = send_any(<<3, JobId:64>>, State0),
             TRef = erlang:send_after(Grace, self(), {kill_after, JobId, Gen}),
             State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers),
                         cancelled = (State#state.cancelled)#{JobId => TRef}};
         error ->
-            State
+            State0
     end.
 
 %% What the worker says (docs/worker-protocol.md, "Worker -> VM").
@@ -315,41 +327,45 @@ packet(<<1, JobId:64, Flags, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = Stat
             State#state{jobs = Rest, callers = maps:remove(MRef, State#state.callers)};
         error ->
             %% Nobody receives this result: the objects it made are released.
-            _ = Flags band 1 =:= 1 andalso release_dropped(Etf, State),
+            Released = case Flags band 1 of
+                           1 -> release_dropped(Etf, State);
+                           0 -> State
+                       end,
             %% A job its caller gave up on has stopped: it is not killed.
-            case maps:take(JobId, State#state.cancelled) of
+            case maps:take(JobId, Released#state.cancelled) of
                 {TRef, Cancelled} ->
                     _ = erlang:cancel_timer(TRef),
-                    State#state{cancelled = Cancelled};
+                    Released#state{cancelled = Cancelled};
                 error ->
-                    State
+                    Released
             end
     end;
 packet(<<2, JobId:64, Etf/binary>>, #state{jobs = Jobs, gen = Gen} = State) ->
-    _ = case Jobs of
+    case Jobs of
         #{JobId := #job{reply_to = To}} ->
             %% Decoded here, for the same reason as a result with handles.
-            to_caller(To, Etf, Gen, fun(Call) -> {callback, Call} end);
+            _ = to_caller(To, Etf, Gen, fun(Call) -> {callback, Call} end),
+            State;
         _ ->
             %% The caller is gone: the worker must not wait for it.
             Reply = term_to_binary({error, {exit, timeout, []}}),
-            _ = command(State#state.port, [<<2, JobId:64>>, Reply])
-    end,
-    State;
-packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs, port = Port} = State) ->
-    _ = case Jobs of
+            send_any([<<2, JobId:64>>, Reply], State)
+    end;
+packet(<<3, JobId:64, Stream, Data/binary>>, #state{jobs = Jobs} = State) ->
+    case Jobs of
         #{JobId := #job{reply_to = To}} ->
-            To ! {To, {output, stream(Stream), Data}};
+            To ! {To, {output, stream(Stream), Data}},
+            State;
         _ when JobId =:= 0 ->
             %% Output of another Python thread, or between jobs: the py server writes
             %% it where it writes the VM's own and acknowledges it (back-pressure
             %% without this process waiting on the console).
-            py_server:console(Data, self());
+            ok = py_server:console(Data, self()),
+            State;
         _ ->
             %% The caller is gone; acknowledged so that the job is not held up.
-            command(Port, <<5, JobId:64>>)
-    end,
-    State;
+            send_any(<<5, JobId:64>>, State)
+    end;
 packet(<<4, Etf/binary>>, State) ->
     log(Etf, State),
     State;
@@ -394,10 +410,10 @@ unexpected(Packet, #state{pool = Pool, index = I} = State) ->
                    [I, Pool, Packet, 12], #{domain => [py]}),
     State.
 
-release_dropped(Etf, #state{port = Port}) ->
+release_dropped(Etf, State) ->
     case ids(binary_to_term(Etf), marker(), []) of
-        [] -> ok;
-        Ids -> _ = command(Port, [<<4, (length(Ids)):32>>, [<<Id:64>> || Id <- Ids]]), ok
+        [] -> State;
+        Ids -> send_any([<<4, (length(Ids)):32>>, [<<Id:64>> || Id <- Ids]], State)
     end.
 
 ids({M, handle, Id}, M, Acc) when is_integer(Id) -> [Id | Acc];
@@ -471,9 +487,11 @@ spawn_worker(Opts) ->
     try open_port({spawn_executable, executable()},
                   [{packet, 4}, binary, nouse_stdio, exit_status, {env, Env}]) of
         Port ->
-            case command(Port, [<<0>>, term_to_binary(hello(Opts))]) of
-                ok -> await_ready(Port);
-                error -> {error, worker_exited}
+            %% A new port is never busy: nothing is written to it before.
+            try port_command(Port, [<<0>>, term_to_binary(hello(Opts))]) of
+                true -> await_ready(Port)
+            catch
+                error:badarg -> {error, worker_exited}
             end
     catch
         error:Reason -> {error, {open_port, Reason}}
@@ -516,12 +534,63 @@ await_ready(Port) ->
             {error, start_timeout}
     end.
 
-command(undefined, _Data) ->
-    error;
-command(Port, Data) ->
-    try write(Port, Data)
+%% A packet to the worker; `error' when there is no worker to take it.
+%%
+%% The owner never waits on the port. A worker that does not read (stopped, or
+%% swapped out) fills the pipe; a process that writes to a busy port is
+%% suspended until it is not, and the owner suspended could not kill that very
+%% worker after kill_after: a SIGSTOPped worker and a 3 MB job left the pool
+%% dead for good. So the owner writes with `nosuspend', and what the port
+%% refuses goes, in order, to a writer process that may wait; while it holds
+%% anything, later packets queue behind it there.
+send(_Data, #state{port = undefined} = State) ->
+    {error, State};
+send(Data, #state{port = Port, backlog = 0} = State) ->
+    write_now(Port, packets(Data), State);
+send(Data, #state{port = Port} = State) ->
+    {ok, hand_over(Port, packets(Data), State)}.
+
+%% send/2 when what happens to the packet changes nothing here (the worker, if
+%% it is gone, is replaced and the packet meant nothing to the new one).
+send_any(Data, State) ->
+    {_, Sent} = send(Data, State),
+    Sent.
+
+write_now(_Port, [], State) ->
+    {ok, State};
+write_now(Port, [Packet | Rest] = Packets, State) ->
+    try port_command(Port, Packet, [nosuspend]) of
+        true when Rest =:= [] ->
+            {ok, State};
+        true ->
+            erlang:yield(),
+            write_now(Port, Rest, State);
+        false ->
+            {ok, hand_over(Port, Packets, State)}
     catch
-        error:badarg -> error
+        error:badarg -> {error, State}
+    end.
+
+hand_over(Port, Packets, #state{writer = Writer0, backlog = N} = State) ->
+    Writer = case Writer0 of
+                 undefined ->
+                     Owner = self(),
+                     spawn_link(fun() -> writer(Owner) end);
+                 _ ->
+                     Writer0
+             end,
+    Writer ! {py_write, Port, Packets},
+    State#state{writer = Writer, backlog = N + 1}.
+
+%% Writes for its owner, waiting on the port as long as it takes. A closed
+%% port (the worker died, or was killed) fails the write; the packets were for
+%% that worker only.
+writer(Owner) ->
+    receive
+        {py_write, Port, Packets} ->
+            _ = (catch lists:foreach(fun(P) -> true = port_command(Port, P) end, Packets)),
+            Owner ! {py_written, self()},
+            writer(Owner)
     end.
 
 %% A packet of more than ?WHOLE bytes goes out in pieces of ?PIECE (kinds 9
@@ -530,22 +599,14 @@ command(Port, Data) ->
 %% what the pipe does not take): 2-20 ms for a 21 MB job here, which held a
 %% normal scheduler that long. One piece costs at most about a millisecond,
 %% and the owner yields between pieces.
-write(Port, Data) ->
+packets(Data) ->
     case iolist_size(Data) =< ?WHOLE of
-        true ->
-            true = port_command(Port, Data),
-            ok;
-        false ->
-            write_pieces(Port, split(Data, ?PIECE))
+        true -> [Data];
+        false -> pieces(split(Data, ?PIECE))
     end.
 
-write_pieces(Port, [Last]) ->
-    true = port_command(Port, [?LAST_PIECE | Last]),
-    ok;
-write_pieces(Port, [Piece | Rest]) ->
-    true = port_command(Port, [?PIECE_KIND | Piece]),
-    erlang:yield(),
-    write_pieces(Port, Rest).
+pieces([Last]) -> [[?LAST_PIECE | Last]];
+pieces([Piece | Rest]) -> [[?PIECE_KIND | Piece] | pieces(Rest)].
 
 %% @private An iolist cut into iolists of Size bytes each (the last one
 %% shorter), in order; binaries are shared (sub-binaries), never copied.

@@ -48,7 +48,7 @@
          caller_dies_during_callback/1]).
 %% timeouts
 -export([sleep_interrupted/1, gil_regex_interrupted/1, gil_sum_killed_after_grace/1,
-         queued_jobs_killed_after_timeout/1]).
+         queued_jobs_killed_after_timeout/1, stopped_worker_killed_after_grace/1]).
 %% orphans
 -export([no_orphans_after_halt/1, no_orphans_after_kill_9/1]).
 %% load, speed
@@ -96,7 +96,8 @@ groups() ->
                     pool_stopped_mid_call, caller_dies_frees_worker,
                     caller_dies_during_callback]},
      {timeouts, [], [sleep_interrupted, gil_regex_interrupted,
-                     gil_sum_killed_after_grace, queued_jobs_killed_after_timeout]},
+                     gil_sum_killed_after_grace, queued_jobs_killed_after_timeout,
+                     stopped_worker_killed_after_grace]},
      {orphans, [], [no_orphans_after_halt, no_orphans_after_kill_9]},
      {load, [], [callers_1000]},
      {speed, [], [cpu_parallelism, replacement_time]}].
@@ -136,7 +137,8 @@ pool_opts(Case, Config) ->
 
 extra_opts(Case) when Case =:= sleep_interrupted; Case =:= gil_regex_interrupted;
                       Case =:= gil_sum_killed_after_grace;
-                      Case =:= queued_jobs_killed_after_timeout ->
+                      Case =:= queued_jobs_killed_after_timeout;
+                      Case =:= stopped_worker_killed_after_grace ->
     #{kill_after => 200};
 extra_opts(Case) when Case =:= max_memory_bytes; Case =:= max_memory_list ->
     #{max_memory => 512 * ?MB};
@@ -1006,6 +1008,31 @@ queued_jobs_killed_after_timeout(_Config) ->
     [{error, {worker_down, killed_after_timeout}}] = lists:usort(Results),
     {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?W, 1}, timeout => 5000}),
     ok.
+
+%% A worker that reads nothing (SIGSTOP here; a debugger, or swap, does the
+%% same) while a big job is written: the pipe fills and the port is busy. The
+%% owner never waits on it: it kills the worker after kill_after, answers
+%% pool_info meanwhile, and the next call is served by the new worker. It used
+%% to be suspended on the busy port for good, and the pool with it.
+stopped_worker_killed_after_grace(_Config) ->
+    Owner = whereis_owner(1),
+    OsPid = worker_pid(1),
+    [] = os:cmd("kill -STOP " ++ integer_to_list(OsPid)),
+    Big = binary:copy(<<"x">>, 3 * ?MB),
+    {error, timeout} = py:call({builtins, len}, [Big], [], #{on => {?W, 1}, timeout => 300}),
+    %% Queued behind it: its worker is killed before its deadline.
+    {error, {worker_down, killed_after_timeout}} =
+        py:call({operator, add}, [1, 2], [], #{on => {?W, 1}, timeout => 2000}),
+    #{restarts := 1, workers := [#{os_pid := New} | _]} = py:pool_info(?W),
+    true = New =/= OsPid,
+    {ok, 3} = py:call({operator, add}, [1, 2], [], #{on => {?W, 1}, timeout => 2000}),
+    {ok, 3145728} = py:call({builtins, len}, [Big], [], #{on => {?W, 1}, timeout => 5000}),
+    Owner = whereis_owner(1),
+    ok.
+
+whereis_owner(Slot) ->
+    {ok, Owner} = py_worker_pool:owner(py_pool:lookup(?W), Slot),
+    Owner.
 
 %%% Orphans
 
