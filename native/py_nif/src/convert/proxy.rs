@@ -13,6 +13,7 @@ use super::handle::{Marker, MarkerKind, PyHandle};
 use crate::base::atoms;
 use crate::base::env::binary;
 use crate::runtime::outgoing::Outgoing;
+use py_core::etf::{tag, Writer};
 use rustler::types::map::MapIterator;
 use rustler::types::tuple::get_tuple;
 use rustler::{Encoder, Env, LocalPid, Resource, ResourceArc, Term, TermType};
@@ -87,7 +88,7 @@ pub fn write<'a>(
     }
     let mut out = IoList {
         done: Vec::new(),
-        buf: vec![131u8],
+        w: Writer::term(),
         atoms: HashMap::new(),
     };
     write_term(env, term, marker, &mut out)?;
@@ -105,7 +106,7 @@ const BIG_BINARY: usize = 64 * 1024;
 /// The written job: binaries already made, and the bytes after them.
 struct IoList<'a> {
     done: Vec<Term<'a>>,
-    buf: Vec<u8>,
+    w: Writer,
     /// Each atom's bytes, written once by `term_to_binary` (an atom is an immediate
     /// term: its raw value names it).
     atoms: HashMap<rustler::sys::ErlNifTerm, Vec<u8>>,
@@ -114,13 +115,13 @@ struct IoList<'a> {
 impl<'a> IoList<'a> {
     /// A big binary, by reference, after the bytes so far.
     fn binary_ref(&mut self, env: Env<'a>, bin: Term<'a>) {
-        let pending = std::mem::take(&mut self.buf);
+        let pending = std::mem::take(&mut self.w.buf);
         self.done.push(binary(env, &pending));
         self.done.push(bin);
     }
 
     fn finish(mut self, env: Env<'a>) -> Term<'a> {
-        let last = binary(env, &self.buf);
+        let last = binary(env, &self.w.buf);
         self.done.push(last);
         self.done.encode(env)
     }
@@ -244,7 +245,7 @@ fn write_term<'a>(
                     out.whole(t);
                     continue;
                 }
-                tuple_header(&mut out.buf, items.len());
+                out.w.tuple(items.len());
                 todo.extend(items.into_iter().rev());
             }
             TermType::List if !t.is_empty_list() => {
@@ -258,9 +259,7 @@ fn write_term<'a>(
                     out.whole(t);
                     continue;
                 }
-                out.buf.push(108);
-                out.buf
-                    .extend_from_slice(&(items.len() as u32).to_be_bytes());
+                out.w.list(items.len());
                 // The tail last: `[]` for a proper list.
                 todo.push(cell);
                 todo.extend(items.into_iter().rev());
@@ -270,9 +269,7 @@ fn write_term<'a>(
                 if let Some(iter) = MapIterator::new(t) {
                     pairs.extend(iter);
                 }
-                out.buf.push(116);
-                out.buf
-                    .extend_from_slice(&(pairs.len() as u32).to_be_bytes());
+                out.w.map(pairs.len());
                 for (k, v) in pairs.into_iter().rev() {
                     todo.push(v);
                     todo.push(k);
@@ -288,7 +285,7 @@ fn write_term<'a>(
                         MarkerKind::Buffer => atoms::buffer(),
                     };
                     // `{M, Kind, Bin}`, the binary itself written like any other.
-                    tuple_header(&mut out.buf, 3);
+                    out.w.tuple(3);
                     out.leaf(marker);
                     out.leaf(kind.encode(env));
                     todo.push(m.binary(env));
@@ -298,8 +295,9 @@ fn write_term<'a>(
             }
             TermType::Binary => match rustler::Binary::from_term(t) {
                 Ok(b) if b.len() >= BIG_BINARY => {
-                    out.buf.push(109);
-                    out.buf.extend_from_slice(&(b.len() as u32).to_be_bytes());
+                    // The header here, the bytes by reference.
+                    out.w.raw(&[tag::BINARY]);
+                    out.w.raw(&(b.len() as u32).to_be_bytes());
                     out.binary_ref(env, t);
                 }
                 _ => out.leaf(t),
@@ -310,44 +308,32 @@ fn write_term<'a>(
     Ok(())
 }
 
-fn tuple_header(out: &mut Vec<u8>, arity: usize) {
-    if arity < 256 {
-        out.push(104);
-        out.push(arity as u8);
-    } else {
-        out.push(105);
-        out.extend_from_slice(&(arity as u32).to_be_bytes());
-    }
-}
-
 impl IoList<'_> {
     /// A term with no resource inside, appended without its version byte, as
     /// `term_to_binary` writes it. Integers, floats, binaries, atoms and `[]` are
     /// written here: `term_to_binary` per term allocates a binary each time, which made
     /// a job of 2 million integers beside a big binary take 320 ms to write (20 ms now).
     fn leaf(&mut self, t: Term<'_>) {
-        let out = &mut self.buf;
         match t.get_type() {
             TermType::Integer => {
                 if let Ok(i) = t.decode::<i64>() {
-                    integer(out, i);
+                    self.w.int(i);
                     return;
                 }
             }
             TermType::Float => {
+                // Always finite in Erlang: NEW_FLOAT_EXT, as term_to_binary writes it.
                 if let Ok(f) = t.decode::<f64>() {
-                    out.push(70);
-                    out.extend_from_slice(&f.to_bits().to_be_bytes());
+                    self.w.float(f);
                     return;
                 }
             }
             TermType::Binary => {
-                // Not for a bitstring (no `Binary`): `term_to_binary` writes those.
+                // Not for a bitstring (no `Binary`), nor past BINARY_EXT's 32-bit
+                // length: `term_to_binary` writes (or refuses) those.
                 if let Ok(b) = rustler::Binary::from_term(t) {
-                    if let Ok(len) = u32::try_from(b.len()) {
-                        out.push(109);
-                        out.extend_from_slice(&len.to_be_bytes());
-                        out.extend_from_slice(b.as_slice());
+                    if u32::try_from(b.len()).is_ok() {
+                        self.w.binary(b.as_slice());
                         return;
                     }
                 }
@@ -357,11 +343,11 @@ impl IoList<'_> {
                     .atoms
                     .entry(t.as_c_arg())
                     .or_insert_with(|| t.to_binary().as_slice()[1..].to_vec());
-                out.extend_from_slice(bytes);
+                self.w.raw(bytes);
                 return;
             }
             TermType::List if t.is_empty_list() => {
-                out.push(106);
+                self.w.nil();
                 return;
             }
             _ => {}
@@ -373,7 +359,7 @@ impl IoList<'_> {
     /// a list or tuple of plain leaves (`plain_leaf`) instead of one per element.
     fn whole(&mut self, t: Term<'_>) {
         let bin = t.to_binary();
-        self.buf.extend_from_slice(&bin.as_slice()[1..]);
+        self.w.raw(&bin.as_slice()[1..]);
     }
 }
 
@@ -387,26 +373,6 @@ fn plain_leaf(t: Term<'_>) -> bool {
         TermType::Binary => rustler::Binary::from_term(t).is_ok_and(|b| b.len() < BIG_BINARY),
         TermType::List => t.is_empty_list(),
         _ => false,
-    }
-}
-
-/// An integer as `term_to_binary` writes it: `SMALL_INTEGER_EXT` for 0..=255,
-/// `INTEGER_EXT` for 32 bits, else `SMALL_BIG_EXT` (sign, then the magnitude's bytes,
-/// least significant first).
-fn integer(out: &mut Vec<u8>, i: i64) {
-    if let Ok(small) = u8::try_from(i) {
-        out.push(97);
-        out.push(small);
-    } else if let Ok(word) = i32::try_from(i) {
-        out.push(98);
-        out.extend_from_slice(&word.to_be_bytes());
-    } else {
-        let magnitude = i.unsigned_abs().to_le_bytes();
-        let n = 8 - magnitude.iter().rev().take_while(|&&b| b == 0).count();
-        out.push(110);
-        out.push(n as u8);
-        out.push(u8::from(i < 0));
-        out.extend_from_slice(&magnitude[..n]);
     }
 }
 
