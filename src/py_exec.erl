@@ -761,8 +761,9 @@ await(Ref, {JobRes, _} = Job, Deadline, After) ->
 %% of the same error for ever. Only a namespace of an ended generation is
 %% forgotten: the owner starts the new worker before it answers anything else.
 lost({error, {worker_down, _}}, {py_wjob, Owner, _, _}) ->
-    Mine = [Key || {?NAMESPACE_KEY, _} = Key <- get_keys(),
-                   element(1, ns_place(get(Key))) =:= Owner],
+    %% This process's namespaces on that worker, with their generations.
+    Mine = [{Key, Gen} || {?NAMESPACE_KEY, _} = Key <- get_keys(),
+                          {O, Gen, _Id} <- [py_nif:proxy_info(get(Key))], O =:= Owner],
     case Mine of
         [] ->
             ok;
@@ -772,18 +773,11 @@ lost({error, {worker_down, _}}, {py_wjob, Owner, _, _}) ->
                       catch
                           exit:_ -> gone
                       end,
-            _ = [erase(Key) || Key <- Mine, element(2, ns_place(get(Key))) =/= Current],
+            _ = [erase(Key) || {Key, Gen} <- Mine, Gen =/= Current],
             ok
     end;
 lost(_Error, _JobRes) ->
     ok.
-
-%% `{Owner, Generation}' of a namespace on a worker.
-ns_place(Ns) ->
-    case py_nif:proxy_info(Ns) of
-        {Owner, Gen, _Id} -> {Owner, Gen};
-        false -> {none, none}
-    end.
 
 %% A worker job's alias goes with its final message.
 done(Ref, {py_wjob, _, _, _}) -> _ = unalias(Ref), _ = erlang:demonitor(Ref, [flush]), ok;
